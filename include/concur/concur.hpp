@@ -1,0 +1,5 @@
+// <concur/concur.hpp> — every concur module.
+#pragma once
+
+#include "concur/errors.hpp"
+#include "concur/threading.hpp"

@@ -1,0 +1,82 @@
+// concur/detail/mutex.hpp — the futex mutex under threading::Lock, threading::RLock and every
+// internal lock of concur.
+//
+// State word: 0 unlocked, 1 locked, 2 locked and a thread may be sleeping on it. The uncontended
+// path is one CAS to lock and one exchange to unlock; the system call to wake a sleeper is made
+// only when the word says one may exist (state 2). Not owner-bound: any thread may unlock, which
+// is what Python's Lock allows; owner checks live in RLock.
+//
+// Thread-safety: all members are safe to call concurrently. unlock() of an unlocked Mutex
+// returns false and changes nothing.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "concur/detail/deadline.hpp"
+#include "concur/detail/futex.hpp"
+
+namespace concur::detail {
+
+class Mutex {
+ public:
+  Mutex() noexcept = default;
+  Mutex(const Mutex&) = delete;
+  Mutex& operator=(const Mutex&) = delete;
+
+  bool try_lock() noexcept {
+    std::uint32_t expected = kUnlocked;
+    // acquire: the critical section must see what the previous holder wrote before unlock().
+    return state_.compare_exchange_strong(expected, kLocked, std::memory_order_acquire,
+                                          std::memory_order_relaxed);
+  }
+
+  void lock() noexcept {
+    if (!try_lock()) lock_slow(Deadline::never());
+  }
+
+  // Returns false if the deadline passed before the lock could be taken.
+  bool lock_until(const Deadline& deadline) noexcept {
+    return try_lock() || lock_slow(deadline);
+  }
+
+  // Returns false (and does nothing) if the mutex was not locked.
+  bool unlock() noexcept {
+    // release: publishes the critical section to the next holder.
+    const std::uint32_t prev = state_.exchange(kUnlocked, std::memory_order_release);
+    if (prev == kContended) futex_wake(state_, 1);
+    return prev != kUnlocked;
+  }
+
+  bool locked() const noexcept { return state_.load(std::memory_order_relaxed) != kUnlocked; }
+
+ private:
+  static constexpr std::uint32_t kUnlocked = 0, kLocked = 1, kContended = 2;
+  bool lock_slow(const Deadline& deadline) noexcept;  // src/lock.cpp
+  std::atomic<std::uint32_t> state_{kUnlocked};
+};
+
+// RAII holder for the internal Mutex (std::lock_guard would do, but this one is noexcept-clean
+// and keeps internal code independent of <mutex>).
+class MutexGuard {
+ public:
+  explicit MutexGuard(Mutex& m) noexcept : m_(m) { m_.lock(); }
+  ~MutexGuard() { m_.unlock(); }
+  MutexGuard(const MutexGuard&) = delete;
+  MutexGuard& operator=(const MutexGuard&) = delete;
+
+ private:
+  Mutex& m_;
+};
+
+// A small, never-zero identifier of the calling thread, cheap enough for RLock's owner check
+// (one thread-local load after the first call). Keys are never reused within a process.
+std::uint64_t new_thread_key() noexcept;  // src/lock.cpp
+inline thread_local std::uint64_t tls_thread_key = 0;
+inline std::uint64_t this_thread_key() noexcept {
+  std::uint64_t k = tls_thread_key;
+  if (k == 0) k = tls_thread_key = new_thread_key();
+  return k;
+}
+
+}  // namespace concur::detail

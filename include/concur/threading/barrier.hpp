@@ -1,0 +1,87 @@
+// concur/threading/barrier.hpp — threading.Barrier: a fixed number of threads meet, then all go.
+//
+//   th::Barrier bar(3);                        // or Barrier(3, action) / Barrier(3, action, 1s)
+//   std::size_t i = bar.wait();                // 0 .. parties-1, unique within a round
+//   bar.wait(50ms);                            // this wait's own timeout
+//   bar.reset(); bar.abort(); bar.broken(); bar.parties(); bar.n_waiting();
+//
+// Contract (CPython's Barrier, state for state)
+// - The last thread to arrive runs `action` (if any) before anyone is released. If the action
+//   throws, the barrier breaks and the exception propagates from that thread's wait().
+// - A wait that times out breaks the barrier and throws BrokenBarrierError; so does every wait
+//   of a barrier that is broken, aborted, or reset while threads wait in it.
+// - reset() returns the barrier to its initial state; threads waiting at that moment get
+//   BrokenBarrierError. abort() breaks it for good (until reset()).
+// - Thread-safety: every member may be called concurrently.
+// - Throws: ValueError for parties < 1; BrokenBarrierError as above.
+// - Undefined: destroying a Barrier while threads wait in it.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+
+#include "concur/detail/deadline.hpp"
+#include "concur/errors.hpp"
+#include "concur/threading/condition.hpp"
+#include "concur/threading/lock.hpp"
+
+namespace concur::threading {
+
+// Raised by Barrier::wait() when the barrier is or becomes broken.
+struct BrokenBarrierError : RuntimeError {
+  BrokenBarrierError() : RuntimeError("the barrier is broken") {}
+  using RuntimeError::RuntimeError;
+};
+
+class Barrier {
+ public:
+  explicit Barrier(std::ptrdiff_t parties, std::function<void()> action = {});
+  template <class Rep, class Period>
+  Barrier(std::ptrdiff_t parties, std::function<void()> action,
+          std::chrono::duration<Rep, Period> timeout)
+      : Barrier(parties, std::move(action)) {
+    timeout_ = std::chrono::duration_cast<std::chrono::nanoseconds>(
+        std::chrono::duration<double>(timeout));
+    has_timeout_ = true;
+  }
+  Barrier(const Barrier&) = delete;
+  Barrier& operator=(const Barrier&) = delete;
+
+  // Wait for the round to fill; returns this thread's arrival index. Without an argument the
+  // barrier's default timeout (if one was given at construction) applies.
+  std::size_t wait() {
+    return wait_until(has_timeout_ ? detail::Deadline::after(timeout_) : detail::Deadline::never());
+  }
+  template <class Rep, class Period>
+  std::size_t wait(std::chrono::duration<Rep, Period> timeout) {
+    return wait_until(detail::Deadline::after(timeout));
+  }
+  std::size_t wait_until(const detail::Deadline& deadline);
+
+  void reset();
+  void abort();
+
+  std::size_t parties() const noexcept { return parties_; }
+  std::size_t n_waiting();
+  bool broken();
+
+ private:
+  enum class State { filling, draining, resetting, broken };
+  void enter();
+  void release_round();
+  void await_round(const detail::Deadline& deadline);
+  void leave();
+  void break_barrier();
+
+  Lock lock_;
+  Condition cond_{lock_};
+  const std::size_t parties_;
+  std::function<void()> action_;
+  std::chrono::nanoseconds timeout_{0};
+  bool has_timeout_ = false;
+  State state_ = State::filling;
+  std::size_t count_ = 0;  // threads inside wait() this round
+};
+
+}  // namespace concur::threading

@@ -1,0 +1,104 @@
+// concur/threading/condition.hpp — threading.Condition: wait for a state change under a lock.
+//
+//   th::Condition cv;              // makes its own RLock
+//   th::Condition cv2(lock);       // over an existing Lock or RLock (which must outlive it)
+//   { std::lock_guard g(cv);       // or cv.acquire() / cv.release()
+//     while (!ready) cv.wait();    // or: cv.wait_for([&] { return ready; });
+//   }
+//   { std::lock_guard g(cv); ready = true; cv.notify(); }   // notify(n), notify_all()
+//
+// Contract
+// - wait*() and notify*() must be called with the lock held (for an RLock: held by the caller;
+//   for a Lock: held by someone, which is what Python checks), otherwise RuntimeError.
+// - wait() releases the lock — an RLock entirely, however deep the caller holds it — sleeps, and
+//   re-acquires it to the same depth before returning, also on timeout.
+// - Waiters are woken in FIFO order: notify(n) wakes the n that have waited longest. There are no
+//   spurious wake-ups: wait() returns true only when notified, false only on timeout.
+// - wait_for(pred[, timeout]) returns pred()'s last value (Python's Condition.wait_for).
+// - Thread-safety: all members may be called concurrently (with the lock rules above).
+// - Throws: RuntimeError as above; ValueError for notify(n) with n < 0; whatever pred throws.
+// - Undefined: destroying a Condition while threads wait on it.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+
+#include "concur/detail/deadline.hpp"
+#include "concur/detail/timeout_args.hpp"
+#include "concur/detail/wait_node.hpp"
+#include "concur/errors.hpp"
+#include "concur/threading/lock.hpp"
+#include "concur/threading/rlock.hpp"
+
+namespace concur::threading {
+
+class Condition {
+ public:
+  Condition() : own_(std::in_place), rlock_(&*own_) {}
+  explicit Condition(Lock& lock) noexcept : lock_(&lock) {}
+  explicit Condition(RLock& lock) noexcept : rlock_(&lock) {}
+  Condition(const Condition&) = delete;
+  Condition& operator=(const Condition&) = delete;
+
+  // The underlying lock's acquire/release, in all their forms.
+  bool acquire(bool blocking = true) {
+    return lock_ ? lock_->acquire(blocking) : rlock_->acquire(blocking);
+  }
+  template <class Rep, class Period>
+  bool acquire(bool blocking, std::chrono::duration<Rep, Period> timeout) {
+    return lock_ ? lock_->acquire(blocking, timeout) : rlock_->acquire(blocking, timeout);
+  }
+  template <class Rep, class Period>
+  bool acquire(std::chrono::duration<Rep, Period> timeout) {
+    return lock_ ? lock_->acquire(timeout) : rlock_->acquire(timeout);
+  }
+  void release() { lock_ ? lock_->release() : rlock_->release(); }
+  void lock() { acquire(); }
+  void unlock() { release(); }
+  bool try_lock() { return acquire(false); }
+
+  // Wait until notified. wait(timeout): false if the timeout passed first.
+  void wait() { wait_until(detail::Deadline::never()); }
+  template <class Rep, class Period>
+  bool wait(std::chrono::duration<Rep, Period> timeout) {
+    return wait_until(detail::Deadline::after(timeout));
+  }
+
+  // Wait until pred() is true; returns pred()'s last value (false only after a timeout).
+  template <class Predicate>
+  bool wait_for(Predicate pred) {
+    return wait_for_until(pred, detail::Deadline::never());
+  }
+  template <class Predicate, class Rep, class Period>
+  bool wait_for(Predicate pred, std::chrono::duration<Rep, Period> timeout) {
+    return wait_for_until(pred, detail::Deadline::after(timeout));
+  }
+
+  void notify(std::ptrdiff_t n = 1);
+  void notify_all();
+
+  // Building blocks for other primitives: wait on an absolute deadline.
+  bool wait_until(const detail::Deadline& deadline);
+  template <class Predicate>
+  bool wait_for_until(Predicate& pred, const detail::Deadline& deadline) {
+    bool result = pred();
+    while (!result) {
+      if (deadline.expired()) break;
+      wait_until(deadline);
+      result = pred();
+    }
+    return result;
+  }
+
+ private:
+  bool is_owned() const noexcept { return lock_ ? lock_->locked() : rlock_->is_owned(); }
+
+  std::optional<RLock> own_;  // engaged only for a default-constructed Condition
+  Lock* lock_ = nullptr;      // exactly one of lock_ / rlock_ is set
+  RLock* rlock_ = nullptr;
+  detail::WaitList waiters_;  // protected by the underlying lock
+};
+
+}  // namespace concur::threading

@@ -1,0 +1,54 @@
+// concur/threading/event.hpp — threading.Event: a flag that threads can wait to become true.
+//
+//   th::Event e;
+//   e.wait();                      // block until set() (returns true)
+//   bool set = e.wait(10ms);       // false if the timeout passed first
+//   e.set();  e.clear();  e.is_set();
+//
+// Contract
+// - set() wakes every thread waiting at that moment, even if clear() follows at once (a waiter
+//   that was woken returns true; it does not miss the pulse).
+// - Thread-safety: every member may be called concurrently from any thread.
+// - Blocks: wait() while the flag is false (bounded by the timeout, if any). Nothing throws.
+// - Undefined: destroying an Event while threads wait on it.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+
+#include "concur/detail/deadline.hpp"
+#include "concur/detail/futex.hpp"
+
+namespace concur::threading {
+
+class Event {
+ public:
+  Event() noexcept = default;
+  Event(const Event&) = delete;
+  Event& operator=(const Event&) = delete;
+
+  bool is_set() const noexcept { return word_.load(std::memory_order_acquire) & kSet; }
+
+  void set() noexcept;
+  void clear() noexcept { word_.fetch_and(~kSet, std::memory_order_relaxed); }
+
+  bool wait() noexcept { return wait_until(detail::Deadline::never()); }
+  template <class Rep, class Period>
+  bool wait(std::chrono::duration<Rep, Period> timeout) noexcept {
+    return wait_until(detail::Deadline::after(timeout));
+  }
+  bool wait_until(const detail::Deadline& deadline) noexcept {
+    return is_set() || wait_slow(deadline);
+  }
+
+ private:
+  // Word layout: bit 0 the flag, bit 1 "a thread may be sleeping", bits 2.. a generation that
+  // set() advances, so that a waiter can tell it was woken by a set() even if clear() won the
+  // race to the word.
+  static constexpr std::uint32_t kSet = 1, kSleepers = 2, kGeneration = 4;
+  bool wait_slow(const detail::Deadline& deadline) noexcept;
+  std::atomic<std::uint32_t> word_{0};
+};
+
+}  // namespace concur::threading

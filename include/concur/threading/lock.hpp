@@ -1,0 +1,77 @@
+// concur/threading/lock.hpp — threading.Lock: a primitive, non-recursive lock.
+//
+//   th::Lock lock;                 // or th::Lock named("account-A"): the name appears in reports
+//   lock.acquire();                // block until held
+//   bool ok = lock.acquire(false); // try once
+//   ok = lock.acquire(50ms);       // == lock.acquire(true, 50ms): block at most 50 ms
+//   lock.release();
+//   { std::lock_guard g(lock); ... }   // Lockable / TimedLockable: the C++ `with`
+//
+// Contract
+// - Not owner-bound: any thread may release() a Lock that another thread acquired (as in
+//   Python). A thread that acquires a Lock it already holds blocks (deadlocks itself) — use RLock.
+// - Thread-safety: every member may be called concurrently from any thread.
+// - Blocks: acquire() without `false`, lock(), try_lock_for/until (bounded by their timeout).
+// - Throws: release() of an unlocked Lock -> RuntimeError; acquire(false, timeout) -> ValueError.
+//   Nothing else throws.
+// - Fairness: none guaranteed (like Python's). Waiters spin briefly, then sleep on a futex.
+// - Undefined: destroying a Lock while a thread is blocked on it.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "concur/detail/mutex.hpp"
+#include "concur/detail/timeout_args.hpp"
+#include "concur/errors.hpp"
+
+namespace concur::threading {
+
+class Lock {
+ public:
+  Lock() noexcept = default;
+  explicit Lock(std::string_view name) : name_(std::make_unique<const std::string>(name)) {}
+  Lock(const Lock&) = delete;
+  Lock& operator=(const Lock&) = delete;
+
+  bool acquire(bool blocking = true) {
+    return mutex_.try_lock() || (blocking && mutex_.lock_until(detail::Deadline::never()));
+  }
+  template <class Rep, class Period>
+  bool acquire(bool blocking, std::chrono::duration<Rep, Period> timeout) {
+    return mutex_.lock_until(detail::blocking_deadline(blocking, timeout));
+  }
+  template <class Rep, class Period>
+  bool acquire(std::chrono::duration<Rep, Period> timeout) {
+    return mutex_.lock_until(detail::Deadline::after(timeout));
+  }
+
+  void release() {
+    if (!mutex_.unlock()) throw RuntimeError("release unlocked lock");
+  }
+
+  bool locked() const noexcept { return mutex_.locked(); }
+
+  // The name given at construction ("" if none), used in lock-order and deadlock reports.
+  std::string_view name() const noexcept { return name_ ? std::string_view(*name_) : ""; }
+
+  // Lockable / TimedLockable, for std::lock_guard, std::unique_lock, std::scoped_lock.
+  void lock() { mutex_.lock(); }
+  void unlock() { release(); }
+  bool try_lock() noexcept { return mutex_.try_lock(); }
+  template <class Rep, class Period>
+  bool try_lock_for(std::chrono::duration<Rep, Period> timeout) { return acquire(timeout); }
+  template <class Clock, class Duration>
+  bool try_lock_until(std::chrono::time_point<Clock, Duration> when) {
+    return mutex_.lock_until(detail::Deadline::at(when));
+  }
+
+ private:
+  friend class Condition;
+  detail::Mutex mutex_;
+  std::unique_ptr<const std::string> name_;  // null when unnamed: keeps an unnamed Lock small
+};
+
+}  // namespace concur::threading

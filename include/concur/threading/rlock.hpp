@@ -1,0 +1,110 @@
+// concur/threading/rlock.hpp — threading.RLock: a re-entrant lock owned by one thread.
+//
+//   th::RLock r;
+//   r.acquire(); r.acquire();      // the owner may acquire again: a depth counter goes up
+//   r.release(); r.release();      // ... and must release as often; the last release frees it
+//   bool ok = r.acquire(false);  ok = r.acquire(true, 50ms);  ok = r.acquire(50ms);
+//   { std::scoped_lock g(r); ... }
+//
+// Contract
+// - Owner-bound: only the thread that holds it may release it.
+// - Thread-safety: every member may be called concurrently from any thread.
+// - Blocks: acquire() when another thread holds it (bounded by the timeout, if any).
+// - Throws: release() by a thread that does not hold it -> RuntimeError;
+//   acquire(false, timeout) -> ValueError.
+// - Undefined: destroying an RLock that is held or waited for.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "concur/detail/mutex.hpp"
+#include "concur/detail/timeout_args.hpp"
+#include "concur/errors.hpp"
+
+namespace concur::threading {
+
+class RLock {
+ public:
+  RLock() noexcept = default;
+  explicit RLock(std::string_view name) : name_(std::make_unique<const std::string>(name)) {}
+  RLock(const RLock&) = delete;
+  RLock& operator=(const RLock&) = delete;
+
+  bool acquire(bool blocking = true) { return acquire_until(detail::blocking_deadline(blocking)); }
+  template <class Rep, class Period>
+  bool acquire(bool blocking, std::chrono::duration<Rep, Period> timeout) {
+    return acquire_until(detail::blocking_deadline(blocking, timeout));
+  }
+  template <class Rep, class Period>
+  bool acquire(std::chrono::duration<Rep, Period> timeout) {
+    return acquire_until(detail::Deadline::after(timeout));
+  }
+
+  void release() {
+    if (!is_owned()) throw RuntimeError("cannot release un-acquired lock");
+    if (--depth_ == 0) {
+      owner_.store(0, std::memory_order_relaxed);
+      mutex_.unlock();
+    }
+  }
+
+  // True when the calling thread holds this RLock (Python's private _is_owned()).
+  bool is_owned() const noexcept {
+    // relaxed is enough: only this thread ever stores its own key, and it sees its own stores.
+    return owner_.load(std::memory_order_relaxed) == detail::this_thread_key();
+  }
+  bool locked() const noexcept { return mutex_.locked(); }
+  std::string_view name() const noexcept { return name_ ? std::string_view(*name_) : ""; }
+
+  // Lockable / TimedLockable.
+  void lock() { acquire(); }
+  void unlock() { release(); }
+  bool try_lock() { return acquire(false); }
+  template <class Rep, class Period>
+  bool try_lock_for(std::chrono::duration<Rep, Period> timeout) { return acquire(timeout); }
+  template <class Clock, class Duration>
+  bool try_lock_until(std::chrono::time_point<Clock, Duration> when) {
+    return acquire_until(detail::Deadline::at(when));
+  }
+
+ private:
+  friend class Condition;
+
+  bool acquire_until(const detail::Deadline& deadline) {
+    const std::uint64_t me = detail::this_thread_key();
+    if (owner_.load(std::memory_order_relaxed) == me) {
+      ++depth_;
+      return true;
+    }
+    if (!mutex_.lock_until(deadline)) return false;
+    owner_.store(me, std::memory_order_relaxed);
+    depth_ = 1;
+    return true;
+  }
+
+  // Condition::wait() support: give the lock up entirely, remembering the depth, and take it back.
+  std::uint32_t release_all() noexcept {
+    const std::uint32_t depth = depth_;
+    depth_ = 0;
+    owner_.store(0, std::memory_order_relaxed);
+    mutex_.unlock();
+    return depth;
+  }
+  void reacquire(std::uint32_t depth) noexcept {
+    mutex_.lock();
+    owner_.store(detail::this_thread_key(), std::memory_order_relaxed);
+    depth_ = depth;
+  }
+
+  detail::Mutex mutex_;
+  std::atomic<std::uint64_t> owner_{0};  // thread key of the holder, 0 when free
+  std::uint32_t depth_ = 0;              // touched only by the holder
+  std::unique_ptr<const std::string> name_;
+};
+
+}  // namespace concur::threading

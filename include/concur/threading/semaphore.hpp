@@ -1,0 +1,94 @@
+// concur/threading/semaphore.hpp — threading.Semaphore and threading.BoundedSemaphore.
+//
+//   th::Semaphore s(0);            // initial value; ValueError if negative
+//   s.acquire();                   // take one unit, blocking while the value is 0
+//   bool ok = s.acquire(false);  ok = s.acquire(true, 10ms);  ok = s.acquire(10ms);
+//   s.release();  s.release(3);    // add units; each wakes one waiter, oldest first
+//   th::BoundedSemaphore b(2);     // release() beyond the initial value: ValueError
+//
+// Contract
+// - release(n) hands units directly to the n longest-waiting threads; a thread arriving while
+//   none wait takes a free unit without blocking. (As in CPython, a newcomer may take a unit
+//   released an instant before a sleeper is served; a sleeper is never skipped for another.)
+// - Thread-safety: every member may be called concurrently from any thread.
+// - Blocks: acquire() while the value is 0 (bounded by the timeout, if any).
+// - Throws: ValueError for a negative initial value, release(n) with n < 1, acquire(false, t),
+//   and a BoundedSemaphore released above its initial value.
+// - Undefined: destroying a Semaphore while threads wait on it.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+
+#include "concur/detail/deadline.hpp"
+#include "concur/detail/mutex.hpp"
+#include "concur/detail/timeout_args.hpp"
+#include "concur/detail/wait_node.hpp"
+#include "concur/errors.hpp"
+
+namespace concur::threading {
+
+class Semaphore {
+ public:
+  explicit Semaphore(std::ptrdiff_t value = 1);
+  Semaphore(const Semaphore&) = delete;
+  Semaphore& operator=(const Semaphore&) = delete;
+
+  bool acquire(bool blocking = true) { return try_take() || acquire_slow(detail::blocking_deadline(blocking)); }
+  template <class Rep, class Period>
+  bool acquire(bool blocking, std::chrono::duration<Rep, Period> timeout) {
+    return acquire_until(detail::blocking_deadline(blocking, timeout));
+  }
+  template <class Rep, class Period>
+  bool acquire(std::chrono::duration<Rep, Period> timeout) {
+    return acquire_until(detail::Deadline::after(timeout));
+  }
+  bool acquire_until(const detail::Deadline& deadline) {
+    return try_take() || acquire_slow(deadline);
+  }
+
+  void release(std::ptrdiff_t n = 1);
+
+  // The number of free units right now (a snapshot).
+  std::ptrdiff_t value() const noexcept {
+    return static_cast<std::ptrdiff_t>(value_.load(std::memory_order_relaxed));
+  }
+
+  // BasicLockable, so that std::lock_guard works as Python's `with sema:`.
+  void lock() { acquire(); }
+  void unlock() { release(); }
+  bool try_lock() { return acquire(false); }
+
+ protected:
+  // BoundedSemaphore's limit; 0 means unbounded.
+  Semaphore(std::ptrdiff_t value, std::ptrdiff_t bound);
+
+ private:
+  // Lock-free fast path: take a unit if one is free.
+  bool try_take() noexcept {
+    std::int64_t v = value_.load(std::memory_order_relaxed);
+    while (v > 0) {
+      // acquire: pairs with the release in release(), so the taker sees what the releaser wrote.
+      if (value_.compare_exchange_weak(v, v - 1, std::memory_order_acquire,
+                                       std::memory_order_relaxed))
+        return true;
+    }
+    return false;
+  }
+  bool acquire_slow(const detail::Deadline& deadline);
+
+  std::atomic<std::int64_t> value_;
+  std::atomic<std::int64_t> sleepers_{0};  // queued waiters; changed under mutex_
+  const std::int64_t bound_;
+  detail::Mutex mutex_;                     // protects waiters_
+  detail::WaitList waiters_;
+};
+
+class BoundedSemaphore : public Semaphore {
+ public:
+  explicit BoundedSemaphore(std::ptrdiff_t value = 1) : Semaphore(value, value) {}
+};
+
+}  // namespace concur::threading

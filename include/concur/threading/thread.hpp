@@ -1,0 +1,192 @@
+// concur/threading/thread.hpp — threading.Thread, the thread registry and the module functions.
+//
+//   th::Thread t(fn, a, b);                               // target + arguments, copied like std::thread
+//   th::Thread t(th::ThreadOptions{.name = "w", .daemon = true}, fn, a, b);
+//   t.start();  t.join();  bool done = t.join(100ms);
+//   th::Thread c([](std::stop_token st, int n) { ... }, 10);   // cooperative stop:
+//   c.start(); c.request_stop(); c.join();                      // the target gets a stop_token
+//   struct Countdown : th::Thread { void run() override; };     // or subclass and override run()
+//
+// Contract
+// - start() runs the thread at most once (RuntimeError on a second call) and returns once the
+//   new thread is running: ident() and native_id() are set from then on.
+// - join() waits for the end of the thread: RuntimeError if it was never started or is the
+//   calling thread. join(timeout) returns false if it is still running after the timeout.
+// - The target and its arguments are stored by value (decay-copied, moved into the thread;
+//   move-only arguments work). A target whose first parameter is std::stop_token receives the
+//   thread's stop token; request_stop() asks it to stop — C++ cannot kill a thread either.
+// - A subclass overrides run(); a Thread built from a target runs the target. If the target or
+//   run() throws, only that thread ends: the exception goes to the except hook (see
+//   set_excepthook), whose default prints "Exception in thread <name>:" and what() to stderr.
+// - Destroying a Thread whose thread still runs: a non-daemon thread is joined (a program waits
+//   for its non-daemon threads, as Python's does, also at exit()); a daemon thread built from a
+//   target is left running on its own; a daemon run() override is joined. Because the base
+//   destructor runs after the subclass's, a subclass whose run() uses its own members must be
+//   joined before it is destroyed (call join() in its destructor).
+// - Thread is movable, not copyable; moving a started subclass instance is undefined (its run()
+//   keeps using the old address). Moving a target-built Thread is always fine.
+// - Thread-safety: name/daemon/ident/is_alive/join/request_stop may be called from any thread.
+//   start(), assignment and destruction must not race with other calls on the same object.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "concur/detail/deadline.hpp"
+#include "concur/detail/unique_function.hpp"
+#include "concur/errors.hpp"
+
+namespace concur::detail {
+struct ThreadState;  // src/thread_state.hpp
+}
+
+namespace concur::threading {
+
+struct ThreadOptions {
+  std::string name{};                // empty: "Thread-N"
+  std::optional<bool> daemon{};      // unset: inherit the creating thread's daemon flag
+};
+
+// A copyable handle on a thread, from current_thread(), main_thread(), enumerate() or
+// Thread::ref(). It stays valid after the thread ends (is_alive() then returns false).
+class ThreadRef {
+ public:
+  std::string name() const;
+  void set_name(std::string name);
+  std::optional<std::uint64_t> ident() const;      // pthread_self() of the thread
+  std::optional<std::uint64_t> native_id() const;  // the kernel's thread id (gettid())
+  bool daemon() const;
+  bool is_alive() const;
+
+  friend bool operator==(const ThreadRef& a, const ThreadRef& b) noexcept { return a.st_ == b.st_; }
+
+  explicit ThreadRef(std::shared_ptr<detail::ThreadState> st) noexcept : st_(std::move(st)) {}
+
+ private:
+  std::shared_ptr<detail::ThreadState> st_;
+};
+
+class Thread {
+ protected:
+  // Tag for Thread-derived classes of concur itself (Timer) whose body is a target: they are
+  // never run through run(), so they may be moved and (as daemons) detached like a plain Thread.
+  struct TargetOnly {};
+
+ public:
+  // A thread with no target: for subclasses that override run() (run() does nothing otherwise).
+  Thread();
+  explicit Thread(ThreadOptions options);
+
+  // A thread that runs fn(args...) — or fn(stop_token, args...) if fn takes a stop_token first.
+  template <class F, class... Args>
+    requires(!std::is_base_of_v<Thread, std::remove_cvref_t<F>> &&
+             !std::is_same_v<std::remove_cvref_t<F>, ThreadOptions> &&
+             !std::is_same_v<std::remove_cvref_t<F>, TargetOnly>)
+  explicit Thread(F&& fn, Args&&... args) : Thread(ThreadOptions{}) {
+    target_ = bind_target(std::forward<F>(fn), std::forward<Args>(args)...);
+  }
+  template <class F, class... Args>
+  Thread(ThreadOptions options, F&& fn, Args&&... args) : Thread(std::move(options)) {
+    target_ = bind_target(std::forward<F>(fn), std::forward<Args>(args)...);
+  }
+
+  Thread(Thread&& other) noexcept;
+  Thread& operator=(Thread&& other) noexcept;
+  Thread(const Thread&) = delete;
+  Thread& operator=(const Thread&) = delete;
+  virtual ~Thread();
+
+  void start();
+  void join() { join_until(detail::Deadline::never()); }
+  template <class Rep, class Period>
+  bool join(std::chrono::duration<Rep, Period> timeout) {
+    return join_until(detail::Deadline::after(timeout));
+  }
+  bool join_until(const detail::Deadline& deadline);
+
+  bool is_alive() const;
+  std::string name() const;
+  void set_name(std::string name);
+  bool daemon() const;
+  void set_daemon(bool daemonic);  // RuntimeError once started
+  std::optional<std::uint64_t> ident() const;
+  std::optional<std::uint64_t> native_id() const;
+
+  // Cooperative stop: the token handed to a stop_token target, also available to run().
+  bool request_stop() noexcept;
+  bool stop_requested() const noexcept;
+  std::stop_token stop_token() const noexcept;
+
+  ThreadRef ref() const;
+
+  // What the thread runs. The default runs the target given at construction, if any.
+  virtual void run();
+
+ protected:
+  Thread(TargetOnly, detail::UniqueFunction<void(std::stop_token)> body);
+
+ private:
+  template <class F, class... Args>
+  static detail::UniqueFunction<void(std::stop_token)> bind_target(F&& fn, Args&&... args) {
+    using Fn = std::decay_t<F>;
+    if constexpr (std::is_invocable_v<Fn, std::stop_token, std::decay_t<Args>...>) {
+      return [fn = Fn(std::forward<F>(fn)),
+              bound = std::tuple<std::decay_t<Args>...>(std::forward<Args>(args)...)](
+                 std::stop_token token) mutable {
+        std::apply([&](auto&... a) { std::invoke(std::move(fn), std::move(token), std::move(a)...); },
+                   bound);
+      };
+    } else {
+      static_assert(std::is_invocable_v<Fn, std::decay_t<Args>...>,
+                    "concur::threading::Thread: the target cannot be called with these arguments");
+      return [fn = Fn(std::forward<F>(fn)),
+              bound = std::tuple<std::decay_t<Args>...>(std::forward<Args>(args)...)](
+                 std::stop_token) mutable {
+        std::apply([&](auto&... a) { std::invoke(std::move(fn), std::move(a)...); }, bound);
+      };
+    }
+  }
+  void end_of_life() noexcept;  // the destructor rules, shared by ~Thread and operator=
+
+  std::shared_ptr<detail::ThreadState> st_;
+  detail::UniqueFunction<void(std::stop_token)> target_;
+  bool target_only_ = false;  // never dispatch through run() (Timer)
+  bool runs_override_ = false;  // started through a subclass's run()
+};
+
+// The except hook: called in the dying thread with the exception that escaped its target/run().
+struct ExceptHookArgs {
+  std::exception_ptr exception;
+  std::string thread_name;
+  std::optional<ThreadRef> thread;
+};
+// Replaces the hook for every thread; nullptr restores the default (print to stderr).
+void set_excepthook(std::function<void(const ExceptHookArgs&)> hook);
+
+ThreadRef current_thread();
+ThreadRef main_thread();
+std::vector<ThreadRef> enumerate();  // every live thread: main, concur's, and foreign ones seen
+std::size_t active_count();
+std::uint64_t get_ident() noexcept;
+std::uint64_t get_native_id() noexcept;
+
+// Suspends the calling thread for at least `duration` (ValueError if negative, as time.sleep).
+void sleep_until(const detail::Deadline& deadline);
+template <class Rep, class Period>
+void sleep(std::chrono::duration<Rep, Period> duration) {
+  if (std::chrono::duration<double>(duration).count() < 0)
+    throw ValueError("sleep length must be non-negative");
+  sleep_until(detail::Deadline::after(duration));
+}
+
+}  // namespace concur::threading

@@ -1,0 +1,52 @@
+// concur/threading/timer.hpp — threading.Timer: a Thread that calls a function once, after an
+// interval, unless cancelled first.
+//
+//   th::Timer tm(1s, fn, a, b);    // any duration: 1s, 250ms, duration<double>(0.5)
+//   tm.start();  tm.cancel();  tm.join();
+//
+// Contract
+// - Everything a Thread is (name "Thread-N", daemon flag, join, destructor rules of a Thread
+//   built from a target: a daemon Timer left running is detached, a non-daemon one is joined).
+// - cancel() before the interval ends means fn never runs; after that it has no effect.
+//   It may be called from any thread, before or after start().
+// - An exception from fn goes to the except hook, like any thread's.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <tuple>
+#include <utility>
+
+#include "concur/detail/deadline.hpp"
+#include "concur/threading/event.hpp"
+#include "concur/threading/thread.hpp"
+
+namespace concur::threading {
+
+class Timer : public Thread {
+ public:
+  template <class Rep, class Period, class F, class... Args>
+  Timer(std::chrono::duration<Rep, Period> interval, F&& fn, Args&&... args)
+      : Timer(std::make_shared<Event>(), std::chrono::duration<double>(interval),
+              [fn = std::decay_t<F>(std::forward<F>(fn)),
+               bound = std::tuple<std::decay_t<Args>...>(std::forward<Args>(args)...)]() mutable {
+                std::apply([&](auto&... a) { std::invoke(std::move(fn), std::move(a)...); }, bound);
+              }) {}
+
+  // Stop the timer if it is still waiting.
+  void cancel() noexcept { finished_->set(); }
+
+ private:
+  Timer(std::shared_ptr<Event> finished, std::chrono::duration<double> interval,
+        detail::UniqueFunction<void()> fn)
+      : Thread(TargetOnly{},
+               [finished, interval, fn = std::move(fn)](std::stop_token) mutable {
+                 if (!finished->wait(interval)) fn();
+                 finished->set();
+               }),
+        finished_(std::move(finished)) {}
+
+  std::shared_ptr<Event> finished_;  // shared with the running body, which may outlive *this
+};
+
+}  // namespace concur::threading

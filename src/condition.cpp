@@ -1,0 +1,45 @@
+// Condition: the waiter list is protected by the user's lock itself, as in CPython, so a wait
+// costs no lock of its own: link a stack node, release, park, re-acquire.
+#include "concur/threading/condition.hpp"
+
+namespace concur::threading {
+
+bool Condition::wait_until(const detail::Deadline& deadline) {
+  if (!is_owned()) throw RuntimeError("cannot wait on un-acquired lock");
+  detail::WaitNode node;
+  waiters_.push_back(&node);
+  bool notified;
+  if (lock_) {
+    lock_->mutex_.unlock();
+    notified = node.wait(deadline);
+    lock_->mutex_.lock();
+  } else {
+    const std::uint32_t depth = rlock_->release_all();
+    notified = node.wait(deadline);
+    rlock_->reacquire(depth);
+  }
+  if (!notified) {
+    // Timed out — unless a notify() popped us between the timeout and the re-acquire, in which
+    // case that notification is ours and must not be lost.
+    notified = node.signaled();
+    if (!notified) waiters_.remove(&node);
+  }
+  return notified;
+}
+
+void Condition::notify(std::ptrdiff_t n) {
+  if (!is_owned()) throw RuntimeError("cannot notify on un-acquired lock");
+  if (n < 0) throw ValueError("notify(n) needs n >= 0");
+  while (n-- > 0) {
+    detail::WaitNode* node = waiters_.pop_front();
+    if (!node) break;
+    node->signal();
+  }
+}
+
+void Condition::notify_all() {
+  if (!is_owned()) throw RuntimeError("cannot notify on un-acquired lock");
+  while (detail::WaitNode* node = waiters_.pop_front()) node->signal();
+}
+
+}  // namespace concur::threading

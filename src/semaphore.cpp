@@ -1,0 +1,67 @@
+// Semaphore: the value is an atomic counter that acquirers decrement lock-free while it is
+// positive. Sleepers queue FIFO under a small internal mutex, and release() hands units to them
+// directly. The hand-off relies on a Dekker-style pair of sequentially consistent operations:
+//   releaser: value += n;          then reads sleepers
+//   sleeper:  sleepers += 1;       then reads value (and only then queues and sleeps)
+// In any total order one of the two sees the other's write, so either the releaser finds the
+// sleeper and serves it, or the sleeper finds the unit and never sleeps: no lost wake-up.
+#include "concur/threading/semaphore.hpp"
+
+#include <string>
+
+namespace concur::threading {
+
+Semaphore::Semaphore(std::ptrdiff_t value) : Semaphore(value, 0) {}
+
+Semaphore::Semaphore(std::ptrdiff_t value, std::ptrdiff_t bound) : value_(value), bound_(bound) {
+  if (value < 0) throw ValueError("semaphore initial value must be >= 0");
+}
+
+bool Semaphore::acquire_slow(const detail::Deadline& deadline) {
+  if (deadline.is_immediate()) return try_take();
+  if (detail::spin_until([this] { return value_.load(std::memory_order_relaxed) > 0; }) &&
+      try_take())
+    return true;
+
+  detail::WaitNode node;
+  {
+    detail::MutexGuard g(mutex_);
+    sleepers_.fetch_add(1, std::memory_order_seq_cst);
+    if (value_.load(std::memory_order_seq_cst) > 0 && try_take()) {
+      sleepers_.fetch_sub(1, std::memory_order_relaxed);
+      return true;
+    }
+    waiters_.push_back(&node);
+  }
+  if (node.wait(deadline)) return true;  // a releaser took a unit on our behalf
+
+  detail::MutexGuard g(mutex_);
+  if (node.signaled()) return true;  // served between our timeout and this lock
+  waiters_.remove(&node);
+  sleepers_.fetch_sub(1, std::memory_order_relaxed);
+  return false;
+}
+
+void Semaphore::release(std::ptrdiff_t n) {
+  if (n < 1) throw ValueError("release(n) needs n >= 1");
+  if (bound_ > 0) {
+    std::int64_t v = value_.load(std::memory_order_relaxed);
+    do {
+      if (v + n > bound_) throw ValueError("Semaphore released too many times");
+    } while (!value_.compare_exchange_weak(v, v + n, std::memory_order_seq_cst,
+                                           std::memory_order_relaxed));
+  } else {
+    value_.fetch_add(n, std::memory_order_seq_cst);
+  }
+  if (sleepers_.load(std::memory_order_seq_cst) == 0) return;
+
+  // Serve the oldest sleepers with the units that are still free (a newcomer may have taken
+  // some through the fast path meanwhile; then fewer sleepers are served, never more).
+  detail::MutexGuard g(mutex_);
+  while (!waiters_.empty() && try_take()) {
+    sleepers_.fetch_sub(1, std::memory_order_relaxed);
+    waiters_.pop_front()->signal();
+  }
+}
+
+}  // namespace concur::threading

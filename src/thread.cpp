@@ -1,0 +1,400 @@
+// Thread, ThreadRef, the registry of live threads and the except hook.
+#include "concur/threading/thread.hpp"
+
+#include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <typeinfo>
+
+#include "concur/detail/futex.hpp"
+#include "concur/threading/local.hpp"
+#include "thread_state.hpp"
+
+namespace concur::threading {
+
+using detail::MutexGuard;
+using detail::ThreadState;
+
+namespace {
+
+std::uint64_t os_thread_id() noexcept { return static_cast<std::uint64_t>(::syscall(SYS_gettid)); }
+std::uint64_t pthread_ident() noexcept {
+  return static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(
+      reinterpret_cast<void*>(::pthread_self())));
+}
+bool on_main_thread() noexcept { return os_thread_id() == static_cast<std::uint64_t>(::getpid()); }
+
+// The threads that are alive: main, every started concur thread until its body ends, and every
+// foreign thread seen through current_thread() until it exits. Never destroyed, so that daemon
+// threads still running during static destruction can use it.
+class Registry {
+ public:
+  static Registry& get() {
+    static Registry* registry = new Registry();
+    return *registry;
+  }
+
+  void add(std::shared_ptr<ThreadState> st) {
+    MutexGuard g(mutex_);
+    live_.push_back(std::move(st));
+  }
+  void remove(const ThreadState* st) {
+    MutexGuard g(mutex_);
+    auto it = std::find_if(live_.begin(), live_.end(), [&](auto& p) { return p.get() == st; });
+    if (it != live_.end()) {
+      std::swap(*it, live_.back());
+      live_.pop_back();
+    }
+  }
+  std::vector<std::shared_ptr<ThreadState>> snapshot() {
+    MutexGuard g(mutex_);
+    std::vector<std::shared_ptr<ThreadState>> all;
+    all.reserve(live_.size() + 1);
+    all.push_back(main_);
+    all.insert(all.end(), live_.begin(), live_.end());
+    return all;
+  }
+  std::size_t count() {
+    MutexGuard g(mutex_);
+    return live_.size() + 1;
+  }
+
+  const std::shared_ptr<ThreadState>& main_state() const { return main_; }
+  std::string next_thread_name() { return "Thread-" + std::to_string(++thread_counter_); }
+  std::string next_dummy_name() { return "Dummy-" + std::to_string(++dummy_counter_); }
+
+  // Python's threading._shutdown: at exit(), wait for the non-daemon threads still running.
+  void wait_for_non_daemon_at_exit() {
+    bool expected = false;
+    if (atexit_registered_.compare_exchange_strong(expected, true))
+      std::atexit([] { Registry::get().join_non_daemon(); });
+  }
+
+ private:
+  Registry() : main_(std::make_shared<ThreadState>(ThreadState::Kind::main, "MainThread", false)) {
+    main_->native_id.store(static_cast<std::uint64_t>(::getpid()));
+    if (on_main_thread()) main_->ident.store(pthread_ident());
+    main_->phase.store(ThreadState::kRunning);
+  }
+
+  void join_non_daemon() {
+    for (auto& st : snapshot()) {
+      if (st->kind != ThreadState::Kind::started || st->daemon.load()) continue;
+      if (st->native_id.load() == os_thread_id()) continue;
+      std::uint32_t phase;
+      while ((phase = st->phase.load(std::memory_order_acquire)) != ThreadState::kFinished)
+        detail::futex_wait(st->phase, phase, detail::Deadline::never());
+    }
+  }
+
+  detail::Mutex mutex_;
+  std::vector<std::shared_ptr<ThreadState>> live_;  // everything alive but main
+  std::shared_ptr<ThreadState> main_;
+  std::atomic<std::uint64_t> thread_counter_{0};
+  std::atomic<std::uint64_t> dummy_counter_{0};
+  std::atomic<bool> atexit_registered_{false};
+};
+
+// Build the registry (and so record the main thread's ident) during static initialisation, which
+// runs on the main thread.
+[[maybe_unused]] const bool registry_ready = (Registry::get(), true);
+
+// The calling thread's state, once known. For a foreign thread, the guard's destructor marks its
+// Dummy state finished and drops it from the registry when the thread exits.
+thread_local std::shared_ptr<ThreadState> tls_current;
+struct DummyExitGuard {
+  std::shared_ptr<ThreadState> st;
+  ~DummyExitGuard() {
+    if (!st) return;
+    Registry::get().remove(st.get());
+    st->phase.store(ThreadState::kFinished, std::memory_order_release);
+  }
+};
+thread_local DummyExitGuard tls_dummy_guard;
+
+const std::shared_ptr<ThreadState>& current_state() {
+  if (tls_current) return tls_current;
+  Registry& reg = Registry::get();
+  if (on_main_thread()) {
+    tls_current = reg.main_state();
+    std::uint64_t unset = 0;
+    tls_current->ident.compare_exchange_strong(unset, pthread_ident());
+    return tls_current;
+  }
+  auto st = std::make_shared<ThreadState>(ThreadState::Kind::dummy, reg.next_dummy_name(), true);
+  st->ident.store(pthread_ident());
+  st->native_id.store(os_thread_id());
+  st->phase.store(ThreadState::kRunning);
+  reg.add(st);
+  tls_dummy_guard.st = st;
+  tls_current = std::move(st);
+  return tls_current;
+}
+
+// --- the except hook ---------------------------------------------------------------------------
+
+detail::Mutex hook_mutex;
+std::function<void(const ExceptHookArgs&)>* hook = nullptr;  // null: the default
+
+void default_excepthook(const ExceptHookArgs& args) {
+  std::string what = "unknown exception";
+  try {
+    if (args.exception) std::rethrow_exception(args.exception);
+  } catch (const std::exception& e) {
+    what = e.what();
+  } catch (...) {
+  }
+  // One write, so that reports of threads dying together do not interleave mid-line.
+  const std::string text = "Exception in thread " + args.thread_name + ":\n" + what + "\n";
+  std::fwrite(text.data(), 1, text.size(), stderr);
+  std::fflush(stderr);
+}
+
+void report_exception(const std::shared_ptr<ThreadState>& st, std::exception_ptr e) noexcept {
+  try {
+    std::function<void(const ExceptHookArgs&)> user;
+    {
+      MutexGuard g(hook_mutex);
+      if (hook) user = *hook;
+    }
+    ExceptHookArgs args{e, st->get_name(), ThreadRef(st)};
+    if (!user) return default_excepthook(args);
+    try {
+      user(args);
+    } catch (...) {
+      std::fputs("Exception in threading excepthook:\n", stderr);
+      default_excepthook(ExceptHookArgs{std::current_exception(), args.thread_name, args.thread});
+    }
+  } catch (...) {
+    // Out of memory while reporting: nothing sensible is left to do.
+  }
+}
+
+// --- the thread's life -------------------------------------------------------------------------
+
+void set_os_thread_name(const std::string& name) noexcept {
+  // The kernel keeps 15 bytes; cut at a UTF-8 character boundary.
+  std::size_t n = std::min<std::size_t>(name.size(), 15);
+  while (n > 0 && n < name.size() && (static_cast<unsigned char>(name[n]) & 0xC0) == 0x80) --n;
+  ::pthread_setname_np(::pthread_self(), name.substr(0, n).c_str());
+}
+
+void wait_for_phase_change(std::atomic<std::uint32_t>& phase, std::uint32_t from) noexcept {
+  while (phase.load(std::memory_order_acquire) == from)
+    detail::futex_wait(phase, from, detail::Deadline::never());
+}
+
+void thread_main(std::shared_ptr<ThreadState> st, detail::UniqueFunction<void(std::stop_token)> body) {
+  tls_current = st;
+  st->ident.store(pthread_ident(), std::memory_order_relaxed);
+  st->native_id.store(os_thread_id(), std::memory_order_relaxed);
+  set_os_thread_name(st->get_name());
+  Registry::get().add(st);
+  st->phase.store(ThreadState::kRunning, std::memory_order_release);
+  detail::futex_wake_all(st->phase);
+
+  try {
+    body(st->stop.get_token());
+  } catch (...) {
+    report_exception(st, std::current_exception());
+  }
+  // Everything the thread owns dies in the thread and before join() returns: the target with its
+  // bound arguments, then the thread's threading.local values.
+  body = {};
+  detail::local_thread_exit();
+  Registry::get().remove(st.get());
+  st->phase.store(ThreadState::kFinished, std::memory_order_release);
+  detail::futex_wake_all(st->phase);
+}
+
+}  // namespace
+
+// --- ThreadRef ---------------------------------------------------------------------------------
+
+std::string ThreadRef::name() const { return st_->get_name(); }
+void ThreadRef::set_name(std::string name) { st_->set_name(std::move(name)); }
+std::optional<std::uint64_t> ThreadRef::ident() const {
+  const auto v = st_->ident.load(std::memory_order_relaxed);
+  return v ? std::optional<std::uint64_t>(v) : std::nullopt;
+}
+std::optional<std::uint64_t> ThreadRef::native_id() const {
+  const auto v = st_->native_id.load(std::memory_order_relaxed);
+  return v ? std::optional<std::uint64_t>(v) : std::nullopt;
+}
+bool ThreadRef::daemon() const { return st_->daemon.load(); }
+bool ThreadRef::is_alive() const { return st_->alive(); }
+
+// --- Thread ------------------------------------------------------------------------------------
+
+Thread::Thread() : Thread(ThreadOptions{}) {}
+
+Thread::Thread(ThreadOptions options) {
+  Registry& reg = Registry::get();
+  const bool daemonic = options.daemon ? *options.daemon : current_state()->daemon.load();
+  st_ = std::make_shared<ThreadState>(
+      ThreadState::Kind::started,
+      options.name.empty() ? reg.next_thread_name() : std::move(options.name), daemonic);
+}
+
+Thread::Thread(TargetOnly, detail::UniqueFunction<void(std::stop_token)> body) : Thread() {
+  target_ = std::move(body);
+  target_only_ = true;
+}
+
+Thread::Thread(Thread&& other) noexcept
+    : st_(std::move(other.st_)),
+      target_(std::move(other.target_)),
+      target_only_(other.target_only_),
+      runs_override_(other.runs_override_) {}
+
+Thread& Thread::operator=(Thread&& other) noexcept {
+  if (this != &other) {
+    end_of_life();
+    st_ = std::move(other.st_);
+    target_ = std::move(other.target_);
+    target_only_ = other.target_only_;
+    runs_override_ = other.runs_override_;
+  }
+  return *this;
+}
+
+Thread::~Thread() { end_of_life(); }
+
+void Thread::end_of_life() noexcept {
+  if (!st_) return;
+  const std::uint32_t phase = st_->phase.load(std::memory_order_acquire);
+  if (phase == ThreadState::kNew) return;
+  MutexGuard g(st_->handle_mutex);
+  if (!st_->handle.joinable()) return;
+  const bool is_self = st_->handle.get_id() == std::this_thread::get_id();
+  const bool leave_running = st_->daemon.load() && !runs_override_;
+  if (is_self || (leave_running && phase != ThreadState::kFinished))
+    st_->handle.detach();
+  else
+    st_->handle.join();
+}
+
+void Thread::start() {
+  if (!st_) throw RuntimeError("cannot start a moved-from Thread");
+  std::uint32_t expected = ThreadState::kNew;
+  if (!st_->phase.compare_exchange_strong(expected, ThreadState::kStarting))
+    throw RuntimeError("threads can only be started once");
+
+  // A subclass (other than concur's own target-only ones) runs through its run() override; a
+  // plain Thread runs its target directly and never touches this object again.
+  runs_override_ = !target_only_ && typeid(*this) != typeid(Thread);
+  detail::UniqueFunction<void(std::stop_token)> body;
+  if (runs_override_)
+    body = [this](std::stop_token) { run(); };
+  else
+    body = std::move(target_);
+  if (!body) body = [](std::stop_token) {};
+
+  if (!st_->daemon.load()) Registry::get().wait_for_non_daemon_at_exit();
+  try {
+    MutexGuard g(st_->handle_mutex);
+    st_->handle = std::thread(thread_main, st_, std::move(body));
+  } catch (const std::system_error& e) {
+    st_->phase.store(ThreadState::kNew);
+    throw RuntimeError(std::string("can't start new thread: ") + e.what());
+  }
+  wait_for_phase_change(st_->phase, ThreadState::kStarting);
+}
+
+bool Thread::join_until(const detail::Deadline& deadline) {
+  if (!st_ || st_->phase.load(std::memory_order_acquire) == ThreadState::kNew)
+    throw RuntimeError("cannot join thread before it is started");
+  if (st_ == tls_current) throw RuntimeError("cannot join current thread");
+  for (;;) {
+    const std::uint32_t phase = st_->phase.load(std::memory_order_acquire);
+    if (phase == ThreadState::kFinished) break;
+    if (!detail::futex_wait(st_->phase, phase, deadline)) {
+      if (st_->phase.load(std::memory_order_acquire) != ThreadState::kFinished) return false;
+      break;
+    }
+  }
+  MutexGuard g(st_->handle_mutex);  // reap the OS thread (it is past its body by now)
+  if (st_->handle.joinable()) st_->handle.join();
+  return true;
+}
+
+bool Thread::is_alive() const { return st_ && st_->alive(); }
+std::string Thread::name() const { return st_ ? st_->get_name() : std::string(); }
+void Thread::set_name(std::string name) {
+  if (st_) st_->set_name(std::move(name));
+}
+bool Thread::daemon() const { return st_ && st_->daemon.load(); }
+void Thread::set_daemon(bool daemonic) {
+  if (!st_ || st_->phase.load() != ThreadState::kNew)
+    throw RuntimeError("cannot set daemon status of active thread");
+  st_->daemon.store(daemonic);
+}
+std::optional<std::uint64_t> Thread::ident() const {
+  return st_ ? ThreadRef(st_).ident() : std::nullopt;
+}
+std::optional<std::uint64_t> Thread::native_id() const {
+  return st_ ? ThreadRef(st_).native_id() : std::nullopt;
+}
+bool Thread::request_stop() noexcept { return st_ && st_->stop.request_stop(); }
+bool Thread::stop_requested() const noexcept { return st_ && st_->stop.stop_requested(); }
+std::stop_token Thread::stop_token() const noexcept {
+  return st_ ? st_->stop.get_token() : std::stop_token();
+}
+ThreadRef Thread::ref() const {
+  if (!st_) throw RuntimeError("a moved-from Thread has no thread");
+  return ThreadRef(st_);
+}
+void Thread::run() {
+  if (target_) target_(stop_token());
+}
+
+// --- module functions --------------------------------------------------------------------------
+
+void set_excepthook(std::function<void(const ExceptHookArgs&)> new_hook) {
+  auto* fresh = new_hook ? new std::function<void(const ExceptHookArgs&)>(std::move(new_hook))
+                         : nullptr;
+  std::function<void(const ExceptHookArgs&)>* old;
+  {
+    MutexGuard g(hook_mutex);
+    old = hook;
+    hook = fresh;
+  }
+  delete old;
+}
+
+ThreadRef current_thread() { return ThreadRef(current_state()); }
+ThreadRef main_thread() { return ThreadRef(Registry::get().main_state()); }
+std::vector<ThreadRef> enumerate() {
+  current_state();  // a foreign caller appears in its own answer, as in Python
+  std::vector<ThreadRef> refs;
+  for (auto& st : Registry::get().snapshot()) refs.emplace_back(std::move(st));
+  return refs;
+}
+std::size_t active_count() {
+  current_state();
+  return Registry::get().count();
+}
+std::uint64_t get_ident() noexcept { return pthread_ident(); }
+std::uint64_t get_native_id() noexcept {
+  static thread_local const std::uint64_t id = os_thread_id();
+  return id;
+}
+
+void sleep_until(const detail::Deadline& deadline) {
+  if (deadline.is_immediate()) return;
+  if (deadline.is_never()) {
+    for (;;) ::pause();
+  }
+  const auto ns = deadline.time_point().time_since_epoch().count();
+  timespec ts{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
+  while (::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
+  }
+}
+
+}  // namespace concur::threading
