@@ -56,6 +56,11 @@ class Semaphore {
     return static_cast<std::ptrdiff_t>(value_.load(std::memory_order_relaxed));
   }
 
+  // How many threads are asleep in acquire() right now (a snapshot; monitoring and tests).
+  std::size_t n_waiting() const noexcept {
+    return static_cast<std::size_t>(sleepers_.load(std::memory_order_relaxed));
+  }
+
   // BasicLockable, so that std::lock_guard works as Python's `with sema:`.
   void lock() { acquire(); }
   void unlock() { release(); }
