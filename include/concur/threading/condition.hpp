@@ -26,7 +26,7 @@
 #include <optional>
 
 #include "concur/detail/deadline.hpp"
-#include "concur/detail/timeout_args.hpp"
+#include "concur/detail/acquire_forms.hpp"
 #include "concur/detail/wait_node.hpp"
 #include "concur/errors.hpp"
 #include "concur/threading/lock.hpp"
@@ -34,7 +34,7 @@
 
 namespace concur::threading {
 
-class Condition {
+class Condition : public detail::AcquireForms<Condition> {
  public:
   Condition() : own_(std::in_place), rlock_(&*own_) {}
   explicit Condition(Lock& lock) noexcept : lock_(&lock) {}
@@ -42,22 +42,11 @@ class Condition {
   Condition(const Condition&) = delete;
   Condition& operator=(const Condition&) = delete;
 
-  // The underlying lock's acquire/release, in all their forms.
-  bool acquire(bool blocking = true) {
-    return lock_ ? lock_->acquire(blocking) : rlock_->acquire(blocking);
-  }
-  template <class Rep, class Period>
-  bool acquire(bool blocking, std::chrono::duration<Rep, Period> timeout) {
-    return lock_ ? lock_->acquire(blocking, timeout) : rlock_->acquire(blocking, timeout);
-  }
-  template <class Rep, class Period>
-  bool acquire(std::chrono::duration<Rep, Period> timeout) {
-    return lock_ ? lock_->acquire(timeout) : rlock_->acquire(timeout);
+  // The underlying lock's acquire (all forms, see AcquireForms), release and Lockable calls.
+  bool acquire_until(const detail::Deadline& deadline) {
+    return lock_ ? lock_->acquire_until(deadline) : rlock_->acquire_until(deadline);
   }
   void release() { lock_ ? lock_->release() : rlock_->release(); }
-  void lock() { acquire(); }
-  void unlock() { release(); }
-  bool try_lock() { return acquire(false); }
 
   // Wait until notified. wait(timeout): false if the timeout passed first.
   void wait() { wait_until(detail::Deadline::never()); }

@@ -24,29 +24,20 @@
 #include <string_view>
 
 #include "concur/detail/mutex.hpp"
-#include "concur/detail/timeout_args.hpp"
+#include "concur/detail/acquire_forms.hpp"
 #include "concur/errors.hpp"
 
 namespace concur::threading {
 
-class Lock {
+class Lock : public detail::AcquireForms<Lock> {
  public:
   Lock() noexcept = default;
   explicit Lock(std::string_view name) : name_(std::make_unique<const std::string>(name)) {}
   Lock(const Lock&) = delete;
   Lock& operator=(const Lock&) = delete;
 
-  bool acquire(bool blocking = true) {
-    return mutex_.try_lock() || (blocking && mutex_.lock_until(detail::Deadline::never()));
-  }
-  template <class Rep, class Period>
-  bool acquire(bool blocking, std::chrono::duration<Rep, Period> timeout) {
-    return mutex_.lock_until(detail::blocking_deadline(blocking, timeout));
-  }
-  template <class Rep, class Period>
-  bool acquire(std::chrono::duration<Rep, Period> timeout) {
-    return mutex_.lock_until(detail::Deadline::after(timeout));
-  }
+  // acquire() in all its forms, lock(), try_lock(), try_lock_for/until: see AcquireForms.
+  bool acquire_until(const detail::Deadline& deadline) { return mutex_.lock_until(deadline); }
 
   void release() {
     if (!mutex_.unlock()) throw RuntimeError("release unlocked lock");
@@ -56,17 +47,6 @@ class Lock {
 
   // The name given at construction ("" if none), used in lock-order and deadlock reports.
   std::string_view name() const noexcept { return name_ ? std::string_view(*name_) : ""; }
-
-  // Lockable / TimedLockable, for std::lock_guard, std::unique_lock, std::scoped_lock.
-  void lock() { mutex_.lock(); }
-  void unlock() { release(); }
-  bool try_lock() noexcept { return mutex_.try_lock(); }
-  template <class Rep, class Period>
-  bool try_lock_for(std::chrono::duration<Rep, Period> timeout) { return acquire(timeout); }
-  template <class Clock, class Duration>
-  bool try_lock_until(std::chrono::time_point<Clock, Duration> when) {
-    return mutex_.lock_until(detail::Deadline::at(when));
-  }
 
  private:
   friend class Condition;

@@ -23,26 +23,29 @@
 #include <string_view>
 
 #include "concur/detail/mutex.hpp"
-#include "concur/detail/timeout_args.hpp"
+#include "concur/detail/acquire_forms.hpp"
 #include "concur/errors.hpp"
 
 namespace concur::threading {
 
-class RLock {
+class RLock : public detail::AcquireForms<RLock> {
  public:
   RLock() noexcept = default;
   explicit RLock(std::string_view name) : name_(std::make_unique<const std::string>(name)) {}
   RLock(const RLock&) = delete;
   RLock& operator=(const RLock&) = delete;
 
-  bool acquire(bool blocking = true) { return acquire_until(detail::blocking_deadline(blocking)); }
-  template <class Rep, class Period>
-  bool acquire(bool blocking, std::chrono::duration<Rep, Period> timeout) {
-    return acquire_until(detail::blocking_deadline(blocking, timeout));
-  }
-  template <class Rep, class Period>
-  bool acquire(std::chrono::duration<Rep, Period> timeout) {
-    return acquire_until(detail::Deadline::after(timeout));
+  // acquire() in all its forms, lock(), try_lock(), try_lock_for/until: see AcquireForms.
+  bool acquire_until(const detail::Deadline& deadline) {
+    const std::uint64_t me = detail::this_thread_key();
+    if (owner_.load(std::memory_order_relaxed) == me) {
+      ++depth_;
+      return true;
+    }
+    if (!mutex_.lock_until(deadline)) return false;
+    owner_.store(me, std::memory_order_relaxed);
+    depth_ = 1;
+    return true;
   }
 
   void release() {
@@ -61,31 +64,8 @@ class RLock {
   bool locked() const noexcept { return mutex_.locked(); }
   std::string_view name() const noexcept { return name_ ? std::string_view(*name_) : ""; }
 
-  // Lockable / TimedLockable.
-  void lock() { acquire(); }
-  void unlock() { release(); }
-  bool try_lock() { return acquire(false); }
-  template <class Rep, class Period>
-  bool try_lock_for(std::chrono::duration<Rep, Period> timeout) { return acquire(timeout); }
-  template <class Clock, class Duration>
-  bool try_lock_until(std::chrono::time_point<Clock, Duration> when) {
-    return acquire_until(detail::Deadline::at(when));
-  }
-
  private:
   friend class Condition;
-
-  bool acquire_until(const detail::Deadline& deadline) {
-    const std::uint64_t me = detail::this_thread_key();
-    if (owner_.load(std::memory_order_relaxed) == me) {
-      ++depth_;
-      return true;
-    }
-    if (!mutex_.lock_until(deadline)) return false;
-    owner_.store(me, std::memory_order_relaxed);
-    depth_ = 1;
-    return true;
-  }
 
   // Condition::wait() support: give the lock up entirely, remembering the depth, and take it back.
   std::uint32_t release_all() noexcept {

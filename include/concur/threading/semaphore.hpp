@@ -24,27 +24,20 @@
 
 #include "concur/detail/deadline.hpp"
 #include "concur/detail/mutex.hpp"
-#include "concur/detail/timeout_args.hpp"
+#include "concur/detail/acquire_forms.hpp"
 #include "concur/detail/wait_node.hpp"
 #include "concur/errors.hpp"
 
 namespace concur::threading {
 
-class Semaphore {
+class Semaphore : public detail::AcquireForms<Semaphore> {
  public:
   explicit Semaphore(std::ptrdiff_t value = 1);
   Semaphore(const Semaphore&) = delete;
   Semaphore& operator=(const Semaphore&) = delete;
 
-  bool acquire(bool blocking = true) { return try_take() || acquire_slow(detail::blocking_deadline(blocking)); }
-  template <class Rep, class Period>
-  bool acquire(bool blocking, std::chrono::duration<Rep, Period> timeout) {
-    return acquire_until(detail::blocking_deadline(blocking, timeout));
-  }
-  template <class Rep, class Period>
-  bool acquire(std::chrono::duration<Rep, Period> timeout) {
-    return acquire_until(detail::Deadline::after(timeout));
-  }
+  // acquire() in all its forms, and lock()/unlock()/try_lock() so that std::lock_guard works as
+  // Python's `with sema:` — see AcquireForms.
   bool acquire_until(const detail::Deadline& deadline) {
     return try_take() || acquire_slow(deadline);
   }
@@ -60,11 +53,6 @@ class Semaphore {
   std::size_t n_waiting() const noexcept {
     return static_cast<std::size_t>(sleepers_.load(std::memory_order_relaxed));
   }
-
-  // BasicLockable, so that std::lock_guard works as Python's `with sema:`.
-  void lock() { acquire(); }
-  void unlock() { release(); }
-  bool try_lock() { return acquire(false); }
 
  protected:
   // BoundedSemaphore's limit; 0 means unbounded.
