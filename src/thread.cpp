@@ -105,36 +105,51 @@ class Registry {
 // runs on the main thread.
 [[maybe_unused]] const bool registry_ready = (Registry::get(), true);
 
-// The calling thread's state, once known. For a foreign thread, the guard's destructor marks its
-// Dummy state finished and drops it from the registry when the thread exits.
-thread_local std::shared_ptr<ThreadState> tls_current;
-struct DummyExitGuard {
-  std::shared_ptr<ThreadState> st;
-  ~DummyExitGuard() {
-    if (!st) return;
-    Registry::get().remove(st.get());
-    st->phase.store(ThreadState::kFinished, std::memory_order_release);
-  }
+// The calling thread's state, once known. One thread-local object owns it, so that its teardown
+// at thread exit happens in a fixed order: first the thread's threading.local values (their
+// destructors may still ask current_thread()), then, for a foreign thread, its Dummy state is
+// marked finished and leaves the registry. (Separate thread_locals in separate files would be
+// destroyed in an order nobody chose.)
+struct CurrentThread {
+  std::shared_ptr<ThreadState> state;
+  ~CurrentThread();
 };
-thread_local DummyExitGuard tls_dummy_guard;
+thread_local CurrentThread tls_current;
+// Trivially destructible, so still readable after ~CurrentThread: a destructor of some other
+// thread_local that runs later and asks current_thread() gets a throwaway Dummy instead of UB.
+thread_local bool tls_current_gone = false;
 
-const std::shared_ptr<ThreadState>& current_state() {
-  if (tls_current) return tls_current;
-  Registry& reg = Registry::get();
-  if (on_main_thread()) {
-    tls_current = reg.main_state();
-    std::uint64_t unset = 0;
-    tls_current->ident.compare_exchange_strong(unset, pthread_ident());
-    return tls_current;
-  }
-  auto st = std::make_shared<ThreadState>(ThreadState::Kind::dummy, reg.next_dummy_name(), true);
+std::shared_ptr<ThreadState> make_dummy_state() {
+  auto st = std::make_shared<ThreadState>(ThreadState::Kind::dummy,
+                                          Registry::get().next_dummy_name(), true);
   st->ident.store(pthread_ident());
   st->native_id.store(os_thread_id());
   st->phase.store(ThreadState::kRunning);
-  reg.add(st);
-  tls_dummy_guard.st = st;
-  tls_current = std::move(st);
-  return tls_current;
+  return st;
+}
+
+std::shared_ptr<ThreadState> current_state() {
+  if (tls_current_gone) return make_dummy_state();
+  if (tls_current.state) return tls_current.state;
+  Registry& reg = Registry::get();
+  if (on_main_thread()) {
+    tls_current.state = reg.main_state();
+    std::uint64_t unset = 0;
+    tls_current.state->ident.compare_exchange_strong(unset, pthread_ident());
+    return tls_current.state;
+  }
+  tls_current.state = make_dummy_state();
+  reg.add(tls_current.state);
+  return tls_current.state;
+}
+
+CurrentThread::~CurrentThread() {
+  detail::local_thread_exit();
+  if (state && state->kind == ThreadState::Kind::dummy) {
+    Registry::get().remove(state.get());
+    state->phase.store(ThreadState::kFinished, std::memory_order_release);
+  }
+  tls_current_gone = true;
 }
 
 // --- the except hook ---------------------------------------------------------------------------
@@ -191,7 +206,7 @@ void wait_for_phase_change(std::atomic<std::uint32_t>& phase, std::uint32_t from
 }
 
 void thread_main(std::shared_ptr<ThreadState> st, detail::UniqueFunction<void(std::stop_token)> body) {
-  tls_current = st;
+  tls_current.state = st;
   st->ident.store(pthread_ident(), std::memory_order_relaxed);
   st->native_id.store(os_thread_id(), std::memory_order_relaxed);
   set_os_thread_name(st->get_name());
@@ -310,7 +325,8 @@ void Thread::start() {
 bool Thread::join_until(const detail::Deadline& deadline) {
   if (!st_ || st_->phase.load(std::memory_order_acquire) == ThreadState::kNew)
     throw RuntimeError("cannot join thread before it is started");
-  if (st_ == tls_current) throw RuntimeError("cannot join current thread");
+  if (!tls_current_gone && st_ == tls_current.state)
+    throw RuntimeError("cannot join current thread");
   for (;;) {
     const std::uint32_t phase = st_->phase.load(std::memory_order_acquire);
     if (phase == ThreadState::kFinished) break;

@@ -91,9 +91,9 @@ class local {
   T& create() {
     std::unique_ptr<T> fresh;
     if (factory_) {
-      fresh = std::make_unique<T>(factory_());
+      fresh.reset(new T(factory_()));  // the factory's prvalue initialises T in place: no move
     } else if constexpr (std::is_default_constructible_v<T>) {
-      fresh = std::make_unique<T>();
+      fresh.reset(new T());
     } else {
       throw RuntimeError("threading::local: no value in this thread, and T has no default "
                          "constructor and no factory was given");

@@ -184,8 +184,9 @@ std::uint64_t get_native_id() noexcept;
 void sleep_until(const detail::Deadline& deadline);
 template <class Rep, class Period>
 void sleep(std::chrono::duration<Rep, Period> duration) {
-  if (std::chrono::duration<double>(duration).count() < 0)
-    throw ValueError("sleep length must be non-negative");
+  const double seconds = std::chrono::duration<double>(duration).count();
+  if (seconds != seconds) throw ValueError("Invalid value NaN (not a number)");
+  if (seconds < 0) throw ValueError("sleep length must be non-negative");
   sleep_until(detail::Deadline::after(duration));
 }
 
