@@ -83,14 +83,5 @@ void Barrier::abort() {
   break_barrier();
 }
 
-std::size_t Barrier::n_waiting() {
-  std::lock_guard<Lock> held(lock_);
-  return state_ == State::filling ? count_ : 0;
-}
-
-bool Barrier::broken() {
-  std::lock_guard<Lock> held(lock_);
-  return state_ == State::broken;
-}
 
 }  // namespace concur::threading

@@ -7,11 +7,12 @@
 // sleeper and serves it, or the sleeper finds the unit and never sleeps: no lost wake-up.
 #include "concur/threading/semaphore.hpp"
 
+#include <limits>
 #include <string>
 
 namespace concur::threading {
 
-Semaphore::Semaphore(std::ptrdiff_t value) : Semaphore(value, 0) {}
+Semaphore::Semaphore(std::ptrdiff_t value) : Semaphore(value, kUnbounded) {}
 
 Semaphore::Semaphore(std::ptrdiff_t value, std::ptrdiff_t bound) : value_(value), bound_(bound) {
   if (value < 0) throw ValueError("semaphore initial value must be >= 0");
@@ -44,15 +45,14 @@ bool Semaphore::acquire_slow(const detail::Deadline& deadline) {
 
 void Semaphore::release(std::ptrdiff_t n) {
   if (n < 1) throw ValueError("release(n) needs n >= 1");
-  if (bound_ > 0) {
-    std::int64_t v = value_.load(std::memory_order_relaxed);
-    do {
-      if (v + n > bound_) throw ValueError("Semaphore released too many times");
-    } while (!value_.compare_exchange_weak(v, v + n, std::memory_order_seq_cst,
-                                           std::memory_order_relaxed));
-  } else {
-    value_.fetch_add(n, std::memory_order_seq_cst);
-  }
+  const std::int64_t limit = bound_ >= 0 ? bound_ : std::numeric_limits<std::int64_t>::max();
+  std::int64_t v = value_.load(std::memory_order_relaxed);
+  do {
+    if (n > limit - v)  // written so that it cannot overflow
+      throw ValueError(bound_ >= 0 ? "Semaphore released too many times"
+                                   : "Semaphore value would overflow");
+  } while (!value_.compare_exchange_weak(v, v + n, std::memory_order_seq_cst,
+                                         std::memory_order_relaxed));
   if (sleepers_.load(std::memory_order_seq_cst) == 0) return;
 
   // Serve the oldest sleepers with the units that are still free (a newcomer may have taken

@@ -42,12 +42,9 @@ class Deadline {
   // An absolute time on any clock; other clocks are mapped onto steady_clock once, here.
   template <class Clock, class Duration>
   static Deadline at(std::chrono::time_point<Clock, Duration> when) noexcept {
-    if constexpr (std::is_same_v<Clock, SteadyClock>) {
-      if (when <= SteadyClock::now()) return immediate();
-      return after(when - SteadyClock::now());
-    } else {
-      return after(when - Clock::now());
-    }
+    const auto now = Clock::now();
+    if (when <= now) return immediate();  // compare first: `when - now` may not be representable
+    return after(when - now);
   }
 
   constexpr bool is_never() const noexcept { return at_ == SteadyClock::time_point::max(); }

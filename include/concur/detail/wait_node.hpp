@@ -29,6 +29,7 @@ class WaitNode {
   // Blocks until signal() or the deadline. Returns true if signaled. After a false return the
   // caller must re-check signaled() under the owner's lock: a signal may have raced the timeout.
   bool wait(const Deadline& deadline) noexcept {
+    if (deadline.is_immediate()) return signaled();
     if (spin_until([this] { return signaled(); })) return true;
     std::uint32_t s = kWaiting;
     // Announce that we are going to sleep, so that signal() knows a futex_wake is needed.

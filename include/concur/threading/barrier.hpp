@@ -17,9 +17,11 @@
 // - Undefined: destroying a Barrier while threads wait in it.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <optional>
 
 #include "concur/detail/deadline.hpp"
 #include "concur/errors.hpp"
@@ -41,9 +43,7 @@ class Barrier {
   Barrier(std::ptrdiff_t parties, std::function<void()> action,
           std::chrono::duration<Rep, Period> timeout)
       : Barrier(parties, std::move(action)) {
-    timeout_ = std::chrono::duration_cast<std::chrono::nanoseconds>(
-        std::chrono::duration<double>(timeout));
-    has_timeout_ = true;
+    timeout_ = std::chrono::duration<double>(timeout);  // Deadline::after saturates it later
   }
   Barrier(const Barrier&) = delete;
   Barrier& operator=(const Barrier&) = delete;
@@ -51,7 +51,7 @@ class Barrier {
   // Wait for the round to fill; returns this thread's arrival index. Without an argument the
   // barrier's default timeout (if one was given at construction) applies.
   std::size_t wait() {
-    return wait_until(has_timeout_ ? detail::Deadline::after(timeout_) : detail::Deadline::never());
+    return wait_until(timeout_ ? detail::Deadline::after(*timeout_) : detail::Deadline::never());
   }
   template <class Rep, class Period>
   std::size_t wait(std::chrono::duration<Rep, Period> timeout) {
@@ -62,9 +62,14 @@ class Barrier {
   void reset();
   void abort();
 
+  // Snapshots, readable without the barrier's lock — also from inside the action, as in Python.
   std::size_t parties() const noexcept { return parties_; }
-  std::size_t n_waiting();
-  bool broken();
+  std::size_t n_waiting() const noexcept {
+    return state_.load(std::memory_order_relaxed) == State::filling
+               ? count_.load(std::memory_order_relaxed)
+               : 0;
+  }
+  bool broken() const noexcept { return state_.load(std::memory_order_relaxed) == State::broken; }
 
  private:
   enum class State { filling, draining, resetting, broken };
@@ -78,10 +83,10 @@ class Barrier {
   Condition cond_{lock_};
   const std::size_t parties_;
   std::function<void()> action_;
-  std::chrono::nanoseconds timeout_{0};
-  bool has_timeout_ = false;
-  State state_ = State::filling;
-  std::size_t count_ = 0;  // threads inside wait() this round
+  std::optional<std::chrono::duration<double>> timeout_;  // the default for wait()
+  // Written only under lock_; atomic so that n_waiting() and broken() can read them without it.
+  std::atomic<State> state_{State::filling};
+  std::atomic<std::size_t> count_{0};  // threads inside wait() this round
 };
 
 }  // namespace concur::threading

@@ -23,7 +23,6 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <optional>
 
 #include "concur/detail/deadline.hpp"
 #include "concur/detail/acquire_forms.hpp"
@@ -36,7 +35,7 @@ namespace concur::threading {
 
 class Condition : public detail::AcquireForms<Condition> {
  public:
-  Condition() : own_(std::in_place), rlock_(&*own_) {}
+  Condition() : rlock_(&own_) {}
   explicit Condition(Lock& lock) noexcept : lock_(&lock) {}
   explicit Condition(RLock& lock) noexcept : rlock_(&lock) {}
   Condition(const Condition&) = delete;
@@ -73,8 +72,10 @@ class Condition : public detail::AcquireForms<Condition> {
   template <class Predicate>
   bool wait_for_until(Predicate& pred, const detail::Deadline& deadline) {
     bool result = pred();
-    while (!result) {
-      if (deadline.expired()) break;
+    // As CPython: a false predicate always leads to one wait(), even with a timeout already
+    // spent, so calling without the lock is reported whatever the timeout.
+    for (bool first = true; !result; first = false) {
+      if (!first && deadline.expired()) break;
       wait_until(deadline);
       result = pred();
     }
@@ -84,7 +85,7 @@ class Condition : public detail::AcquireForms<Condition> {
  private:
   bool is_owned() const noexcept { return lock_ ? lock_->locked() : rlock_->is_owned(); }
 
-  std::optional<RLock> own_;  // engaged only for a default-constructed Condition
+  RLock own_;                 // used only by a default-constructed Condition
   Lock* lock_ = nullptr;      // exactly one of lock_ / rlock_ is set
   RLock* rlock_ = nullptr;
   detail::WaitList waiters_;  // protected by the underlying lock

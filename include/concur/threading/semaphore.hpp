@@ -55,7 +55,8 @@ class Semaphore : public detail::AcquireForms<Semaphore> {
   }
 
  protected:
-  // BoundedSemaphore's limit; 0 means unbounded.
+  // BoundedSemaphore's limit; kUnbounded for a plain Semaphore.
+  static constexpr std::ptrdiff_t kUnbounded = -1;
   Semaphore(std::ptrdiff_t value, std::ptrdiff_t bound);
 
  private:
