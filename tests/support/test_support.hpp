@@ -7,8 +7,11 @@
 // only give a thread time to do something wrong (then the assertion checks it did not).
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <chrono>
 #include <functional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -36,6 +39,52 @@ inline void run_parallel(int n, const std::function<void(int)>& fn) {
   threads.reserve(n);
   for (int i = 0; i < n; ++i) threads.emplace_back(fn, i);
   for (auto& t : threads) t.join();
+}
+
+using Clock = std::chrono::steady_clock;
+
+// Polls pred (1 ms apart) until it holds or `limit` passes; returns pred's last value. Only for
+// states nothing can signal (a thread asleep inside a call, a detached thread's very end); never
+// used to make threads meet.
+template <class Pred>
+bool eventually(Pred pred, std::chrono::milliseconds limit = long_wait()) {
+  const auto end = Clock::now() + limit;
+  while (!pred()) {
+    if (Clock::now() >= end) return pred();
+    std::this_thread::sleep_for(1ms);
+  }
+  return true;
+}
+
+// How long f() took.
+template <class F>
+Clock::duration time_of(F&& f) {
+  const auto start = Clock::now();
+  f();
+  return Clock::now() - start;
+}
+
+// A timed wait that timed out must have waited about its timeout: at least that long (less the
+// clock's granularity) and well under "forever" (generous: this is no speed assertion).
+inline void expect_timed_out_after(Clock::duration elapsed, std::chrono::milliseconds timeout) {
+  EXPECT_GE(elapsed, timeout - 5ms);
+  EXPECT_LT(elapsed, scaled(std::chrono::milliseconds(5000)) + timeout);
+}
+inline void expect_timed_out_after_50ms(Clock::duration elapsed) {
+  expect_timed_out_after(elapsed, 50ms);
+}
+
+// A short sleep that only gives another thread time to do something wrong (the caller then
+// asserts that it did not).
+inline void give_time_to_misbehave() { std::this_thread::sleep_for(20ms); }
+
+// The number N of a default thread name "Thread-N" (-1 when the name does not have that form).
+inline long thread_number(const std::string& name) {
+  const std::string prefix = "Thread-";
+  if (name.rfind(prefix, 0) != 0 || name.size() == prefix.size()) return -1;
+  for (std::size_t i = prefix.size(); i < name.size(); ++i)
+    if (name[i] < '0' || name[i] > '9') return -1;
+  return std::stol(name.substr(prefix.size()));
 }
 
 }  // namespace concur_test

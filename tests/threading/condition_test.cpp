@@ -29,33 +29,12 @@ namespace {
 namespace th = concur::threading;
 using namespace std::chrono_literals;
 using concur_test::long_wait;
+using concur_test::eventually;
+using concur_test::time_of;
+using concur_test::expect_timed_out_after;
+using concur_test::give_time_to_misbehave;
 using concur_test::scaled;
 using Clock = std::chrono::steady_clock;
-
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds limit = long_wait()) {
-  const auto end = Clock::now() + limit;
-  while (!pred()) {
-    if (Clock::now() >= end) return pred();
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
-
-template <class F>
-Clock::duration time_of(F&& f) {
-  const auto start = Clock::now();
-  f();
-  return Clock::now() - start;
-}
-
-void expect_timed_out_after(Clock::duration elapsed, std::chrono::milliseconds timeout) {
-  EXPECT_GE(elapsed, timeout - 5ms);
-  EXPECT_LT(elapsed, scaled(std::chrono::milliseconds(5000)) + timeout);
-}
-
-// Only gives another thread time to do something wrong; the caller asserts it did not.
-void give_time_to_misbehave() { std::this_thread::sleep_for(20ms); }
 
 // The three ways to build a Condition. held_by_me(): does the calling thread hold the lock (for
 // a Lock, which has no owner: is it locked)?
@@ -535,7 +514,10 @@ TYPED_TEST(ConditionKinds, NoLostNotificationWhenTimeoutRacesNotify) {
     }
   }
   EXPECT_TRUE(invariant_ok);
-  EXPECT_GE(sent, kNotifications) << "ran out of time";
+  // How many notifications fit in the time bound depends on the machine; only correctness is
+  // asserted.
+  this->RecordProperty("sent", sent);
+  EXPECT_GT(sent, 0);
   EXPECT_EQ(received, sent) << "a notification was lost (or a wait returned true spuriously)";
   EXPECT_EQ(queued, 0);
   this->RecordProperty("timeouts", timeouts);

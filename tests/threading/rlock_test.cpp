@@ -20,33 +20,12 @@ namespace {
 namespace th = concur::threading;
 using namespace std::chrono_literals;
 using concur_test::long_wait;
+using concur_test::eventually;
+using concur_test::time_of;
+using concur_test::expect_timed_out_after_50ms;
+using concur_test::give_time_to_misbehave;
 using concur_test::scaled;
 using Clock = std::chrono::steady_clock;
-
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds limit = long_wait()) {
-  const auto end = Clock::now() + limit;
-  while (!pred()) {
-    if (Clock::now() >= end) return pred();
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
-
-template <class F>
-Clock::duration time_of(F&& f) {
-  const auto start = Clock::now();
-  f();
-  return Clock::now() - start;
-}
-
-void expect_timed_out_after_50ms(Clock::duration elapsed) {
-  EXPECT_GE(elapsed, 45ms);
-  EXPECT_LT(elapsed, scaled(std::chrono::milliseconds(5000)));
-}
-
-// Only gives another thread time to do something wrong; the caller asserts it did not.
-void give_time_to_misbehave() { std::this_thread::sleep_for(20ms); }
 
 // Runs fn on another thread and returns its result.
 template <class F>

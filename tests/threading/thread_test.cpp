@@ -20,30 +20,11 @@
 namespace th = concur::threading;
 using namespace std::chrono_literals;
 using concur_test::long_wait;
+using concur_test::eventually;
+using concur_test::thread_number;
 using concur_test::scaled;
 
 namespace {
-
-// The number N of a default name "Thread-N" (-1 when the name does not have that form).
-long thread_number(const std::string& name) {
-  const std::string prefix = "Thread-";
-  if (name.rfind(prefix, 0) != 0 || name.size() == prefix.size()) return -1;
-  for (std::size_t i = prefix.size(); i < name.size(); ++i)
-    if (name[i] < '0' || name[i] > '9') return -1;
-  return std::stol(name.substr(prefix.size()));
-}
-
-// Polls pred until it holds or long_wait() passes. Only for states nothing can signal (a
-// detached thread's very end); never used to make threads meet.
-template <class Pred>
-bool eventually(Pred pred) {
-  const auto end = std::chrono::steady_clock::now() + long_wait();
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > end) return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
 
 }  // namespace
 

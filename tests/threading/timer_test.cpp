@@ -18,16 +18,10 @@
 namespace th = concur::threading;
 using namespace std::chrono_literals;
 using concur_test::long_wait;
+using concur_test::thread_number;
 using concur_test::scaled;
 
 namespace {
-long thread_number(const std::string& name) {
-  const std::string prefix = "Thread-";
-  if (name.rfind(prefix, 0) != 0 || name.size() == prefix.size()) return -1;
-  for (std::size_t i = prefix.size(); i < name.size(); ++i)
-    if (name[i] < '0' || name[i] > '9') return -1;
-  return std::stol(name.substr(prefix.size()));
-}
 }  // namespace
 
 static_assert(std::is_base_of_v<th::Thread, th::Timer>);
