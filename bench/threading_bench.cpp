@@ -504,23 +504,9 @@ Workload make_pingpong() {
         });
   });
 #endif
-  w.add("std::atomic::wait", [](std::int64_t& n) {
-    std::atomic<std::uint32_t> ping{0}, pong{0};
-    return two_thread(
-        n,
-        [&](std::int64_t i) {
-          const auto k = static_cast<std::uint32_t>(i + 1);
-          ping.store(k, std::memory_order_release);
-          ping.notify_one();
-          for (std::uint32_t v; (v = pong.load(std::memory_order_acquire)) != k;) pong.wait(v);
-        },
-        [&](std::int64_t i) {
-          const auto k = static_cast<std::uint32_t>(i + 1);
-          for (std::uint32_t v; (v = ping.load(std::memory_order_acquire)) != k;) ping.wait(v);
-          pong.store(k, std::memory_order_release);
-          pong.notify_one();
-        });
-  });
+  // No std::atomic::wait peer: with libstdc++ 12 (Debian 12's g++) a ping-pong on
+  // atomic::wait/notify_one hangs now and then — both threads asleep in __atomic_wait_address_v,
+  // seen here in a `make bench` run — a lost wake-up in that implementation, not a usable peer.
   w.add("raw futex", [](std::int64_t& n) {
     std::atomic<std::uint32_t> ping{0}, pong{0};
     return two_thread(
@@ -544,7 +530,6 @@ Workload make_pingpong() {
   w.compare("concur Event", "raw futex");
   w.compare("concur Event", "Python Event");
   w.compare("concur Semaphore", "std::binary_semaphore");
-  w.compare("concur Semaphore", "std::atomic::wait");
   w.compare("concur Condition", "std::condition_variable");
   w.compare("concur Condition", "boost::condition_variable");
   return w;
@@ -850,8 +835,9 @@ int main(int argc, char** argv) {
               python.ok() ? ", Python " : "", python.ok() ? python.version().c_str() : "");
   std::printf("   %d rounds of ~%.0f ms samples, variants interleaved (A B C, C B A, ...); "
               "rates are medians,\n   ratios the median of per-round concur/peer ratios "
-              "(>1: concur faster). concur spins %d pauses before sleeping.\n\n",
-              opts.rounds, opts.sample_s * 1000, concur::detail::spin_rounds());
+              "(>1: concur faster). concur spins %d pauses, then %d yields, before sleeping.\n\n",
+              opts.rounds, opts.sample_s * 1000, concur::detail::spin_policy().pauses,
+              concur::detail::spin_policy().yields);
   std::fflush(stdout);
 
   const auto t0 = Clock::now();

@@ -4,6 +4,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <sched.h>
+
 #include <cerrno>
 #include <climits>
 #include <ctime>
@@ -11,12 +13,12 @@
 
 namespace concur::detail {
 
-int spin_rounds() noexcept {
-  // ~100 pauses is a few microseconds on current x86 (a pause is 10-140 cycles): long enough to
-  // catch a partner that is running on the other core, short next to a futex round trip.
-  static const int rounds = std::thread::hardware_concurrency() > 1 ? 100 : 0;
-  return rounds;
+const SpinPolicy& spin_policy() noexcept {
+  static const SpinPolicy policy{std::thread::hardware_concurrency() > 1 ? 8 : 0, 6};
+  return policy;
 }
+
+void yield_cpu() noexcept { sched_yield(); }
 
 bool futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected,
                 const Deadline& deadline) noexcept {

@@ -12,13 +12,22 @@ std::uint64_t new_thread_key() noexcept {
 // Drepper's "mutex2" (Futexes Are Tricky, 2011) with a spin phase in front. A thread that has
 // to sleep marks the word kContended, so the unlocker knows a futex_wake is needed; a thread
 // woken from sleep re-marks it kContended, because it cannot know whether others still sleep.
+namespace {
+constexpr int kSpinPauses = 16;
+}
+
 bool Mutex::lock_slow(const Deadline& deadline) noexcept {
   if (deadline.is_immediate()) return try_lock();
-  if (spin_until([this] {
-        return state_.load(std::memory_order_relaxed) == kUnlocked && try_lock();
-      }))
-    return true;
-  std::uint32_t prev = state_.exchange(kContended, std::memory_order_acquire);
+  // Spin only while nobody sleeps on the lock, and only with pauses: under heavy contention a
+  // spinning waiter snatches every release and the two threads alternate at cache-miss speed,
+  // while a sleeping one lets the holder run long uncontended batches (what glibc does).
+  std::uint32_t prev = state_.load(std::memory_order_relaxed);
+  for (int i = 0; prev != kContended && i < kSpinPauses; ++i) {
+    if (prev == kUnlocked && try_lock()) return true;
+    cpu_relax();
+    prev = state_.load(std::memory_order_relaxed);
+  }
+  prev = state_.exchange(kContended, std::memory_order_acquire);
   while (prev != kUnlocked) {
     if (!futex_wait(state_, kContended, deadline)) return false;
     prev = state_.exchange(kContended, std::memory_order_acquire);

@@ -20,6 +20,8 @@ Semaphore::Semaphore(std::ptrdiff_t value, std::ptrdiff_t bound) : value_(value)
 
 bool Semaphore::acquire_slow(const detail::Deadline& deadline) {
   if (deadline.is_immediate()) return try_take();
+  // Spin once, here, for a free unit: catching a release before queueing spares both sides the
+  // hand-off through mutex_. Having spun, the node's wait below sleeps at once.
   if (detail::spin_until([this] { return value_.load(std::memory_order_relaxed) > 0; }) &&
       try_take())
     return true;
@@ -34,7 +36,7 @@ bool Semaphore::acquire_slow(const detail::Deadline& deadline) {
     }
     waiters_.push_back(&node);
   }
-  if (node.wait(deadline)) return true;  // a releaser took a unit on our behalf
+  if (node.wait(deadline, detail::WaitNode::kNoSpin)) return true;  // a releaser served us
 
   detail::MutexGuard g(mutex_);
   if (node.signaled()) return true;  // served between our timeout and this lock

@@ -35,17 +35,34 @@ inline void cpu_relax() noexcept {
 #endif
 }
 
-// How many pauses a waiter spends before sleeping: 0 on a single-CPU machine (the thread it waits
-// for cannot run while it spins), otherwise a few microseconds' worth.
-int spin_rounds() noexcept;
+// The spin budget: how many pauses, then how many sched_yield()s, before sleeping (0 pauses on a
+// single-CPU machine, where the partner cannot run while we pause). Chosen by measurement on
+// 2-vCPU machines, in both of their modes (bench/threading_bench.cpp, `taskset -c 0` for the
+// shared-CPU mode): 100 pauses and no yields won ping-pong 2-4x when the partner ran on the
+// other core but lost 4-7x to std::binary_semaphore when both shared a CPU; 8 pauses then 6
+// yields wins in both modes.
+struct SpinPolicy {
+  int pauses;
+  int yields;
+};
+const SpinPolicy& spin_policy() noexcept;
+void yield_cpu() noexcept;  // sched_yield()
 
-// Spin until `ready()` is true or the spin budget is spent; returns ready()'s last value.
+// Spin until `ready()` is true or the budget is spent; returns ready()'s last value.
+//  - A few pauses: a partner running on another core often answers within them.
+//  - Then a few sched_yield()s: when the partner shares our CPU, pausing cannot help (it cannot
+//    run until we stop), but yielding lets it run at once, far cheaper than a futex round trip;
+//    when it runs elsewhere, a yield returns at once and we check again.
 template <class Ready>
 inline bool spin_until(Ready&& ready) noexcept {
-  const int rounds = spin_rounds();
-  for (int i = 0; i < rounds; ++i) {
+  const SpinPolicy& policy = spin_policy();
+  for (int i = 0; i < policy.pauses; ++i) {
     if (ready()) return true;
     cpu_relax();
+  }
+  for (int i = 0; i < policy.yields; ++i) {
+    if (ready()) return true;
+    yield_cpu();
   }
   return ready();
 }

@@ -28,9 +28,11 @@ class WaitNode {
 
   // Blocks until signal() or the deadline. Returns true if signaled. After a false return the
   // caller must re-check signaled() under the owner's lock: a signal may have raced the timeout.
-  bool wait(const Deadline& deadline) noexcept {
+  // A caller that has just spun for its condition itself passes kNoSpin: spin once per wait.
+  static constexpr bool kNoSpin = false;
+  bool wait(const Deadline& deadline, bool spin = true) noexcept {
     if (deadline.is_immediate()) return signaled();
-    if (spin_until([this] { return signaled(); })) return true;
+    if (spin && spin_until([this] { return signaled(); })) return true;
     std::uint32_t s = kWaiting;
     // Announce that we are going to sleep, so that signal() knows a futex_wake is needed.
     // acq_rel: on failure we read kSignaled and must see what the signaler published.
