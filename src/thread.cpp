@@ -16,6 +16,38 @@
 #include "concur/threading/local.hpp"
 #include "thread_state.hpp"
 
+namespace concur::detail {
+
+void ThreadState::set_phase(std::uint32_t p) noexcept {
+  phase.store(p, std::memory_order_seq_cst);
+  if (phase_waiters.load(std::memory_order_seq_cst) != 0) futex_wake_all(phase);
+}
+
+bool ThreadState::wait_phase_change(std::uint32_t from, const Deadline& deadline) noexcept {
+  auto changed = [&] { return phase.load(std::memory_order_acquire) != from; };
+  if (spin_until(changed)) return true;
+  phase_waiters.fetch_add(1, std::memory_order_seq_cst);
+  bool in_time = true;
+  while (phase.load(std::memory_order_seq_cst) == from) {
+    if (!futex_wait(phase, from, deadline)) {
+      in_time = changed();
+      break;
+    }
+  }
+  phase_waiters.fetch_sub(1, std::memory_order_relaxed);
+  return in_time;
+}
+
+bool ThreadState::wait_finished(const Deadline& deadline) noexcept {
+  for (;;) {
+    const std::uint32_t p = phase.load(std::memory_order_acquire);
+    if (p == kFinished) return true;
+    if (!wait_phase_change(p, deadline)) return false;
+  }
+}
+
+}  // namespace concur::detail
+
 namespace concur::threading {
 
 using detail::MutexGuard;
@@ -87,9 +119,7 @@ class Registry {
     for (auto& st : snapshot()) {
       if (st->kind != ThreadState::Kind::started || st->daemon.load()) continue;
       if (st->native_id.load() == os_thread_id()) continue;
-      std::uint32_t phase;
-      while ((phase = st->phase.load(std::memory_order_acquire)) != ThreadState::kFinished)
-        detail::futex_wait(st->phase, phase, detail::Deadline::never());
+      st->wait_finished(detail::Deadline::never());
     }
   }
 
@@ -147,7 +177,7 @@ CurrentThread::~CurrentThread() {
   detail::local_thread_exit();
   if (state && state->kind == ThreadState::Kind::dummy) {
     Registry::get().remove(state.get());
-    state->phase.store(ThreadState::kFinished, std::memory_order_release);
+    state->set_phase(ThreadState::kFinished);
   }
   tls_current_gone = true;
 }
@@ -200,19 +230,12 @@ void set_os_thread_name(const std::string& name) noexcept {
   ::pthread_setname_np(::pthread_self(), name.substr(0, n).c_str());
 }
 
-void wait_for_phase_change(std::atomic<std::uint32_t>& phase, std::uint32_t from) noexcept {
-  while (phase.load(std::memory_order_acquire) == from)
-    detail::futex_wait(phase, from, detail::Deadline::never());
-}
-
 void thread_main(std::shared_ptr<ThreadState> st, detail::UniqueFunction<void(std::stop_token)> body) {
   tls_current.state = st;
-  st->ident.store(pthread_ident(), std::memory_order_relaxed);
+  st->ident.store(pthread_ident(), std::memory_order_relaxed);  // start() stores it too
   st->native_id.store(os_thread_id(), std::memory_order_relaxed);
   set_os_thread_name(st->get_name());
-  Registry::get().add(st);
-  st->phase.store(ThreadState::kRunning, std::memory_order_release);
-  detail::futex_wake_all(st->phase);
+  st->set_phase(ThreadState::kRunning);  // publishes native_id (native_id() waits for it)
 
   try {
     body(st->stop.get_token());
@@ -224,8 +247,7 @@ void thread_main(std::shared_ptr<ThreadState> st, detail::UniqueFunction<void(st
   body = {};
   detail::local_thread_exit();
   Registry::get().remove(st.get());
-  st->phase.store(ThreadState::kFinished, std::memory_order_release);
-  detail::futex_wake_all(st->phase);
+  st->set_phase(ThreadState::kFinished);
 }
 
 }  // namespace
@@ -239,6 +261,9 @@ std::optional<std::uint64_t> ThreadRef::ident() const {
   return v ? std::optional<std::uint64_t>(v) : std::nullopt;
 }
 std::optional<std::uint64_t> ThreadRef::native_id() const {
+  // A thread just started may not have published its id yet: wait for it (microseconds).
+  if (st_->phase.load(std::memory_order_acquire) == ThreadState::kStarting)
+    st_->wait_phase_change(ThreadState::kStarting, detail::Deadline::never());
   const auto v = st_->native_id.load(std::memory_order_relaxed);
   return v ? std::optional<std::uint64_t>(v) : std::nullopt;
 }
@@ -311,15 +336,23 @@ void Thread::start() {
     body = std::move(target_);
   if (!body) body = [](std::stop_token) {};
 
-  if (!st_->daemon.load()) Registry::get().wait_for_non_daemon_at_exit();
+  Registry& reg = Registry::get();
+  if (!st_->daemon.load()) reg.wait_for_non_daemon_at_exit();
+  // Everything start() promises is settled here, in the caller, so that start() need not wait
+  // for the new thread to be scheduled (a sleep and a wake-up saved per thread): the thread is
+  // alive and listed by enumerate() from now on, and its ident is known. Only native_id() —
+  // which only the thread itself can read — may wait, briefly, for the thread to publish it.
+  reg.add(st_);
   try {
     MutexGuard g(st_->handle_mutex);
     st_->handle = std::thread(thread_main, st_, std::move(body));
+    st_->ident.store(static_cast<std::uint64_t>(st_->handle.native_handle()),
+                     std::memory_order_relaxed);
   } catch (const std::system_error& e) {
+    reg.remove(st_.get());
     st_->phase.store(ThreadState::kNew);
     throw RuntimeError(std::string("can't start new thread: ") + e.what());
   }
-  wait_for_phase_change(st_->phase, ThreadState::kStarting);
 }
 
 bool Thread::join_until(const detail::Deadline& deadline) {
@@ -327,15 +360,10 @@ bool Thread::join_until(const detail::Deadline& deadline) {
     throw RuntimeError("cannot join thread before it is started");
   if (!tls_current_gone && st_ == tls_current.state)
     throw RuntimeError("cannot join current thread");
-  for (;;) {
-    const std::uint32_t phase = st_->phase.load(std::memory_order_acquire);
-    if (phase == ThreadState::kFinished) break;
-    if (!detail::futex_wait(st_->phase, phase, deadline)) {
-      if (st_->phase.load(std::memory_order_acquire) != ThreadState::kFinished) return false;
-      break;
-    }
-  }
-  MutexGuard g(st_->handle_mutex);  // reap the OS thread (it is past its body by now)
+  // Without a deadline, reaping the OS thread is the wait (one sleep, not two); with one, wait
+  // for the end of the body first, then reap (the thread is past its body by then).
+  if (!deadline.is_never() && !st_->wait_finished(deadline)) return false;
+  MutexGuard g(st_->handle_mutex);
   if (st_->handle.joinable()) st_->handle.join();
   return true;
 }

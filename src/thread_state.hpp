@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "concur/detail/deadline.hpp"
 #include "concur/detail/mutex.hpp"
 
 namespace concur::detail {
@@ -27,6 +28,7 @@ struct ThreadState {
   std::string name;  // guarded by name_mutex
   std::atomic<bool> daemon;
   std::atomic<std::uint32_t> phase{kNew};
+  std::atomic<std::uint32_t> phase_waiters{0};  // threads asleep on `phase`: wake only if any
   std::atomic<std::uint64_t> ident{0};      // 0 until the thread runs
   std::atomic<std::uint64_t> native_id{0};
   std::stop_source stop;
@@ -42,7 +44,22 @@ struct ThreadState {
     MutexGuard g(name_mutex);
     name = std::move(n);
   }
-  bool alive() const noexcept { return phase.load(std::memory_order_acquire) == kRunning; }
+  // Alive from start() (Python's start() returns once the thread runs; ours may return a moment
+  // earlier, but nothing can tell the difference) until the body has ended.
+  bool alive() const noexcept {
+    const std::uint32_t p = phase.load(std::memory_order_acquire);
+    return p == kStarting || p == kRunning;
+  }
+
+  // Phase changes, and waiting for them. set_phase() makes the system call only when a thread
+  // sleeps on the word; the Dekker pair (phase store / waiters load against waiters increment /
+  // phase load, all seq_cst) guarantees that either the setter sees the waiter or the waiter
+  // sees the new phase.
+  void set_phase(std::uint32_t p) noexcept;
+  // Waits while phase == from; false if the deadline passed first.
+  bool wait_phase_change(std::uint32_t from, const Deadline& deadline) noexcept;
+  // Waits until the thread has finished its body; false if the deadline passed first.
+  bool wait_finished(const Deadline& deadline) noexcept;
 };
 
 }  // namespace concur::detail
