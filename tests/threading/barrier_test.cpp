@@ -22,14 +22,7 @@ namespace {
 
 namespace th = concur::threading;
 using namespace std::chrono_literals;
-using concur_test::long_wait;
-using concur_test::eventually;
-using concur_test::time_of;
-using concur_test::expect_timed_out_after_50ms;
-using concur_test::give_time_to_misbehave;
-using concur_test::run_parallel;
-using concur_test::scaled;
-using Clock = std::chrono::steady_clock;
+using namespace concur_test;  // long_wait, scaled, eventually, time_of, ...
 
 // What a wait() ended with.
 enum class Outcome { passed, broken, other_error, still_running };

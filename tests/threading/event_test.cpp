@@ -27,13 +27,7 @@ namespace {
 
 namespace th = concur::threading;
 using namespace std::chrono_literals;
-using concur_test::long_wait;
-using concur_test::eventually;
-using concur_test::time_of;
-using concur_test::expect_timed_out_after_50ms;
-using concur_test::give_time_to_misbehave;
-using concur_test::scaled;
-using Clock = std::chrono::steady_clock;
+using namespace concur_test;  // long_wait, scaled, eventually, time_of, ...
 
 long this_tid() { return static_cast<long>(::syscall(SYS_gettid)); }
 

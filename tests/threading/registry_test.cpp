@@ -22,7 +22,7 @@
 
 namespace th = concur::threading;
 using namespace std::chrono_literals;
-using concur_test::long_wait;
+using namespace concur_test;  // long_wait, scaled, eventually, time_of, ...
 
 namespace {
 

@@ -24,8 +24,7 @@ namespace {
 
 namespace th = concur::threading;
 using namespace std::chrono_literals;
-using concur_test::long_wait;
-using Clock = std::chrono::steady_clock;
+using namespace concur_test;  // long_wait, scaled, eventually, time_of, ...
 
 constexpr int kScale = CONCUR_TEST_TIME_SCALE;
 

@@ -17,9 +17,7 @@
 
 namespace th = concur::threading;
 using namespace std::chrono_literals;
-using concur_test::long_wait;
-using concur_test::thread_number;
-using concur_test::scaled;
+using namespace concur_test;  // long_wait, scaled, eventually, time_of, ...
 
 namespace {
 }  // namespace
