@@ -475,7 +475,7 @@ TYPED_TEST(ConditionKinds, NoLostNotificationWhenTimeoutRacesNotify) {
       threads.emplace_back([&, w] {
         const std::chrono::microseconds timeouts_us[] = {0us, 1us, 20us, 100us, 500us};
         std::unique_lock g(cv);
-        for (int i = 0; !stop; ++i) {
+        for (int i = 0; !std::as_const(stop); ++i) {
           ++queued;
           const bool notified = cv.wait(timeouts_us[(i + w) % 5]);
           --queued;

@@ -32,7 +32,7 @@ using namespace concur_test;  // long_wait, scaled, eventually, time_of, ...
 TEST(Semaphore, ConstructorRejectsNegativeValues) {
   // lock_tests.BaseSemaphoreTests.test_constructor
   EXPECT_THROW(th::Semaphore(-1), concur::ValueError);
-  EXPECT_THROW(th::Semaphore(std::numeric_limits<std::ptrdiff_t>::min()), concur::ValueError);
+  EXPECT_THROW(th::Semaphore{std::numeric_limits<std::ptrdiff_t>::min()}, concur::ValueError);
   EXPECT_THROW(th::BoundedSemaphore(-1), concur::ValueError);
   EXPECT_THROW(th::BoundedSemaphore(-100), concur::ValueError);
   try {

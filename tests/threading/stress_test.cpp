@@ -14,6 +14,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "concur/errors.hpp"
@@ -430,7 +431,7 @@ TEST(Stress, ConditionTimeoutsRaceNotifications) {
       threads.emplace_back([&, w] {
         const std::chrono::microseconds timeouts_us[] = {0us, 1us, 5us, 20us, 100us, 300us};
         std::lock_guard g(lock);
-        for (int i = 0; !stop; ++i) {
+        for (int i = 0; !std::as_const(stop); ++i) {
           ++queued;
           const bool notified = cv.wait(timeouts_us[(i + w) % 6]);
           --queued;
