@@ -14,16 +14,18 @@ std::uint64_t new_thread_key() noexcept {
 // woken from sleep re-marks it kContended, because it cannot know whether others still sleep.
 bool Mutex::lock_slow(const Deadline& deadline) noexcept {
   if (deadline.is_immediate()) return try_lock();
-  // Spin only while nobody sleeps on the lock, and only with pauses: under heavy contention a
-  // spinning waiter snatches every release and the two threads alternate at cache-miss speed,
-  // while a sleeping one lets the holder run long uncontended batches (what glibc does).
-  // (Twice the shared pause budget — 16 measured best — and none on a single-CPU machine.)
-  const int pauses = 2 * spin_policy().pauses;
+  // Spin only while nobody sleeps on the lock, with pauses only, and with exponential backoff
+  // between looks (1, 2, 4 ... 32 pauses): a waiter that looks at every pause snatches each
+  // release and the threads alternate at cache-miss speed; one that looks ever less often lets
+  // the holder run uncontended batches. Measured on 2 vCPUs, 2 threads hammering one lock:
+  // 44-54 M/s against 26-45 for a look-every-pause spin, 23-38 for tbb::mutex and 27-47 for
+  // std::mutex, interleaved in one process. No spin on a single-CPU machine.
   std::uint32_t prev = state_.load(std::memory_order_relaxed);
-  for (int i = 0; prev != kContended && i < pauses; ++i) {
-    if (prev == kUnlocked && try_lock()) return true;
-    cpu_relax();
+  const int longest_step = spin_policy().pauses > 0 ? 32 : 0;
+  for (int step = 1; prev != kContended && step <= longest_step; step *= 2) {
+    for (int i = 0; i < step; ++i) cpu_relax();
     prev = state_.load(std::memory_order_relaxed);
+    if (prev == kUnlocked && try_lock()) return true;
   }
   prev = state_.exchange(kContended, std::memory_order_acquire);
   while (prev != kUnlocked) {
