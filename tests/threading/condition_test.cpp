@@ -22,6 +22,7 @@
 
 #include "concur/errors.hpp"
 #include "concur/threading.hpp"
+#include "notification_race.hpp"
 #include "test_support.hpp"
 
 namespace {
@@ -459,62 +460,17 @@ TYPED_TEST(ConditionKinds, NotifyZeroAndNegative) {
 }
 
 TYPED_TEST(ConditionKinds, NoLostNotificationWhenTimeoutRacesNotify) {
-  // Waiters use tiny timeouts so that timeouts and notifications race. Every waiter holds the
-  // lock except inside wait(), so under the lock: the wait list holds queued - pending threads,
-  // where pending counts notifications popped but not yet received. The notifier notifies only
-  // while that is positive, so each notify() pops a waiter, and that waiter must return true,
-  // even if its timeout expired in the meantime. At the end, received == sent exactly.
-  auto& cv = this->k.cv;
-  constexpr int kWaiters = 3;
-  const int kNotifications = 300 / CONCUR_TEST_TIME_SCALE;
-  int queued = 0, pending = 0, sent = 0, received = 0, timeouts = 0;
-  bool stop = false, invariant_ok = true;
-  {
-    std::vector<std::jthread> threads;
-    for (int w = 0; w < kWaiters; ++w)
-      threads.emplace_back([&, w] {
-        const std::chrono::microseconds timeouts_us[] = {0us, 1us, 20us, 100us, 500us};
-        std::unique_lock g(cv);
-        for (int i = 0; !std::as_const(stop); ++i) {
-          ++queued;
-          const bool notified = cv.wait(timeouts_us[(i + w) % 5]);
-          --queued;
-          if (notified) {
-            ++received;
-            --pending;
-          } else {
-            ++timeouts;
-          }
-          if (!stop && (pending < 0 || queued < 0)) invariant_ok = false;
-        }
-      });
-    const auto give_up = Clock::now() + long_wait();
-    for (bool done = false; !done;) {
-      {
-        std::lock_guard g(cv);
-        if (sent == kNotifications || Clock::now() >= give_up) {
-          // Stop: notify_all wakes the (queued - pending) threads still in the list; they count as sent.
-          stop = true;
-          sent += queued - pending;
-          cv.notify_all();
-          done = true;
-        } else if (queued - pending > 0) {
-          cv.notify();
-          ++sent;
-          ++pending;
-        }
-      }
-      std::this_thread::yield();
-    }
-  }
-  EXPECT_TRUE(invariant_ok);
+  // The protocol is described in notification_race.hpp.
+  const auto r = run_notification_race(this->k.cv, 3, 300 / CONCUR_TEST_TIME_SCALE, false,
+                                       {0us, 1us, 20us, 100us, 500us});
+  EXPECT_TRUE(r.invariant_ok);
   // How many notifications fit in the time bound depends on the machine; only correctness is
   // asserted.
-  this->RecordProperty("sent", sent);
-  EXPECT_GT(sent, 0);
-  EXPECT_EQ(received, sent) << "a notification was lost (or a wait returned true spuriously)";
-  EXPECT_EQ(queued, 0);
-  this->RecordProperty("timeouts", timeouts);
+  this->RecordProperty("sent", r.sent);
+  EXPECT_GT(r.sent, 0);
+  EXPECT_EQ(r.received, r.sent) << "a notification was lost (or a wait returned true spuriously)";
+  EXPECT_EQ(r.queued, 0);
+  this->RecordProperty("timeouts", r.timeouts);
 }
 
 TYPED_TEST(ConditionKinds, LockGuardAndUniqueLock) {

@@ -19,6 +19,7 @@
 
 #include "concur/errors.hpp"
 #include "concur/threading.hpp"
+#include "notification_race.hpp"
 #include "test_support.hpp"
 
 namespace {
@@ -415,64 +416,20 @@ TEST(Stress, TimedRLockAcquiresRaceReleases) {
 }
 
 TEST(Stress, ConditionTimeoutsRaceNotifications) {
-  // The protocol of ConditionKinds.NoLostNotificationWhenTimeoutRacesNotify, at scale, over a
-  // th::Lock: waiters hold the lock except inside wait(), so under the lock the wait list holds
-  // queued - pending threads; the notifier notifies only while that is positive; every
-  // notification sent must be received by a waiter whose wait() returns true.
-  constexpr int kWaiters = 4;
-  const int kNotifications = 60'000 / kScale;
+  // The protocol of notification_race.hpp at scale, over a th::Lock, with notify(2) too.
   th::Lock lock;
   th::Condition cv(lock);
-  int queued = 0, pending = 0, sent = 0, received = 0, timeouts = 0;
-  bool stop = false, invariant_ok = true;
-  {
-    std::vector<std::jthread> threads;
-    for (int w = 0; w < kWaiters; ++w)
-      threads.emplace_back([&, w] {
-        const std::chrono::microseconds timeouts_us[] = {0us, 1us, 5us, 20us, 100us, 300us};
-        std::lock_guard g(lock);
-        for (int i = 0; !std::as_const(stop); ++i) {
-          ++queued;
-          const bool notified = cv.wait(timeouts_us[(i + w) % 6]);
-          --queued;
-          if (notified) {
-            ++received;
-            --pending;
-          } else {
-            ++timeouts;
-          }
-          if (!stop && (pending < 0 || queued < 0)) invariant_ok = false;
-        }
-      });
-    const auto give_up = Clock::now() + long_wait();
-    for (bool done = false; !done;) {
-      {
-        std::lock_guard g(lock);
-        if (sent >= kNotifications || Clock::now() >= give_up) {
-          stop = true;
-          sent += queued - pending;  // what notify_all wakes
-          cv.notify_all();
-          done = true;
-        } else if (queued - pending > 0) {
-          // Alternate notify() and notify(2) (capped at the list size).
-          const int n = (sent % 2 == 0 || queued - pending < 2) ? 1 : 2;
-          cv.notify(n);
-          sent += n;
-          pending += n;
-        }
-      }
-      std::this_thread::yield();
-    }
-  }
-  EXPECT_TRUE(invariant_ok);
+  const auto r = run_notification_race(cv, 4, 60'000 / kScale, true,
+                                       {0us, 1us, 5us, 20us, 100us, 300us});
+  EXPECT_TRUE(r.invariant_ok);
   // How many notifications fit in the time bound depends on the machine (waiters with 0 us
   // timeouts re-take the unfair lock in a tight loop); correctness does not, so only record it.
-  RecordProperty("sent", sent);
-  EXPECT_GT(sent, 0);
-  EXPECT_EQ(received, sent) << "a notification was lost (or a wait returned true spuriously)";
-  EXPECT_EQ(queued, 0);
+  RecordProperty("sent", r.sent);
+  EXPECT_GT(r.sent, 0);
+  EXPECT_EQ(r.received, r.sent) << "a notification was lost (or a wait returned true spuriously)";
+  EXPECT_EQ(r.queued, 0);
   EXPECT_FALSE(lock.locked());
-  RecordProperty("timeouts", timeouts);
+  RecordProperty("timeouts", r.timeouts);
 }
 
 TEST(Stress, ConditionFifoUnderLoad) {
