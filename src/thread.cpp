@@ -238,7 +238,14 @@ void thread_main(std::shared_ptr<ThreadState> st, detail::UniqueFunction<void(st
   st->set_phase(ThreadState::kRunning);  // publishes native_id (native_id() waits for it)
 
   try {
-    body(st->stop.get_token());
+    // The token is real only if something asked for one by now (a stop_token target always has);
+    // a run() override that wants one later calls stop_token().
+    std::stop_token token;
+    {
+      MutexGuard g(st->stop_mutex);
+      token = st->stop.get_token();
+    }
+    body(std::move(token));
   } catch (...) {
     report_exception(st, std::current_exception());
   }
@@ -385,11 +392,12 @@ std::optional<std::uint64_t> Thread::ident() const {
 std::optional<std::uint64_t> Thread::native_id() const {
   return st_ ? ThreadRef(st_).native_id() : std::nullopt;
 }
-bool Thread::request_stop() noexcept { return st_ && st_->stop.request_stop(); }
-bool Thread::stop_requested() const noexcept { return st_ && st_->stop.stop_requested(); }
+bool Thread::request_stop() noexcept { return st_ && st_->request_stop(); }
+bool Thread::stop_requested() const noexcept { return st_ && st_->stop_requested(); }
 std::stop_token Thread::stop_token() const noexcept {
-  return st_ ? st_->stop.get_token() : std::stop_token();
+  return st_ ? st_->stop_token() : std::stop_token();
 }
+void Thread::enable_stop_token() { st_->stop_token(); }
 ThreadRef Thread::ref() const {
   if (!st_) throw RuntimeError("a moved-from Thread has no thread");
   return ThreadRef(st_);

@@ -31,7 +31,27 @@ struct ThreadState {
   std::atomic<std::uint32_t> phase_waiters{0};  // threads asleep on `phase`: wake only if any
   std::atomic<std::uint64_t> ident{0};      // 0 until the thread runs
   std::atomic<std::uint64_t> native_id{0};
-  std::stop_source stop;
+  // The stop source exists only once something can use it (a stop_token target, request_stop(),
+  // stop_token()): most threads never need one, and it costs an allocation.
+  std::stop_token stop_token() {
+    MutexGuard g(stop_mutex);
+    return stop_source_locked().get_token();
+  }
+  bool request_stop() {
+    MutexGuard g(stop_mutex);
+    return stop_source_locked().request_stop();
+  }
+  bool stop_requested() {
+    MutexGuard g(stop_mutex);
+    return stop.stop_requested();
+  }
+
+  Mutex stop_mutex;  // guards stop
+  std::stop_source stop{std::nostopstate};
+  std::stop_source& stop_source_locked() {
+    if (!stop.stop_possible()) stop = std::stop_source();
+    return stop;
+  }
 
   Mutex handle_mutex;  // guards handle: concurrent join()s reap it once
   std::thread handle;

@@ -94,10 +94,12 @@ class Thread {
              !std::is_same_v<std::remove_cvref_t<F>, TargetOnly>)
   explicit Thread(F&& fn, Args&&... args) : Thread(ThreadOptions{}) {
     target_ = bind_target(std::forward<F>(fn), std::forward<Args>(args)...);
+    if constexpr (takes_stop_token<F, Args...>) enable_stop_token();
   }
   template <class F, class... Args>
   Thread(ThreadOptions options, F&& fn, Args&&... args) : Thread(std::move(options)) {
     target_ = bind_target(std::forward<F>(fn), std::forward<Args>(args)...);
+    if constexpr (takes_stop_token<F, Args...>) enable_stop_token();
   }
 
   Thread(Thread&& other) noexcept;
@@ -137,9 +139,14 @@ class Thread {
 
  private:
   template <class F, class... Args>
+  static constexpr bool takes_stop_token =
+      std::is_invocable_v<std::decay_t<F>, std::stop_token, std::decay_t<Args>...>;
+  void enable_stop_token();  // the thread's stop source exists before the target gets its token
+
+  template <class F, class... Args>
   static detail::UniqueFunction<void(std::stop_token)> bind_target(F&& fn, Args&&... args) {
     using Fn = std::decay_t<F>;
-    if constexpr (std::is_invocable_v<Fn, std::stop_token, std::decay_t<Args>...>) {
+    if constexpr (takes_stop_token<F, Args...>) {
       return [fn = Fn(std::forward<F>(fn)),
               bound = std::tuple<std::decay_t<Args>...>(std::forward<Args>(args)...)](
                  std::stop_token token) mutable {
