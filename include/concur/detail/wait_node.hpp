@@ -66,7 +66,6 @@ class WaitNode {
 class WaitList {
  public:
   bool empty() const noexcept { return head_ == nullptr; }
-  std::size_t size() const noexcept { return size_; }
 
   void push_back(WaitNode* n) noexcept {
     n->prev_ = tail_;
@@ -74,7 +73,6 @@ class WaitList {
     if (tail_) tail_->next_ = n; else head_ = n;
     tail_ = n;
     n->linked_ = true;
-    ++size_;
   }
 
   WaitNode* pop_front() noexcept {
@@ -90,13 +88,11 @@ class WaitList {
     if (n->next_) n->next_->prev_ = n->prev_; else tail_ = n->prev_;
     n->prev_ = n->next_ = nullptr;
     n->linked_ = false;
-    --size_;
   }
 
  private:
   WaitNode* head_ = nullptr;
   WaitNode* tail_ = nullptr;
-  std::size_t size_ = 0;
 };
 
 }  // namespace concur::detail

@@ -19,10 +19,9 @@
 #pragma once
 
 #include <chrono>
-#include <memory>
-#include <string>
 #include <string_view>
 
+#include "concur/detail/lock_name.hpp"
 #include "concur/detail/mutex.hpp"
 #include "concur/detail/acquire_forms.hpp"
 #include "concur/errors.hpp"
@@ -32,7 +31,7 @@ namespace concur::threading {
 class Lock : public detail::AcquireForms<Lock> {
  public:
   Lock() noexcept = default;
-  explicit Lock(std::string_view name) : name_(std::make_unique<const std::string>(name)) {}
+  explicit Lock(std::string_view name) : name_(name) {}
   Lock(const Lock&) = delete;
   Lock& operator=(const Lock&) = delete;
 
@@ -46,12 +45,12 @@ class Lock : public detail::AcquireForms<Lock> {
   bool locked() const noexcept { return mutex_.locked(); }
 
   // The name given at construction ("" if none), used in lock-order and deadlock reports.
-  std::string_view name() const noexcept { return name_ ? std::string_view(*name_) : ""; }
+  std::string_view name() const noexcept { return name_.view(); }
 
  private:
   friend class Condition;
   detail::Mutex mutex_;
-  std::unique_ptr<const std::string> name_;  // null when unnamed: keeps an unnamed Lock small
+  detail::LockName name_;
 };
 
 }  // namespace concur::threading

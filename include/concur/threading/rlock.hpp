@@ -18,10 +18,9 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <memory>
-#include <string>
 #include <string_view>
 
+#include "concur/detail/lock_name.hpp"
 #include "concur/detail/mutex.hpp"
 #include "concur/detail/acquire_forms.hpp"
 #include "concur/errors.hpp"
@@ -31,7 +30,7 @@ namespace concur::threading {
 class RLock : public detail::AcquireForms<RLock> {
  public:
   RLock() noexcept = default;
-  explicit RLock(std::string_view name) : name_(std::make_unique<const std::string>(name)) {}
+  explicit RLock(std::string_view name) : name_(name) {}
   RLock(const RLock&) = delete;
   RLock& operator=(const RLock&) = delete;
 
@@ -62,7 +61,7 @@ class RLock : public detail::AcquireForms<RLock> {
     return owner_.load(std::memory_order_relaxed) == detail::this_thread_key();
   }
   bool locked() const noexcept { return mutex_.locked(); }
-  std::string_view name() const noexcept { return name_ ? std::string_view(*name_) : ""; }
+  std::string_view name() const noexcept { return name_.view(); }
 
  private:
   friend class Condition;
@@ -84,7 +83,7 @@ class RLock : public detail::AcquireForms<RLock> {
   detail::Mutex mutex_;
   std::atomic<std::uint64_t> owner_{0};  // thread key of the holder, 0 when free
   std::uint32_t depth_ = 0;              // touched only by the holder
-  std::unique_ptr<const std::string> name_;
+  detail::LockName name_;
 };
 
 }  // namespace concur::threading
