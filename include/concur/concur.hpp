@@ -3,3 +3,4 @@
 
 #include "concur/errors.hpp"
 #include "concur/threading.hpp"
+#include "concur/queue.hpp"

@@ -54,7 +54,7 @@ void yield_cpu() noexcept;  // sched_yield()
 //    run until we stop), but yielding lets it run at once, far cheaper than a futex round trip;
 //    when it runs elsewhere, a yield returns at once and we check again.
 template <class Ready>
-inline bool spin_until(Ready&& ready) noexcept {
+inline bool spin_until(Ready&& ready) noexcept(noexcept(ready())) {
   const SpinPolicy& policy = spin_policy();
   for (int i = 0; i < policy.pauses; ++i) {
     if (ready()) return true;

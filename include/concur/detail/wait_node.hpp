@@ -82,12 +82,14 @@ class WaitList {
   }
 
   // Unlinks `n` if it is still linked (a timed-out waiter may already have been popped).
-  void remove(WaitNode* n) noexcept {
-    if (!n->linked_) return;
+  // Returns whether it was linked.
+  bool remove(WaitNode* n) noexcept {
+    if (!n->linked_) return false;
     if (n->prev_) n->prev_->next_ = n->next_; else head_ = n->next_;
     if (n->next_) n->next_->prev_ = n->prev_; else tail_ = n->prev_;
     n->prev_ = n->next_ = nullptr;
     n->linked_ = false;
+    return true;
   }
 
  private:

@@ -1,0 +1,155 @@
+// concur/detail/event_count.hpp — waiting for a condition over lock-free state ("event count").
+//
+// The queues keep their items in lock-free structures, so there is no lock under which a getter
+// could check "empty?" and go to sleep atomically, as a Condition would. An EventCount gives the
+// same guarantee without putting a lock on the fast path:
+//
+//   waiter:  wait_until(ready, deadline)    notifier:  make the change that makes ready() true
+//            1. ready()? (then spin a little)           notify_one() / notify_all():
+//            2. link a WaitNode, waiters_++                fence; waiters_ == 0? -> done (the
+//            3. fence; ready()? -> unlink, done               common case: no lock, no syscall)
+//            4. sleep on the node (WaitNode)              lock; pop node(s); signal them
+//
+// No lost wake-up: steps 2–3 and the notifier's "change; fence; read waiters_" are the two
+// halves of Dekker's protocol. With a sequentially consistent fence on each side, either the
+// waiter's re-check in step 3 sees the change, or the notifier sees waiters_ != 0 and signals
+// a linked node. No thundering herd: notify_one() wakes one waiter, the oldest (FIFO).
+//
+// A signal is never wasted on a waiter that no longer needs it:
+//  - a waiter that finds ready() true in step 3 after it was already popped and signaled passes
+//    the signal on to the next waiter;
+//  - a waiter that times out re-takes the lock and either unlinks itself (no signal was spent)
+//    or finds it was signaled and re-checks ready() before reporting its timeout.
+// A signaled waiter whose ready() is false again (another thread took the item first) simply
+// waits again: the change it was woken for has been consumed, so nothing is lost.
+//
+// ready() may have side effects (a queue's ready() pops the item it waits for); it is called
+// by the waiting thread only, any number of times, and wait_until() returns true right after
+// the call that returned true. If ready() throws, the exception propagates and the waiter is
+// unlinked first.
+//
+// Thread-safety: every member may be called concurrently. Waiting is done through the one
+// mechanism of futex.hpp (bounded spin, then a futex sleep on a stack WaitNode).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "concur/detail/deadline.hpp"
+#include "concur/detail/futex.hpp"
+#include "concur/detail/mutex.hpp"
+#include "concur/detail/wait_node.hpp"
+
+namespace concur::detail {
+
+class EventCount {
+ public:
+  EventCount() = default;
+  EventCount(const EventCount&) = delete;
+  EventCount& operator=(const EventCount&) = delete;
+
+  // Blocks until ready() returns true (returns true) or the deadline passes (returns false, after
+  // a last call to ready()). An immediate deadline calls ready() exactly once.
+  template <class Ready>
+  bool wait_until(Ready&& ready, const Deadline& deadline) {
+    if (ready()) return true;
+    if (deadline.is_immediate()) return false;
+    if (spin_until(ready)) return true;
+    for (;;) {
+      WaitNode node;
+      link(node);
+      // Dekker, waiter side: waiters_ (written in link) before the re-check of the state.
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+      bool now_ready;
+      try {
+        now_ready = ready();
+      } catch (...) {  // e.g. an item's move constructor: never leave our node linked
+        cancel(node);
+        throw;
+      }
+      if (now_ready) {
+        cancel(node);
+        return true;
+      }
+      if (node.wait(deadline, WaitNode::kNoSpin)) {
+        if (ready()) return true;
+        if (deadline.expired()) return false;
+        continue;  // what we were woken for was taken by another thread: wait again
+      }
+      // Timed out. If no notifier popped us, nothing was spent; if one did, its signal is ours.
+      unlink_after_timeout(node);
+      return ready();
+    }
+  }
+
+  // Wakes the oldest waiter, if any. Call after the change that may make its ready() true.
+  void notify_one() noexcept {
+    // Dekker, notifier side: the caller's change before the read of waiters_.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (waiters_.load(std::memory_order_relaxed) == 0) return;
+    MutexGuard guard(mutex_);
+    wake_one_locked();
+  }
+
+  // notify_one() for a change made by a seq_cst read-modify-write that ready() reads with a
+  // seq_cst load. In the single total order of seq_cst operations, the change then precedes
+  // our seq_cst read of waiters_, and the waiter's fence precedes its re-read of the change, so
+  // Dekker holds without a fence of our own (an mfence per item on x86, saved).
+  void notify_one_after_seq_cst_change() noexcept {
+    if (waiters_.load(std::memory_order_seq_cst) == 0) return;
+    MutexGuard guard(mutex_);
+    wake_one_locked();
+  }
+
+  // Wakes every waiter (shutdown, a count reaching zero).
+  void notify_all() noexcept {
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (waiters_.load(std::memory_order_relaxed) == 0) return;
+    MutexGuard guard(mutex_);
+    while (wake_one_locked()) {
+    }
+  }
+
+ private:
+  void link(WaitNode& node) noexcept {
+    MutexGuard guard(mutex_);
+    list_.push_back(&node);
+    waiters_.store(waiters_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+
+  // The waiter no longer needs a signal. If one was already spent on it, hand it to the next
+  // waiter: the notifier meant it for "a waiter", and another one may still be waiting for it.
+  void cancel(WaitNode& node) noexcept {
+    MutexGuard guard(mutex_);
+    if (list_.remove(&node)) {
+      waiters_.store(waiters_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+    } else {
+      wake_one_locked();
+    }
+  }
+
+  void unlink_after_timeout(WaitNode& node) noexcept {
+    MutexGuard guard(mutex_);
+    if (list_.remove(&node))
+      waiters_.store(waiters_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+    // Otherwise we were popped and signaled under this lock: the signal is complete, and the
+    // caller's last ready() consumes what it announced (or finds it taken by another thread).
+  }
+
+  // Signals under the lock, so that a waiter re-taking the lock (cancel, timeout) knows any
+  // signal aimed at its stack node has completed.
+  bool wake_one_locked() noexcept {
+    WaitNode* n = list_.pop_front();
+    if (!n) return false;
+    waiters_.store(waiters_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+    n->signal();
+    return true;
+  }
+
+  // Read without the lock by notifiers (the fast path); written only under mutex_.
+  std::atomic<std::uint32_t> waiters_{0};
+  Mutex mutex_;
+  WaitList list_;
+};
+
+}  // namespace concur::detail

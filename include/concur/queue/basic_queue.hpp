@@ -1,0 +1,299 @@
+// concur/queue/basic_queue.hpp — Python's queue.Queue protocol over any queue core.
+//
+// Every concur queue is a BasicQueue: the same put/get forms, timeouts, task accounting and
+// shutdown, in one place, over a core that only knows how to store items:
+//
+//   Core                       used by
+//   FifoCore (lock-free)       Queue, PollableQueue's sibling Queue
+//   SegmentedFifo (lock-free)  SimpleQueue
+//   LockedCore<...>            LifoQueue, PriorityQueue, PollableQueue
+//
+// A core provides bool try_push(T& x) (moves x only on success; false when full),
+// std::optional<T> try_pop(), size() and pushed(), the number of successful pushes so far.
+// Unfinished tasks are pushed() minus finished_ (task_done() calls and discarded items), so a
+// put pays for no counter of its own. This layer adds the waiting: a get that finds the
+// queue empty waits on not_empty_, a put that finds it full waits on not_full_, join() waits on
+// all_done_ (detail::EventCount: a short spin, then a futex sleep on a FIFO of parked waiters).
+// A successful put wakes one getter, a successful get one putter, only when someone sleeps: the
+// fast path is the core's own operation plus one load (and a fence for cores under a lock).
+//
+// No lost wake-up: a waiter links itself, fences, and re-checks the core (EventCount); a
+// notifier changes the core and then reads whether anyone waits. The lock-free cores make
+// every change that a waiter waits for with a seq_cst read-modify-write (the claim of a slot
+// or cell) and judge empty/full with seq_cst loads of it (Core::kSeqCstClaims), which orders
+// the two sides without a fence on the put/get fast path.
+//
+// Semantics are CPython 3.13's Lib/queue.py:
+//  - put(x, block=true, timeout) / get(block=true, timeout): block=false or a zero/negative
+//    timeout tries once; the timeout is ignored when block is false, as in Python.
+//    Full / Empty when the try (or the wait) fails.
+//  - Every put counts an unfinished task, task_done() finishes one (ValueError when there is
+//    none), join() waits until none is left.
+//  - shutdown(): later puts throw ShutDown; gets take what is left, then throw ShutDown; blocked
+//    puts and gets wake and throw ShutDown. shutdown(true) also discards the queued items
+//    (counting each as done) and wakes join(). Shutting down is final.
+//  - try_put / try_get report the same outcomes as false / nullopt and never throw Full, Empty
+//    or ShutDown.
+// A put that fails (Full, ShutDown, timeout) leaves the caller's item untouched: an rvalue is
+// moved from only when the put succeeds.
+//
+// Thread-safety: every member may be called concurrently from any number of threads, except
+// the destructor (no call may be in flight). Items left at destruction are destroyed.
+// Conservation: every item put is returned by exactly one get, or discarded by
+// shutdown(true), never both, never neither.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <utility>
+
+#include "concur/detail/deadline.hpp"
+#include "concur/detail/event_count.hpp"
+#include "concur/errors.hpp"
+#include "concur/queue/errors.hpp"
+#include "concur/queue/segmented_fifo.hpp"  // kCacheLine
+
+namespace concur::queue::detail {
+
+using concur::detail::Deadline;
+
+inline Deadline block_deadline(bool block) noexcept {
+  return block ? Deadline::never() : Deadline::immediate();
+}
+template <class Rep, class Period>
+Deadline block_deadline(bool block, std::chrono::duration<Rep, Period> timeout) noexcept {
+  return block ? Deadline::after(timeout) : Deadline::immediate();
+}
+
+// kTracksTasks: Queue-like (task_done/join); SimpleQueue has no task accounting.
+template <class T, class Core, bool kTracksTasks = true>
+class BasicQueue {
+ public:
+  using value_type = T;
+
+  BasicQueue(const BasicQueue&) = delete;
+  BasicQueue& operator=(const BasicQueue&) = delete;
+
+  // ---- put ----------------------------------------------------------------------------------
+  void put(const T& x, bool block = true) { put_copy(x, block_deadline(block)); }
+  void put(T&& x, bool block = true) { check_put(put_until(x, block_deadline(block))); }
+  template <class Rep, class Period>
+  void put(const T& x, bool block, std::chrono::duration<Rep, Period> timeout) {
+    put_copy(x, block_deadline(block, timeout));
+  }
+  template <class Rep, class Period>
+  void put(T&& x, bool block, std::chrono::duration<Rep, Period> timeout) {
+    check_put(put_until(x, block_deadline(block, timeout)));
+  }
+  template <class Rep, class Period>
+  void put(const T& x, std::chrono::duration<Rep, Period> timeout) {
+    put_copy(x, Deadline::after(timeout));
+  }
+  template <class Rep, class Period>
+  void put(T&& x, std::chrono::duration<Rep, Period> timeout) {
+    check_put(put_until(x, Deadline::after(timeout)));
+  }
+  void put_nowait(const T& x) { put_copy(x, Deadline::immediate()); }
+  void put_nowait(T&& x) { check_put(put_until(x, Deadline::immediate())); }
+
+  // Never throws Full or ShutDown: false instead (x is then untouched).
+  bool try_put(const T& x) {
+    T copy(x);
+    return put_until(copy, Deadline::immediate()) == Status::kDone;
+  }
+  bool try_put(T&& x) { return put_until(x, Deadline::immediate()) == Status::kDone; }
+  template <class Rep, class Period>
+  bool try_put(const T& x, std::chrono::duration<Rep, Period> timeout) {
+    T copy(x);
+    return put_until(copy, Deadline::after(timeout)) == Status::kDone;
+  }
+  template <class Rep, class Period>
+  bool try_put(T&& x, std::chrono::duration<Rep, Period> timeout) {
+    return put_until(x, Deadline::after(timeout)) == Status::kDone;
+  }
+
+  // ---- get ----------------------------------------------------------------------------------
+  T get(bool block = true) { return checked_get(block_deadline(block)); }
+  template <class Rep, class Period>
+  T get(bool block, std::chrono::duration<Rep, Period> timeout) {
+    return checked_get(block_deadline(block, timeout));
+  }
+  template <class Rep, class Period>
+  T get(std::chrono::duration<Rep, Period> timeout) {
+    return checked_get(Deadline::after(timeout));
+  }
+  T get_nowait() { return checked_get(Deadline::immediate()); }
+
+  // Never throws Empty or ShutDown: nullopt instead.
+  std::optional<T> try_get() {
+    std::optional<T> out;
+    get_until(out, Deadline::immediate());
+    return out;
+  }
+  template <class Rep, class Period>
+  std::optional<T> try_get(std::chrono::duration<Rep, Period> timeout) {
+    std::optional<T> out;
+    get_until(out, Deadline::after(timeout));
+    return out;
+  }
+
+  // ---- state --------------------------------------------------------------------------------
+  // Approximate under concurrency, as in Python: the answer may be stale when it returns.
+  std::size_t qsize() const noexcept { return core_.size(); }
+  bool empty() const noexcept { return core_.size() == 0; }
+  bool full() const noexcept {
+    return maxsize_ > 0 && core_.size() >= static_cast<std::size_t>(maxsize_);
+  }
+  // As given to the constructor (Python keeps a negative maxsize too); <= 0 means unbounded.
+  long maxsize() const noexcept { return maxsize_; }
+
+  // ---- tasks --------------------------------------------------------------------------------
+  // Finishes one task. Throws ValueError if no task is unfinished.
+  void task_done() {
+    static_assert(kTracksTasks, "this queue has no task accounting");
+    // pushed() includes the put of any item this thread got (the core's release of the item
+    // follows the push's claim), so a legitimate task_done() never sees too few pushes.
+    std::uint64_t n = finished_.load(std::memory_order_relaxed);
+    do {
+      if (n >= core_.pushed()) throw ValueError("task_done() called too many times");
+      // acq_rel: join() acquires finished_ and must see the work of every task_done() caller.
+    } while (!finished_.compare_exchange_weak(n, n + 1, std::memory_order_acq_rel,
+                                              std::memory_order_relaxed));
+    if (n + 1 == core_.pushed()) all_done_.notify_all();
+  }
+
+  // Blocks until every item put has been matched by task_done() (or discarded by
+  // shutdown(true)).
+  void join() {
+    static_assert(kTracksTasks, "this queue has no task accounting");
+    all_done_.wait_until(
+        [this] { return finished_.load(std::memory_order_acquire) == core_.pushed(); },
+        Deadline::never());
+  }
+
+  // ---- shutdown -----------------------------------------------------------------------------
+  void shutdown(bool immediate = false) {
+    shutdown_.fetch_or(kShutDown | (immediate ? kImmediate : 0u), std::memory_order_seq_cst);
+    // Dekker with put_until(): our flag before our look at the items; its item before its look
+    // at the flag. One of the two sees the other, so an immediate shutdown discards every item
+    // whose put it overlaps.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (immediate) discard_all();
+    not_empty_.notify_all();
+    not_full_.notify_all();
+  }
+  bool is_shutdown() const noexcept { return shutdown_.load(std::memory_order_acquire) != 0; }
+
+ protected:
+  // maxsize <= 0: unbounded. The core gets the capacity (0 = unbounded) and `core_args`.
+  template <class... CoreArgs>
+  explicit BasicQueue(long maxsize, CoreArgs&&... core_args)
+      : core_(std::forward<CoreArgs>(core_args)...), maxsize_(maxsize) {}
+  ~BasicQueue() = default;
+
+  static std::size_t capacity_of(long maxsize) noexcept {
+    return maxsize > 0 ? static_cast<std::size_t>(maxsize) : 0;
+  }
+
+  Core core_;
+
+ private:
+  enum class Status { kDone, kTimeout, kShutDown };
+  static constexpr std::uint32_t kShutDown = 1, kImmediate = 2;
+
+  bool shut() const noexcept { return shutdown_.load(std::memory_order_acquire) != 0; }
+
+  void put_copy(const T& x, const Deadline& deadline) {
+    T copy(x);
+    check_put(put_until(copy, deadline));
+  }
+  static void check_put(Status s) {
+    if (s == Status::kTimeout) throw Full();
+    if (s == Status::kShutDown) throw ShutDown();
+  }
+  T checked_get(const Deadline& deadline) {
+    std::optional<T> out;
+    const Status s = get_until(out, deadline);
+    if (s == Status::kTimeout) throw Empty();
+    if (s == Status::kShutDown) throw ShutDown();
+    return std::move(*out);
+  }
+
+  // Moves x into the queue (kDone), or leaves it untouched (kTimeout, kShutDown).
+  Status put_until(T& x, const Deadline& deadline) {
+    if (shut()) return Status::kShutDown;
+    bool pushed = core_.try_push(x), refused = false;
+    if (!pushed) {
+      not_full_.wait_until(
+          [&] {
+            if (shut()) return refused = true;
+            return pushed = core_.try_push(x);
+          },
+          deadline);
+      if (!pushed) return refused ? Status::kShutDown : Status::kTimeout;
+    }
+    notify_one(not_empty_);
+    // Dekker with shutdown(): our item (a seq_cst claim, or a fence in notify_one) before our
+    // seq_cst look at the flag. If an immediate shutdown ran its discard before our item
+    // landed, we discard in its place.
+    if (shutdown_.load(std::memory_order_seq_cst) & kImmediate) discard_all();
+    return Status::kDone;
+  }
+
+  Status get_until(std::optional<T>& out, const Deadline& deadline) {
+    out = core_.try_pop();
+    if (!out) {
+      bool refused = false;
+      const bool woke = not_empty_.wait_until(
+          [&] {
+            if ((out = core_.try_pop())) return true;
+            if (!shut()) return false;
+            // Shut down: what was put before is still ours to take; once empty, ShutDown.
+            out = core_.try_pop();
+            refused = !out;
+            return true;
+          },
+          deadline);
+      if (!woke) return Status::kTimeout;
+      if (refused) return Status::kShutDown;
+    }
+    if (maxsize_ > 0) notify_one(not_full_);
+    return Status::kDone;
+  }
+
+  // After a successful push or pop: wake one waiter of the other side, if one sleeps.
+  static void notify_one(concur::detail::EventCount& waiters) noexcept {
+    if constexpr (Core::kSeqCstClaims)
+      waiters.notify_one_after_seq_cst_change();
+    else
+      waiters.notify_one();
+  }
+
+  // shutdown(true): drop every queued item, each counting as a finished task.
+  void discard_all() {
+    while (std::optional<T> item = core_.try_pop()) {
+      if constexpr (kTracksTasks) {  // as Python: only while some task is unfinished
+        std::uint64_t n = finished_.load(std::memory_order_relaxed);
+        while (n < core_.pushed() &&
+               !finished_.compare_exchange_weak(n, n + 1, std::memory_order_acq_rel,
+                                                std::memory_order_relaxed)) {
+        }
+      }
+    }
+    if constexpr (kTracksTasks) all_done_.notify_all();
+    not_full_.notify_all();
+  }
+
+  alignas(kCacheLine) concur::detail::EventCount not_empty_;
+  alignas(kCacheLine) concur::detail::EventCount not_full_;
+  alignas(kCacheLine) std::atomic<std::uint64_t> finished_{0};  // task_done() + discarded
+  concur::detail::EventCount all_done_;
+  // Read by every operation, written once: a line of its own.
+  alignas(kCacheLine) const long maxsize_;
+  std::atomic<std::uint32_t> shutdown_{0};
+};
+
+}  // namespace concur::queue::detail

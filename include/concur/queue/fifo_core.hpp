@@ -1,0 +1,86 @@
+// concur/queue/fifo_core.hpp — the core of Queue<T>: a lock-free FIFO, bounded or not.
+//
+// Queue's maxsize is a run-time value, so the choice is made once, in the constructor:
+//   maxsize <= 0                     SegmentedFifo (unbounded, grows a block at a time)
+//   2 <= maxsize <= kMaxRingCapacity BoundedRing of exactly maxsize cells (allocated up front)
+//   1, or larger                     SegmentedFifo plus a count of reserved places: a ring of
+//                                    one cell cannot tell "full" from "free for the next lap",
+//                                    and a Queue(10'000'000) should not allocate 10 million
+//                                    cells at once
+// Each operation pays one well-predicted branch for it.
+//
+// Thread-safety and item requirements: those of the cores (nothrow-move-constructible T).
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <memory>
+#include <new>
+#include <optional>
+
+#include "concur/queue/bounded_ring.hpp"
+#include "concur/queue/segmented_fifo.hpp"
+
+namespace concur::queue::detail {
+
+template <class T>
+class FifoCore {
+ public:
+  // Both cores claim with seq_cst read-modify-writes, and so does the place count.
+  static constexpr bool kSeqCstClaims = true;
+
+  static constexpr std::size_t kMaxRingCapacity = std::size_t{1} << 16;
+
+  // capacity 0: unbounded.
+  explicit FifoCore(std::size_t capacity) : capacity_(capacity) {
+    if (capacity >= 2 && capacity <= kMaxRingCapacity)
+      ring_ = std::make_unique<BoundedRing<T>>(capacity);
+    else
+      list_ = std::make_unique<SegmentedFifo<T>>();
+  }
+
+  // Moves `x` in and returns true, or returns false (x untouched) when full.
+  bool try_push(T& x) {
+    if (ring_) return ring_->try_push(x);
+    if (capacity_ != 0 && !reserve()) return false;
+    try {
+      list_->push(std::move(x));
+    } catch (...) {  // std::bad_alloc for a new block: give the place back
+      count_.fetch_sub(1, std::memory_order_relaxed);
+      throw;
+    }
+    return true;
+  }
+
+  std::optional<T> try_pop() noexcept {
+    if (ring_) return ring_->try_pop();
+    std::optional<T> out = list_->try_pop();
+    // seq_cst: freeing a place is this core's "claim" for waiting producers (their reserve()
+    // reads the count with seq_cst); see basic_queue.hpp.
+    if (out && capacity_ != 0) count_.fetch_sub(1, std::memory_order_seq_cst);
+    return out;
+  }
+
+  std::size_t size() const noexcept { return ring_ ? ring_->size() : list_->size(); }
+  std::uint64_t pushed() const noexcept { return ring_ ? ring_->pushed() : list_->pushed(); }
+
+ private:
+  // One place for a bounded SegmentedFifo. A CAS loop rather than fetch_add-then-undo: a
+  // transient overshoot could make another producer see "full" with a place free and sleep
+  // with no notification coming.
+  bool reserve() noexcept {
+    std::size_t n = count_.load(std::memory_order_seq_cst);
+    do {
+      if (n >= capacity_) return false;
+    } while (!count_.compare_exchange_weak(n, n + 1, std::memory_order_seq_cst,
+                                           std::memory_order_seq_cst));
+    return true;
+  }
+
+  const std::size_t capacity_;
+  std::unique_ptr<BoundedRing<T>> ring_;
+  std::unique_ptr<SegmentedFifo<T>> list_;
+  alignas(kCacheLine) std::atomic<std::size_t> count_{0};  // places reserved (large bound only)
+};
+
+}  // namespace concur::queue::detail

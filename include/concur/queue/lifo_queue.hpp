@@ -1,0 +1,20 @@
+// concur/queue/lifo_queue.hpp — LifoQueue<T>: Python's queue.LifoQueue, the last item put is
+// the first got. Same protocol and contract as Queue (basic_queue.hpp); the stack is kept
+// under concur's futex mutex (locked_core.hpp).
+#pragma once
+
+#include "concur/queue/basic_queue.hpp"
+#include "concur/queue/locked_core.hpp"
+
+namespace concur::queue {
+
+template <class T>
+class LifoQueue : public detail::BasicQueue<T, detail::LockedCore<T, detail::LifoBuffer<T>>> {
+  using Base = detail::BasicQueue<T, detail::LockedCore<T, detail::LifoBuffer<T>>>;
+
+ public:
+  // maxsize <= 0: unbounded.
+  explicit LifoQueue(long maxsize = 0) : Base(maxsize, Base::capacity_of(maxsize)) {}
+};
+
+}  // namespace concur::queue
