@@ -8,7 +8,7 @@ export JOBS
 
 BUILD_DEPS := cmake g++ make
 TEST_DEPS  := $(BUILD_DEPS) googletest libgtest-dev pkg-config
-BENCH_DEPS := $(BUILD_DEPS) libtbb-dev libboost-dev libboost-thread-dev python3
+BENCH_DEPS := $(BUILD_DEPS) libtbb-dev libboost-dev libboost-thread-dev libconcurrentqueue-dev python3
 
 .PHONY: demo test bench clean
 

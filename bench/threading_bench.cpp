@@ -1,41 +1,27 @@
 // threading_bench — concur::threading against the primitives a C++ (or Python) user would
 // otherwise pick, all measured in this one process (Python through a co-process), so that the
-// ratios compare like with like on a noisy 2-vCPU machine (see shared/PERFORMANCE.md):
-//
-//   - every variant of a workload is calibrated so that one sample runs ~sample-ms (≥ 100 ms),
-//   - then `rounds` rounds each run one sample of every variant, back to back (A B C, C B A, ...),
-//   - a variant's rate is the median of its samples; a comparison's ratio is the median over the
-//     rounds of (concur's rate / the peer's rate) within the same round.
+// ratios compare like with like on a noisy 2-vCPU machine (see shared/PERFORMANCE.md). The
+// harness (calibration, interleaved rounds, median of per-round ratios, the Python co-process,
+// printing, the options below) is bench/common/harness.hpp, shared by every *_bench binary.
 // Threads are created and joined inside each sample, outside the timed section where possible.
 //
 //   threading_bench [--rounds N] [--sample-ms MS] [--only a,b,...] [--python SCRIPT]
 //                   [--python-exe EXE] [--no-python] [--verbose]
 // workloads: pingpong, lock-contended, lock-uncontended, thread-start, prodcons
 #include <linux/futex.h>
-#include <signal.h>
-#include <sys/resource.h>
 #include <sys/syscall.h>
-#include <sys/utsname.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
-#include <functional>
 #include <mutex>
-#include <optional>
 #include <semaphore>
-#include <stdexcept>
 #include <string>
 #include <thread>
-#include <vector>
 
+#include "common/harness.hpp"
 #include "concur/threading.hpp"
 
 #ifdef CONCUR_BENCH_HAVE_TBB
@@ -48,365 +34,9 @@
 #endif
 
 namespace th = concur::threading;
-using Clock = std::chrono::steady_clock;
+using namespace concur_bench;  // the harness: Workload, two_thread, k_threads, check, ...
 
 namespace {
-
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-[[noreturn]] void fail(const std::string& what) {
-  std::fprintf(stderr, "threading_bench: %s\n", what.c_str());
-  std::exit(1);
-}
-
-// ------------------------------------------------------------------------------------------------
-// The Python co-process: bench/python/threading_bench.py --serve reads "<workload> <n>" lines and
-// answers with the seconds it took (or "error ..."). One process for the whole run, so Python's
-// start-up is never timed and its samples interleave with ours.
-// ------------------------------------------------------------------------------------------------
-class PythonWorker {
- public:
-  bool start(const std::string& exe, const std::string& script) {
-    int to_child[2], from_child[2];
-    if (pipe(to_child) != 0 || pipe(from_child) != 0) return false;
-    pid_ = fork();
-    if (pid_ < 0) return false;
-    if (pid_ == 0) {
-      dup2(to_child[0], 0);
-      dup2(from_child[1], 1);
-      close(to_child[0]); close(to_child[1]); close(from_child[0]); close(from_child[1]);
-      execlp(exe.c_str(), exe.c_str(), script.c_str(), "--serve", static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    close(to_child[0]);
-    close(from_child[1]);
-    to_ = fdopen(to_child[1], "w");
-    from_ = fdopen(from_child[0], "r");
-    std::string hello;
-    if (!to_ || !from_ || !request("hello", 0, &hello) || hello.rfind("ok", 0) != 0) {
-      stop();
-      return false;
-    }
-    version_ = hello.size() > 3 ? hello.substr(3) : "";
-    return true;
-  }
-
-  // Runs `workload` with n operations in Python; returns its seconds.
-  double run(const std::string& workload, std::int64_t n) {
-    std::string answer;
-    if (!request(workload, n, &answer)) throw std::runtime_error("python co-process died");
-    char* end = nullptr;
-    const double s = std::strtod(answer.c_str(), &end);
-    if (end == answer.c_str() || !(s > 0)) throw std::runtime_error("python: " + answer);
-    return s;
-  }
-
-  bool ok() const { return pid_ > 0; }
-  pid_t pid() const { return pid_; }
-  const std::string& version() const { return version_; }
-
-  void stop() {
-    if (to_) { std::fclose(to_); to_ = nullptr; }
-    if (from_) { std::fclose(from_); from_ = nullptr; }
-    if (pid_ > 0) { int status; waitpid(pid_, &status, 0); }
-    pid_ = -1;
-  }
-  ~PythonWorker() { stop(); }
-
- private:
-  bool request(const std::string& workload, std::int64_t n, std::string* answer) {
-    if (!to_ || !from_) return false;
-    std::fprintf(to_, "%s %lld\n", workload.c_str(), static_cast<long long>(n));
-    if (std::fflush(to_) != 0) return false;
-    char line[512];
-    if (!std::fgets(line, sizeof line, from_)) return false;
-    *answer = line;
-    while (!answer->empty() && (answer->back() == '\n' || answer->back() == '\r')) answer->pop_back();
-    return true;
-  }
-
-  pid_t pid_ = -1;
-  FILE* to_ = nullptr;
-  FILE* from_ = nullptr;
-  std::string version_;
-};
-
-PythonWorker python;
-
-// ------------------------------------------------------------------------------------------------
-// Other load on the machine. On these 2-vCPU machines a parallel build or test run of another
-// session changes where the scheduler puts our threads and so the ratios; each workload reports
-// how many CPUs other processes (and the hypervisor, as steal) used while it ran.
-// ------------------------------------------------------------------------------------------------
-struct CpuSnapshot {
-  Clock::time_point when;
-  double busy = 0, steal = 0, ours = 0;  // CPU-seconds
-};
-
-CpuSnapshot cpu_snapshot() {
-  CpuSnapshot s;
-  s.when = Clock::now();
-  const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
-  if (FILE* f = std::fopen("/proc/stat", "r")) {
-    unsigned long long user, nice, sys, idle, iowait, irq, softirq, steal;
-    if (std::fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &user, &nice, &sys, &idle,
-                    &iowait, &irq, &softirq, &steal) == 8) {
-      s.busy = static_cast<double>(user + nice + sys + irq + softirq) / tick;
-      s.steal = static_cast<double>(steal) / tick;
-    }
-    std::fclose(f);
-  }
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  s.ours = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-           static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-  if (python.ok()) {  // the co-process: utime and stime are fields 14 and 15 of /proc/PID/stat
-    const std::string path = "/proc/" + std::to_string(python.pid()) + "/stat";
-    if (FILE* f = std::fopen(path.c_str(), "r")) {
-      char buf[1024];
-      const std::size_t len = std::fread(buf, 1, sizeof buf - 1, f);
-      buf[len] = 0;
-      std::fclose(f);
-      if (const char* p = std::strrchr(buf, ')')) {  // skip "pid (comm)"
-        unsigned long long ut = 0, st = 0;
-        if (std::sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
-                        &st) == 2)
-          s.ours += static_cast<double>(ut + st) / tick;
-      }
-    }
-  }
-  return s;
-}
-
-// "other load 0.85 CPU, steal 0.02 CPU" between two snapshots (average CPUs in use).
-std::string other_load(const CpuSnapshot& a, const CpuSnapshot& b) {
-  const double wall = std::chrono::duration<double>(b.when - a.when).count();
-  if (wall <= 0) return "";
-  const double other = std::max(0.0, (b.busy - a.busy) - (b.ours - a.ours)) / wall;
-  const double steal = std::max(0.0, b.steal - a.steal) / wall;
-  char buf[96];
-  std::snprintf(buf, sizeof buf, "other load %.2f CPU, steal %.2f CPU", other, steal);
-  return buf;
-}
-double other_cpus(const CpuSnapshot& a, const CpuSnapshot& b) {
-  const double wall = std::chrono::duration<double>(b.when - a.when).count();
-  return wall > 0 ? std::max(0.0, (b.busy - a.busy) - (b.ours - a.ours)) / wall : 0;
-}
-
-// ------------------------------------------------------------------------------------------------
-// Harness
-// ------------------------------------------------------------------------------------------------
-struct Options {
-  int rounds = 9;
-  double sample_s = 0.15;
-  std::vector<std::string> only;
-  bool verbose = false;  // also print every sample's rate, round by round
-};
-Options opts;
-
-struct Variant {
-  std::string name;
-  std::function<double(std::int64_t&)> run;  // runs n operations, returns seconds;
-                                             // may lower n to the operations it did
-  std::int64_t n = 0;                       // current sample size (calibrated)
-  std::vector<double> rates;                // ops/s, one per round
-  std::string error;                        // non-empty: the variant failed and is left out
-};
-
-struct Comparison {
-  std::string workload, concur, peer;
-  double concur_rate, peer_rate, ratio, lo, hi;
-  int pairs;
-};
-std::vector<Comparison> all_comparisons;
-
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const std::size_t m = v.size() / 2;
-  return v.size() % 2 ? v[m] : 0.5 * (v[m - 1] + v[m]);
-}
-
-std::string fmt_rate(double r) {
-  char buf[64];
-  if (r >= 1e6) std::snprintf(buf, sizeof buf, "%.2f M/s", r / 1e6);
-  else if (r >= 1e3) std::snprintf(buf, sizeof buf, "%.1f K/s", r / 1e3);
-  else std::snprintf(buf, sizeof buf, "%.0f /s", r);
-  return buf;
-}
-std::string fmt_ratio(double x) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, x >= 10 ? "%.0fx" : x >= 1 ? "%.2fx" : "%.3fx", x);
-  return buf;
-}
-
-// Grows n until one sample takes at least `sample_s` (the first runs double as warm-up).
-void calibrate(Variant& v, std::int64_t n0) {
-  std::int64_t n = n0;
-  for (int i = 0; i < 40; ++i) {
-    const double t = v.run(n);
-    if (t >= opts.sample_s * 0.5 || n > (std::int64_t{1} << 40)) {
-      v.n = std::max<std::int64_t>(1, static_cast<std::int64_t>(n * (opts.sample_s / t)));
-      return;
-    }
-    const double grow = t > 0 ? std::min(100.0, std::max(2.0, opts.sample_s / t)) : 100.0;
-    n = static_cast<std::int64_t>(n * grow);
-  }
-  v.n = n;
-}
-
-struct Workload {
-  Workload(std::string k, std::string t, std::string u, std::int64_t n)
-      : key(std::move(k)), title(std::move(t)), unit(std::move(u)), n0(n) {}
-
-  std::string key;        // for --only
-  std::string title;      // printed at the start of each comparison line
-  std::string unit;       // what one operation is
-  std::int64_t n0;        // calibration starts here
-  std::vector<Variant> variants;
-  std::vector<std::pair<std::string, std::string>> pairs;  // (concur variant, peer variant)
-
-  void add(std::string name, std::function<double(std::int64_t&)> run) {
-    Variant v;
-    v.name = std::move(name);
-    v.run = std::move(run);
-    variants.push_back(std::move(v));
-  }
-  void add_python(std::string name, std::string py_workload) {
-    if (!python.ok()) return;
-    add(std::move(name), [py_workload](std::int64_t& n) { return python.run(py_workload, n); });
-  }
-  void compare(std::string concur, std::string peer) { pairs.emplace_back(concur, peer); }
-
-  Variant* find(const std::string& name) {
-    for (auto& v : variants)
-      if (v.name == name && v.error.empty()) return &v;
-    return nullptr;
-  }
-
-  void run() {
-    const auto t_start = Clock::now();
-    const CpuSnapshot cpu0 = cpu_snapshot();
-    for (auto& v : variants) {
-      try {
-        calibrate(v, n0);
-      } catch (const std::exception& e) {
-        v.error = e.what();
-      }
-    }
-    for (int r = 0; r < opts.rounds; ++r) {
-      // Alternate the order (A B C, C B A, ...) so no variant always follows the same one.
-      std::vector<Variant*> order;
-      for (auto& v : variants) order.push_back(&v);
-      if (r % 2) std::reverse(order.begin(), order.end());
-      for (Variant* v : order) {
-        if (!v->error.empty()) continue;
-        try {
-          // Keep samples near the target when the machine changes mode (2-5x swings, and
-          // 20x for spinning waiters): a sample that came out shorter than half the target is
-          // run again at once with a larger n, so every recorded sample is long enough.
-          for (int attempt = 0;; ++attempt) {
-            std::int64_t n = v->n;
-            const double t = v->run(n);
-            if (t < opts.sample_s * 0.67 || t > opts.sample_s * 1.5)
-              v->n = std::max<std::int64_t>(1, static_cast<std::int64_t>(n * (opts.sample_s / t)));
-            if (t >= opts.sample_s * 0.5 || attempt == 2) {
-              v->rates.push_back(static_cast<double>(n) / t);
-              break;
-            }
-          }
-        } catch (const std::exception& e) {
-          v->error = e.what();
-        }
-      }
-    }
-    if (opts.verbose)
-      for (auto& v : variants) {
-        std::printf("%-17s   %-26s", "", v.name.c_str());
-        for (double r : v.rates) std::printf(" %10s", fmt_rate(r).c_str());
-        std::printf("\n");
-      }
-    for (auto& v : variants)
-      if (!v.error.empty())
-        std::printf("%-17s %s: left out (%s)\n", title.c_str(), v.name.c_str(), v.error.c_str());
-    for (auto& [cn, pn] : pairs) {
-      Variant* c = find(cn);
-      Variant* p = find(pn);
-      if (!c || !p) continue;
-      std::vector<double> ratios;
-      for (std::size_t i = 0; i < std::min(c->rates.size(), p->rates.size()); ++i)
-        ratios.push_back(c->rates[i] / p->rates[i]);
-      Comparison cmp{title, c->name, p->name, median(c->rates), median(p->rates), median(ratios),
-                     *std::min_element(ratios.begin(), ratios.end()),
-                     *std::max_element(ratios.begin(), ratios.end()),
-                     static_cast<int>(ratios.size())};
-      std::printf("%-17s %s %s | %s %s | ratio %s (median of %d pairs, range %s-%s)\n",
-                  title.c_str(), cmp.concur.c_str(), fmt_rate(cmp.concur_rate).c_str(),
-                  cmp.peer.c_str(), fmt_rate(cmp.peer_rate).c_str(), fmt_ratio(cmp.ratio).c_str(),
-                  cmp.pairs, fmt_ratio(cmp.lo).c_str(), fmt_ratio(cmp.hi).c_str());
-      all_comparisons.push_back(cmp);
-    }
-    std::printf("%-17s (%s; %.1f s; %s)\n\n", "", unit.c_str(), seconds_since(t_start),
-                other_load(cpu0, cpu_snapshot()).c_str());
-    std::fflush(stdout);
-  }
-};
-
-// ------------------------------------------------------------------------------------------------
-// Building blocks
-// ------------------------------------------------------------------------------------------------
-
-// The partner thread runs pong(i) n times, the calling thread ping(i) n times; timed from the
-// moment the partner is running to the end of the caller's last round trip. If the machine has
-// dropped into a much slower mode since calibration, the caller cuts the sample short after
-// 4 x sample-ms (n is lowered to the operations done): it stores the new count before its last
-// ping, and the primitive under test carries that store to the partner with the ping itself.
-template <class Ping, class Pong>
-double two_thread(std::int64_t& n, Ping ping, Pong pong) {
-  alignas(64) std::atomic<std::int64_t> limit{n};
-  alignas(64) std::atomic<bool> ready{false};
-  std::thread partner([&] {
-    ready.store(true, std::memory_order_release);
-    for (std::int64_t i = 0; i < limit.load(std::memory_order_relaxed); ++i) pong(i);
-  });
-  while (!ready.load(std::memory_order_acquire)) std::this_thread::yield();
-  const double cap = 4 * opts.sample_s;
-  const auto t0 = Clock::now();
-  for (std::int64_t i = 0; i < n; ++i) {
-    if ((i & 255) == 255 && seconds_since(t0) > cap) {
-      limit.store(i + 1, std::memory_order_relaxed);
-      n = i + 1;
-    }
-    ping(i);
-  }
-  const double t = seconds_since(t0);
-  partner.join();
-  return t;
-}
-
-// For loops of slow operations: true once a sample has run 4 x sample-ms (see two_thread).
-bool over_cap(Clock::time_point t0) { return seconds_since(t0) > 4 * opts.sample_s; }
-
-// k threads each run body(count); timed from the start signal to the last join.
-template <class Body>
-double k_threads(int k, std::int64_t per_thread, Body body) {
-  std::atomic<int> ready{0};
-  std::atomic<bool> go{false};
-  std::vector<std::thread> ts;
-  for (int i = 0; i < k; ++i)
-    ts.emplace_back([&] {
-      ready.fetch_add(1);
-      while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
-      body(per_thread);
-    });
-  while (ready.load() < k) std::this_thread::yield();
-  const auto t0 = Clock::now();
-  go.store(true, std::memory_order_release);
-  for (auto& t : ts) t.join();
-  return seconds_since(t0);
-}
 
 // Raw futex, no spinning and no waiter tracking: the baseline PERFORMANCE.md calls "raw futex".
 long sys_futex(std::atomic<std::uint32_t>* w, int op, std::uint32_t val) {
@@ -415,10 +45,6 @@ long sys_futex(std::atomic<std::uint32_t>* w, int op, std::uint32_t val) {
 }
 void futex_await(std::atomic<std::uint32_t>& w, std::uint32_t want) {
   for (std::uint32_t v; (v = w.load(std::memory_order_acquire)) != want;) sys_futex(&w, FUTEX_WAIT, v);
-}
-
-void check(bool ok, const char* what) {
-  if (!ok) throw std::runtime_error(std::string("wrong result: ") + what);
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -757,104 +383,10 @@ Workload make_prodcons() {
   return w;
 }
 
-// ------------------------------------------------------------------------------------------------
-
-bool selected(const std::string& key) {
-  return opts.only.empty() || std::find(opts.only.begin(), opts.only.end(), key) != opts.only.end();
-}
-
-void print_summary() {
-  std::printf("== summary: concur / peer, median of per-round ratios (>1: concur is faster)\n");
-  std::printf("%-18s %-18s %-26s %12s %12s %9s  %s\n", "workload", "concur", "peer", "concur",
-              "peer", "ratio", "");
-  int wins = 0, losses = 0;
-  for (const auto& c : all_comparisons) {
-    const char* verdict = c.ratio >= 1.05 ? "win" : c.ratio <= 0.95 ? "LOSS" : "tie";
-    if (c.ratio >= 1.05) ++wins;
-    if (c.ratio <= 0.95) ++losses;
-    std::printf("%-18s %-18s %-26s %12s %12s %9s  %s\n", c.workload.c_str(), c.concur.c_str(),
-                c.peer.c_str(), fmt_rate(c.concur_rate).c_str(), fmt_rate(c.peer_rate).c_str(),
-                fmt_ratio(c.ratio).c_str(), verdict);
-  }
-  std::printf("%d comparisons: %d wins, %d ties (within 5%%), %d losses\n",
-              static_cast<int>(all_comparisons.size()), wins,
-              static_cast<int>(all_comparisons.size()) - wins - losses, losses);
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string py_script = std::string(CONCUR_BENCH_PYTHON_DIR) + "/threading_bench.py";
-  std::string py_exe = "python3";
-  bool use_python = true;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) fail("missing value after " + a);
-      return argv[++i];
-    };
-    if (a == "--rounds") opts.rounds = std::max(1, std::atoi(value().c_str()));
-    else if (a == "--sample-ms") opts.sample_s = std::max(1.0, std::atof(value().c_str())) / 1000;
-    else if (a == "--python") py_script = value();
-    else if (a == "--python-exe") py_exe = value();
-    else if (a == "--no-python") use_python = false;
-    else if (a == "--verbose" || a == "-v") opts.verbose = true;
-    else if (a == "--only") {
-      std::string list = value();
-      for (std::size_t p = 0; p <= list.size();) {
-        const std::size_t q = std::min(list.find(',', p), list.size());
-        if (q > p) opts.only.push_back(list.substr(p, q - p));
-        p = q + 1;
-      }
-    } else if (a == "-h" || a == "--help") {
-      std::printf("usage: %s [--rounds N] [--sample-ms MS] [--only pingpong,lock-contended,"
-                  "lock-uncontended,thread-start,prodcons] [--python SCRIPT] [--python-exe EXE] "
-                  "[--no-python] [--verbose]\n", argv[0]);
-      return 0;
-    } else {
-      fail("unknown argument " + a + " (try --help)");
-    }
-  }
-  signal(SIGPIPE, SIG_IGN);
-
-  // Fork the Python co-process before any thread exists.
-  if (use_python && !python.start(py_exe, py_script))
-    std::printf("note: Python co-process (%s %s) did not start: Python rows are left out\n",
-                py_exe.c_str(), py_script.c_str());
-
-  // Make the process multi-threaded for good before measuring anything: glibc takes a
-  // non-atomic shortcut in pthread_mutex_lock while a process has never had a second thread, which
-  // would flatter std::mutex in an uncontended-only run (--only lock-uncontended) — no program
-  // that needs a lock runs that way.
-  std::thread([] {}).join();
-
-  utsname u{};
-  uname(&u);
-  std::printf("== concur threading benchmarks: %u CPUs, %s %s, g++ %s%s%s\n",
-              std::thread::hardware_concurrency(), u.sysname, u.release, __VERSION__,
-              python.ok() ? ", Python " : "", python.ok() ? python.version().c_str() : "");
-  std::printf("   %d rounds of ~%.0f ms samples, variants interleaved (A B C, C B A, ...); "
-              "rates are medians,\n   ratios the median of per-round concur/peer ratios "
-              "(>1: concur faster). concur spins %d pauses, then %d yields, before sleeping.\n\n",
-              opts.rounds, opts.sample_s * 1000, concur::detail::spin_policy().pauses,
-              concur::detail::spin_policy().yields);
-  std::fflush(stdout);
-
-  const auto t0 = Clock::now();
-  const CpuSnapshot cpu0 = cpu_snapshot();
-  using Maker = Workload (*)();
-  for (Maker make : {make_pingpong, make_lock_contended, make_lock_uncontended, make_thread_start,
-                     make_prodcons}) {
-    Workload w = make();
-    if (selected(w.key)) w.run();
-  }
-  print_summary();
-  const CpuSnapshot cpu1 = cpu_snapshot();
-  std::printf("total %.0f s; %s during the run%s\n", seconds_since(t0),
-              other_load(cpu0, cpu1).c_str(),
-              other_cpus(cpu0, cpu1) > 0.25
-                  ? " — other processes competed for the 2 CPUs: the ratios are less reliable"
-                  : "");
-  python.stop();
-  return 0;
+  return concur_bench::run_main(argc, argv, "threading",
+                                {make_pingpong, make_lock_contended, make_lock_uncontended,
+                                 make_thread_start, make_prodcons});
 }
