@@ -4,12 +4,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin_dir="$1"
+trim() {  # strip leading and trailing blanks (no xargs: quotes in a description are text)
+  local s="$1"
+  s="${s#"${s%%[![:space:]]*}"}"
+  printf '%s' "${s%"${s##*[![:space:]]}"}"
+}
 while IFS='|' read -r program title; do
-  program="$(echo "$program" | xargs)"
+  program="$(trim "$program")"
   [ -z "$program" ] && continue
   case "$program" in \#*) continue ;; esac
   echo
-  echo "=== $program — $(echo "$title" | xargs)"
+  echo "=== $program — $(trim "$title")"
   "$bin_dir/$program"
 done < examples/tour.txt
 echo
