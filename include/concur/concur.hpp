@@ -4,3 +4,4 @@
 #include "concur/errors.hpp"
 #include "concur/threading.hpp"
 #include "concur/queue.hpp"
+#include "concur/futures.hpp"

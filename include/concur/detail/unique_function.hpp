@@ -2,6 +2,7 @@
 // arguments are move-only (std::unique_ptr, ...). std::move_only_function is C++23.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <type_traits>
 #include <utility>

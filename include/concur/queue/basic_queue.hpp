@@ -140,6 +140,13 @@ class BasicQueue {
     return out;
   }
 
+  // For concur's own modules: try_get with a deadline already computed.
+  std::optional<T> try_get_until(const Deadline& deadline) {
+    std::optional<T> out;
+    get_until(out, deadline);
+    return out;
+  }
+
   // ---- state --------------------------------------------------------------------------------
   // Approximate under concurrency, as in Python: the answer may be stale when it returns.
   std::size_t qsize() const noexcept { return core_.size(); }

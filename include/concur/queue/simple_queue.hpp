@@ -42,6 +42,7 @@ class SimpleQueue : private detail::BasicQueue<T, detail::SimpleCoreFor<T>, fals
   using Base::put_nowait;
   using Base::qsize;
   using Base::try_get;
+  using Base::try_get_until;
   using Base::try_put;
 };
 

@@ -1,0 +1,253 @@
+// concur/futures/executor.hpp — Executor: Python's concurrent.futures.Executor, the interface
+// every executor shares (the thread pool now; process pools and cluster executors later).
+//
+//   cf::Future<R> f = ex.submit(fn, args...);   // R = fn's result (void too)
+//   for (R r : ex.map(fn, inputs)) {}            // every call submitted at once, results in
+//   for (R r : ex.map(fn, inputs, 2s)) {}        // input order, lazily; an exception is
+//   for (auto r : ex.map(fn2, xs, ys)) {}        // rethrown when its result is reached; the
+//   ex.map(fn, inputs, cf::MapOptions{.timeout = 2s, .buffersize = 64})  // timeout counts
+//                                                // from the map() call; several ranges zip,
+//                                                // the shortest wins
+//   ex.shutdown(wait = true, cancel_futures = false)
+//
+// submit() copies (or moves) fn and args into one allocation that is both the task and the
+// future's shared state, and hands it to the executor's enqueue(). The Future machinery
+// (future_state.hpp) knows nothing of threads: an executor only calls
+// set_running_or_notify_cancel() and stores the outcome, through TaskState::run().
+//
+// map() with MapOptions::buffersize submits at most that many calls ahead of the consumer (as
+// Python 3.14), so a huge or endless input range does not fill memory; the input is then read
+// lazily, and must outlive the iteration if passed as an lvalue (an rvalue range is kept by the
+// map object). Leaving a map iteration early (destroying the range) cancels the calls that have
+// not started. map() needs a function that returns a value.
+//
+// Thread-safety: submit() and map() may be called concurrently; a map range is iterated by one
+// thread. Errors: submit() after shutdown() throws RuntimeError; a broken executor throws
+// BrokenExecutor.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <ranges>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include "concur/detail/deadline.hpp"
+#include "concur/errors.hpp"
+#include "concur/futures/future.hpp"
+
+namespace concur::futures {
+
+// Options of Executor::map (Python's timeout=, chunksize=, buffersize=).
+struct MapOptions {
+  std::optional<std::chrono::duration<double>> timeout{};  // from the map() call; unset: none
+  int chunksize = 1;                    // ignored by thread pools, as in Python (used by §6 pools)
+  std::optional<long> buffersize{};     // unset: submit everything at once; else >= 1
+};
+
+namespace detail {
+
+// The task and the future's state in one allocation: fn and its arguments, stored by value.
+template <class R, class Fn, class... Args>
+class TaskState final : public State<R> {
+ public:
+  template <class F, class... A>
+  explicit TaskState(F&& fn, A&&... args)
+      : fn_(std::forward<F>(fn)), args_(std::forward<A>(args)...) {}
+
+  void run() noexcept override {
+    if (!this->set_running_or_notify_cancel()) return;  // cancelled while queued
+    try {
+      if constexpr (std::is_void_v<R>) {
+        std::apply(fn_, std::move(args_));
+        this->try_set_value();
+      } else {
+        this->try_set_value(std::apply(fn_, std::move(args_)));
+      }
+    } catch (...) {
+      this->set_exception(std::current_exception());
+    }
+  }
+
+ private:
+  Fn fn_;
+  std::tuple<Args...> args_;
+};
+
+template <class T>
+inline constexpr bool is_duration_v = false;
+template <class Rep, class Period>
+inline constexpr bool is_duration_v<std::chrono::duration<Rep, Period>> = true;
+
+}  // namespace detail
+
+template <class R>
+class MapRange;
+
+class Executor {
+ public:
+  virtual ~Executor() = default;
+
+  template <class Fn, class... Args>
+  auto submit(Fn&& fn, Args&&... args)
+      -> Future<std::invoke_result_t<std::decay_t<Fn>&, std::decay_t<Args>...>> {
+    using R = std::invoke_result_t<std::decay_t<Fn>&, std::decay_t<Args>...>;
+    auto* task = new detail::TaskState<R, std::decay_t<Fn>, std::decay_t<Args>...>(
+        std::forward<Fn>(fn), std::forward<Args>(args)...);
+    task->add_ref();  // one reference for the Future, one for the queue
+    Future<R> future{detail::StateRef(task)};
+    enqueue(detail::StateRef(task));  // on a throw, the StateRef gives its reference back
+    return future;
+  }
+
+  // map(fn, ranges...), map(fn, ranges..., timeout), map(fn, ranges..., MapOptions)
+  template <class Fn, class... Args>
+  auto map(Fn&& fn, Args&&... args);
+
+  // Python's shutdown(wait=True, *, cancel_futures=False).
+  virtual void shutdown(bool wait = true, bool cancel_futures = false) = 0;
+
+ protected:
+  // Takes one reference to a task whose run() the executor must call exactly once (or cancel
+  // it). Throws RuntimeError after shutdown, BrokenExecutor when broken.
+  virtual void enqueue(detail::StateRef task) = 0;
+
+ private:
+  template <class Fn, class... Ranges>
+  auto map_with(const MapOptions& options, Fn&& fn, Ranges&&... ranges);
+};
+
+// The results of Executor::map: an input range of R, in input order. See executor.hpp.
+template <class R>
+class MapRange {
+ public:
+  // Submits the next call, or returns nullopt when the input is exhausted.
+  using Source = std::function<std::optional<Future<R>>()>;
+
+  MapRange(Source source, const MapOptions& options) : source_(std::move(source)) {
+    if (options.timeout) deadline_ = detail::Deadline::after(*options.timeout);
+    if (options.buffersize && *options.buffersize < 1)
+      throw ValueError("buffersize must be None or >= 1");
+    if (options.buffersize) ahead_ = static_cast<std::size_t>(*options.buffersize);
+    fill();
+  }
+  MapRange(MapRange&&) = default;
+  MapRange& operator=(MapRange&&) = default;
+  // Leaving early cancels what has not started (Python's result_iterator does the same).
+  ~MapRange() {
+    for (auto& f : pending_) f.cancel();
+  }
+
+  class iterator {
+   public:
+    using value_type = R;
+    using difference_type = std::ptrdiff_t;
+    iterator() = default;
+    explicit iterator(MapRange* m) : m_(m) {}
+    R operator*() const { return m_->current(); }
+    iterator& operator++() {
+      m_->advance();
+      return *this;
+    }
+    void operator++(int) { ++*this; }
+    friend bool operator==(const iterator& it, std::default_sentinel_t) { return it.at_end(); }
+
+   private:
+    bool at_end() const { return m_->pending_.empty(); }
+    MapRange* m_ = nullptr;
+  };
+
+  iterator begin() { return iterator(this); }
+  std::default_sentinel_t end() const noexcept { return {}; }
+
+ private:
+  // Keeps `ahead_` calls submitted (all of them when there is no buffersize).
+  void fill() {
+    while (source_ && (ahead_ == 0 || pending_.size() < ahead_)) {
+      std::optional<Future<R>> f = source_();
+      if (!f) {
+        source_ = nullptr;
+        break;
+      }
+      pending_.push_back(std::move(*f));
+    }
+  }
+  R current() {
+    Future<R>& f = pending_.front();
+    if (!f.wait_until(deadline_)) throw TimeoutError();
+    return std::move(f).result();
+  }
+  void advance() {
+    pending_.pop_front();
+    fill();
+  }
+
+  Source source_;
+  std::deque<Future<R>> pending_;
+  detail::Deadline deadline_ = detail::Deadline::never();
+  std::size_t ahead_ = 0;
+};
+
+template <class Fn, class... Args>
+auto Executor::map(Fn&& fn, Args&&... args) {
+  static_assert(sizeof...(Args) >= 1, "map() needs at least one input range");
+  using Last = std::remove_cvref_t<std::tuple_element_t<sizeof...(Args) - 1, std::tuple<Args...>>>;
+  if constexpr (std::is_same_v<Last, MapOptions> || detail::is_duration_v<Last>) {
+    auto all = std::forward_as_tuple(std::forward<Args>(args)...);
+    MapOptions options;
+    if constexpr (std::is_same_v<Last, MapOptions>)
+      options = std::get<sizeof...(Args) - 1>(all);
+    else
+      options.timeout = std::chrono::duration<double>(std::get<sizeof...(Args) - 1>(all));
+    return [&]<std::size_t... I>(std::index_sequence<I...>) {
+      return map_with(options, std::forward<Fn>(fn),
+                      std::forward<std::tuple_element_t<I, std::tuple<Args&&...>>>(
+                          std::get<I>(all))...);
+    }(std::make_index_sequence<sizeof...(Args) - 1>{});
+  } else {
+    return map_with(MapOptions{}, std::forward<Fn>(fn), std::forward<Args>(args)...);
+  }
+}
+
+template <class Fn, class... Ranges>
+auto Executor::map_with(const MapOptions& options, Fn&& fn, Ranges&&... ranges) {
+  static_assert((std::ranges::input_range<Ranges> && ...), "map() takes input ranges");
+  using F = std::decay_t<Fn>;
+  using R = std::invoke_result_t<F&, std::ranges::range_reference_t<Ranges>...>;
+  static_assert(!std::is_void_v<R>, "map() needs a function that returns a value");
+
+  // The inputs, held as std::views::all holds them (a reference to an lvalue, an rvalue moved
+  // in), and their iterators, advanced in step.
+  struct Inputs {
+    F fn;
+    std::tuple<std::views::all_t<Ranges>...> views;
+    std::tuple<std::ranges::iterator_t<std::views::all_t<Ranges>>...> its;
+    bool started = false;
+  };
+  auto inputs = std::make_shared<Inputs>(
+      Inputs{std::forward<Fn>(fn), {std::views::all(std::forward<Ranges>(ranges))...}, {}});
+  Executor* self = this;
+  typename MapRange<R>::Source source = [inputs, self]() -> std::optional<Future<R>> {
+    Inputs& in = *inputs;
+    return [&]<std::size_t... I>(std::index_sequence<I...>) -> std::optional<Future<R>> {
+      if (!in.started) {
+        ((std::get<I>(in.its) = std::ranges::begin(std::get<I>(in.views))), ...);
+        in.started = true;
+      } else {
+        (++std::get<I>(in.its), ...);
+      }
+      if (((std::get<I>(in.its) == std::ranges::end(std::get<I>(in.views))) || ...))
+        return std::nullopt;  // the shortest input is exhausted
+      return self->submit(in.fn, *std::get<I>(in.its)...);
+    }(std::index_sequence_for<Ranges...>{});
+  };
+  return MapRange<R>(std::move(source), options);
+}
+
+}  // namespace concur::futures

@@ -1,0 +1,89 @@
+// concur/futures/thread_pool.hpp — ThreadPoolExecutor: Python's
+// concurrent.futures.ThreadPoolExecutor (API.md §4).
+//
+//   cf::ThreadPoolExecutor pool;      // max_workers = min(32, cpu_count + 4)
+//   cf::ThreadPoolExecutor pool(2);
+//   cf::ThreadPoolExecutor pool(cf::ThreadPoolOptions{.max_workers = 4,
+//                                                     .thread_name_prefix = "dl",
+//                                                     .initializer = [] { ... }});
+//   auto f = pool.submit(fn, a, b);  pool.map(...);  pool.shutdown(wait, cancel_futures);
+//
+// As CPython's: workers are started lazily, one per submit() that finds no idle worker, up to
+// max_workers, and then reused; they are concur threads named "<prefix>_<i>" (default prefix
+// "ThreadPoolExecutor-<k>", k counting pools from 0) and run `initializer` once each before
+// any task. An initializer that throws breaks the pool: the queued futures fail with
+// BrokenExecutor, and so does every later submit(). Tasks wait in a lock-free
+// concur::queue::SimpleQueue; a worker that waits on a future (result(), exception()) runs
+// queued tasks of its pool meanwhile (future_state.hpp), so a task may wait for another task
+// of its own saturated pool.
+//
+// shutdown(wait=true, cancel_futures=false): no more submits (RuntimeError); cancel_futures
+// cancels every task that has not started; wait joins the workers after the queued tasks ran.
+// shutdown(false) returns at once and the queued work still finishes. The destructor is
+// shutdown(true). Calling shutdown(true) from one of the pool's own tasks throws RuntimeError
+// (a thread cannot join itself). Workers are daemon threads: a pool that is never shut down
+// does not keep the process alive.
+//
+// Thread-safety: all members may be called concurrently, except the destructor.
+// Errors: ThreadPoolExecutor(0) or a negative max_workers: ValueError.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "concur/detail/mutex.hpp"
+#include "concur/futures/executor.hpp"
+#include "concur/queue/simple_queue.hpp"
+#include "concur/threading/semaphore.hpp"
+#include "concur/threading/thread.hpp"
+
+namespace concur::futures {
+
+struct ThreadPoolOptions {
+  std::optional<int> max_workers{};      // unset: min(32, cpu_count + 4); <= 0: ValueError
+  std::string thread_name_prefix{};      // empty: "ThreadPoolExecutor-<k>"
+  std::function<void()> initializer{};   // run once in each worker before its first task
+};
+
+class ThreadPoolExecutor final : public Executor, private detail::HelpSource {
+ public:
+  ThreadPoolExecutor() : ThreadPoolExecutor(ThreadPoolOptions{}) {}
+  explicit ThreadPoolExecutor(int max_workers)
+      : ThreadPoolExecutor(ThreadPoolOptions{.max_workers = max_workers}) {}
+  explicit ThreadPoolExecutor(ThreadPoolOptions options);
+  ~ThreadPoolExecutor() override;
+  ThreadPoolExecutor(const ThreadPoolExecutor&) = delete;
+  ThreadPoolExecutor& operator=(const ThreadPoolExecutor&) = delete;
+
+  void shutdown(bool wait = true, bool cancel_futures = false) override;
+
+  int max_workers() const noexcept { return max_workers_; }
+
+ private:
+  void enqueue(detail::StateRef task) override;
+  bool run_one_queued() override;
+  void adjust_thread_count();  // under mutex_
+  void worker_main();
+  void initializer_failed();
+
+  const int max_workers_;
+  const std::string prefix_;
+  const std::function<void()> initializer_;
+
+  // Tasks to run; a null task tells a worker to exit (and to pass the word on).
+  queue::SimpleQueue<detail::StateRef> work_;
+  // Released after each task a worker finishes: submit() starts a new worker only when it
+  // cannot take a permit, i.e. when no worker is (about to be) idle. As CPython.
+  threading::Semaphore idle_{0};
+
+  concur::detail::Mutex mutex_;  // submit/shutdown/broken and the thread list
+  bool shutdown_ = false;
+  std::string broken_;           // non-empty: why the pool is broken
+  std::vector<std::unique_ptr<threading::Thread>> threads_;
+};
+
+}  // namespace concur::futures
