@@ -8,14 +8,21 @@
 
 #include <cerrno>
 #include <climits>
+#include <cstdlib>
 #include <ctime>
 #include <thread>
 
 namespace concur::detail {
 
-const SpinPolicy& spin_policy() noexcept {
-  static const SpinPolicy policy{std::thread::hardware_concurrency() > 1 ? 8 : 0, 6};
-  return policy;
+bool spinning_can_help() noexcept {
+  // The CPUs we may run on (taskset, cgroups' cpusets), not the machine's: pinned to one CPU,
+  // a spinning waiter only keeps its partner from running.
+  static const bool can_help = [] {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) return CPU_COUNT(&set) > 1;
+    return std::thread::hardware_concurrency() > 1;
+  }();
+  return can_help;
 }
 
 void yield_cpu() noexcept { sched_yield(); }

@@ -35,36 +35,42 @@ inline void cpu_relax() noexcept {
 #endif
 }
 
-// The spin budget: how many pauses, then how many sched_yield()s, before sleeping (0 pauses on a
-// single-CPU machine, where the partner cannot run while we pause). Chosen by measurement on
-// 2-vCPU machines, in both of their modes (bench/threading_bench.cpp, `taskset -c 0` for the
-// shared-CPU mode): 100 pauses and no yields won ping-pong 2-4x when the partner ran on the
-// other core but lost 4-7x to std::binary_semaphore when both shared a CPU; 8 pauses then 6
-// yields wins in both modes.
-struct SpinPolicy {
-  int pauses;
-  int yields;
-};
-const SpinPolicy& spin_policy() noexcept;
-void yield_cpu() noexcept;  // sched_yield()
+// The spin budget, per thread and adaptive, as glibc's adaptive mutexes: a spin that got its
+// answer doubles the thread's budget for the next one (up to kMaxSpin pauses), a spin that had
+// to give up halves it (down to kMinSpin). When the partner runs on another core, answers come
+// within a few hundred pauses and the spins keep succeeding; when it cannot run until we stop
+// (it shares our CPU), spinning only delays it, and the budget soon shrinks to a token spin
+// before the futex sleep. No spinning at all when the process may use a single CPU.
+//
+// No sched_yield(), ever: on Linux (EEVDF) a yield when other programs keep the CPUs busy hands
+// the CPU to one of them and pushes the yielder's deadline back a slice, so even its later
+// futex wake-ups stop preempting them: measured on these machines, a two-thread handoff fell
+// from ~30K to ~240 per second under three CPU-bound processes (std::binary_semaphore, which
+// yields, falls the same way), while a plain futex sleep kept its pace.
+inline constexpr int kMinSpin = 4;
+inline constexpr int kMaxSpin = 256;
+inline thread_local int tls_spin_budget = 32;
+bool spinning_can_help() noexcept;  // more than one CPU available to us (src/futex.cpp)
 
-// Spin until `ready()` is true or the budget is spent; returns ready()'s last value.
-//  - A few pauses: a partner running on another core often answers within them.
-//  - Then a few sched_yield()s: when the partner shares our CPU, pausing cannot help (it cannot
-//    run until we stop), but yielding lets it run at once, far cheaper than a futex round trip;
-//    when it runs elsewhere, a yield returns at once and we check again.
+// sched_yield(), for the one kind of wait that must let a preempted thread run: a lock-free
+// structure waiting for a thread a few instructions from done (queue/segmented_fifo.hpp).
+void yield_cpu() noexcept;
+
+// Spin until `ready()` is true or the thread's budget is spent; returns ready()'s last value.
 template <class Ready>
 inline bool spin_until(Ready&& ready) noexcept(noexcept(ready())) {
-  const SpinPolicy& policy = spin_policy();
-  for (int i = 0; i < policy.pauses; ++i) {
-    if (ready()) return true;
+  if (ready()) return true;
+  if (!spinning_can_help()) return false;
+  const int budget = tls_spin_budget;
+  for (int i = 0; i < budget; ++i) {
     cpu_relax();
+    if (ready()) {
+      if (budget < kMaxSpin) tls_spin_budget = budget * 2;
+      return true;
+    }
   }
-  for (int i = 0; i < policy.yields; ++i) {
-    if (ready()) return true;
-    yield_cpu();
-  }
-  return ready();
+  if (budget > kMinSpin) tls_spin_budget = budget / 2;
+  return false;
 }
 
 // Sleep while `word == expected`, until woken or until `deadline`. Returns false only when the
