@@ -48,14 +48,16 @@ void ThreadPoolExecutor::enqueue(detail::StateRef task) {
 }
 
 void ThreadPoolExecutor::adjust_thread_count() {
+  if (all_started_.load(std::memory_order_relaxed)) return;
   // A worker that finished a task and is (about to be) waiting for the next takes this one.
   if (idle_.acquire(false)) return;
-  if (static_cast<int>(threads_.size()) >= max_workers_) return;
   const std::string name = prefix_ + "_" + std::to_string(threads_.size());
   auto t = std::make_unique<threading::Thread>(
       threading::ThreadOptions{.name = name, .daemon = true}, [this] { worker_main(); });
   t->start();
   threads_.push_back(std::move(t));
+  if (static_cast<int>(threads_.size()) == max_workers_)
+    all_started_.store(true, std::memory_order_relaxed);
 }
 
 void ThreadPoolExecutor::worker_main() {
@@ -76,7 +78,7 @@ void ThreadPoolExecutor::worker_main() {
     }
     task->run();
     task = detail::StateRef();  // drop our reference before we count as idle
-    idle_.release();
+    if (!all_started_.load(std::memory_order_relaxed)) idle_.release();
   }
 }
 

@@ -18,8 +18,9 @@
 // map() with MapOptions::buffersize submits at most that many calls ahead of the consumer (as
 // Python 3.14), so a huge or endless input range does not fill memory; the input is then read
 // lazily, and must outlive the iteration if passed as an lvalue (an rvalue range is kept by the
-// map object). Leaving a map iteration early (destroying the range) cancels the calls that have
-// not started. map() needs a function that returns a value.
+// map object). Leaving a map iteration early (destroying the range after begin()) cancels the
+// calls that have not started; a map result that is never iterated lets every call run, as in
+// Python. A function that returns nothing yields std::monostate values (Python yields None).
 //
 // Thread-safety: submit() and map() may be called concurrently; a map range is iterated by one
 // thread. Errors: submit() after shutdown() throws RuntimeError; a broken executor throws
@@ -37,6 +38,7 @@
 #include <tuple>
 #include <type_traits>
 #include <utility>
+#include <variant>
 
 #include "concur/detail/deadline.hpp"
 #include "concur/errors.hpp"
@@ -123,10 +125,13 @@ class Executor {
   auto map_with(const MapOptions& options, Fn&& fn, Ranges&&... ranges);
 };
 
-// The results of Executor::map: an input range of R, in input order. See executor.hpp.
+// The results of Executor::map: an input range of R (std::monostate for a void function), in
+// input order. See executor.hpp.
 template <class R>
 class MapRange {
  public:
+  using value_type = std::conditional_t<std::is_void_v<R>, std::monostate, R>;
+
   // Submits the next call, or returns nullopt when the input is exhausted.
   using Source = std::function<std::optional<Future<R>>()>;
 
@@ -139,18 +144,20 @@ class MapRange {
   }
   MapRange(MapRange&&) = default;
   MapRange& operator=(MapRange&&) = default;
-  // Leaving early cancels what has not started (Python's result_iterator does the same).
+  // Leaving an iteration early cancels what has not started (Python's result_iterator does the
+  // same); a result never iterated leaves its calls to run.
   ~MapRange() {
-    for (auto& f : pending_) f.cancel();
+    if (started_)
+      for (auto& f : pending_) f.cancel();
   }
 
   class iterator {
    public:
-    using value_type = R;
+    using value_type = MapRange::value_type;
     using difference_type = std::ptrdiff_t;
     iterator() = default;
     explicit iterator(MapRange* m) : m_(m) {}
-    R operator*() const { return m_->current(); }
+    value_type operator*() const { return m_->current(); }
     iterator& operator++() {
       m_->advance();
       return *this;
@@ -163,7 +170,10 @@ class MapRange {
     MapRange* m_ = nullptr;
   };
 
-  iterator begin() { return iterator(this); }
+  iterator begin() {
+    started_ = true;
+    return iterator(this);
+  }
   std::default_sentinel_t end() const noexcept { return {}; }
 
  private:
@@ -178,10 +188,15 @@ class MapRange {
       pending_.push_back(std::move(*f));
     }
   }
-  R current() {
+  value_type current() {
     Future<R>& f = pending_.front();
     if (!f.wait_until(deadline_)) throw TimeoutError();
-    return std::move(f).result();
+    if constexpr (std::is_void_v<R>) {
+      f.result();
+      return {};
+    } else {
+      return std::move(f).result();
+    }
   }
   void advance() {
     pending_.pop_front();
@@ -192,6 +207,7 @@ class MapRange {
   std::deque<Future<R>> pending_;
   detail::Deadline deadline_ = detail::Deadline::never();
   std::size_t ahead_ = 0;
+  bool started_ = false;
 };
 
 template <class Fn, class... Args>
@@ -220,7 +236,6 @@ auto Executor::map_with(const MapOptions& options, Fn&& fn, Ranges&&... ranges) 
   static_assert((std::ranges::input_range<Ranges> && ...), "map() takes input ranges");
   using F = std::decay_t<Fn>;
   using R = std::invoke_result_t<F&, std::ranges::range_reference_t<Ranges>...>;
-  static_assert(!std::is_void_v<R>, "map() needs a function that returns a value");
 
   // The inputs, held as std::views::all holds them (a reference to an lvalue, an rvalue moved
   // in), and their iterators, advanced in step.

@@ -28,6 +28,7 @@
 // Errors: ThreadPoolExecutor(0) or a negative max_workers: ValueError.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -79,6 +80,9 @@ class ThreadPoolExecutor final : public Executor, private detail::HelpSource {
   // Released after each task a worker finishes: submit() starts a new worker only when it
   // cannot take a permit, i.e. when no worker is (about to be) idle. As CPython.
   threading::Semaphore idle_{0};
+  // Set once max_workers threads exist: no more are ever started, so the idle count has no
+  // use any more and submit() and the workers stop paying for it.
+  std::atomic<bool> all_started_{false};
 
   concur::detail::Mutex mutex_;  // submit/shutdown/broken and the thread list
   bool shutdown_ = false;
