@@ -12,7 +12,8 @@
 //
 // A benchmark binary defines its workloads (each a Workload with its variants and the
 // (concur, peer) pairs to compare, optionally with the ratio concur is meant to reach, reported
-// as met / MISSED) and hands them to run_main():
+// as met / MISSED; or a report of its own, for figures that are not rates, printed in the same
+// output outside the ratio table) and hands them to run_main():
 //
 //   int main(int argc, char** argv) {
 //     return concur_bench::run_main(argc, argv, "queue", {make_a, make_b});
@@ -46,7 +47,7 @@
 #include <utility>
 #include <vector>
 
-#include "concur/detail/futex.hpp"  // detail::spin_policy(), printed in the header
+#include "concur/detail/futex.hpp"  // the spin budget, printed in the header
 
 namespace concur_bench {
 
@@ -279,6 +280,11 @@ struct Workload {
   std::string unit;       // what one operation is
   std::int64_t n0;        // calibration starts here
   std::vector<Variant> variants;
+  // A workload that measures something other than rates (bytes allocated per task, a latency
+  // distribution) sets report: run() calls it in place of the calibration, the rounds and the
+  // ratio lines, and it prints its own lines (title first, as the ratio lines do). The footer
+  // (unit, seconds, other load) is printed as for every workload; nothing enters the summary.
+  std::function<void()> report;
   struct Pair {
     std::string concur, peer;
     double goal;
@@ -311,6 +317,15 @@ struct Workload {
   void run() {
     const auto t_start = Clock::now();
     const CpuSnapshot cpu0 = cpu_snapshot();
+    if (report) {
+      running = title;
+      report();
+      running.clear();
+      std::printf("%-17s (%s; %.1f s; %s)\n\n", "", unit.c_str(), seconds_since(t_start),
+                  other_load(cpu0, cpu_snapshot()).c_str());
+      std::fflush(stdout);
+      return;
+    }
     for (auto& v : variants) {
       try {
         running = title + ": " + v.name;
@@ -571,9 +586,9 @@ inline int run_main(int argc, char** argv, const std::string& name,
               python.ok() ? ", Python " : "", python.ok() ? python.version().c_str() : "");
   std::printf("   %d rounds of ~%.0f ms samples, variants interleaved (A B C, C B A, ...); "
               "rates are medians,\n   ratios the median of per-round concur/peer ratios "
-              "(>1: concur faster). concur spins %d pauses, then %d yields, before sleeping.\n\n",
-              opts.rounds, opts.sample_s * 1000, concur::detail::spin_policy().pauses,
-              concur::detail::spin_policy().yields);
+              "(>1: concur faster). concur waits spin %d-%d pauses (adaptive), then sleep.\n\n",
+              opts.rounds, opts.sample_s * 1000, concur::detail::kMinSpin,
+              concur::detail::kMaxSpin);
   std::fflush(stdout);
 
   const auto t0 = Clock::now();
