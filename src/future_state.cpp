@@ -9,6 +9,7 @@
 namespace concur::futures::detail {
 
 thread_local HelpSource* StateBase::tls_help_ = nullptr;
+thread_local bool StateBase::tls_helping_ = false;
 
 namespace {
 constexpr bool is_done(std::uint32_t word) noexcept {
@@ -147,8 +148,11 @@ bool StateBase::wait_done(const Deadline& deadline) {
   // A pool worker runs its pool's queued tasks rather than sleep: the one we wait for may be
   // among them, with no other worker free to take it.
   if (HelpSource* help = tls_help_) {
+    const bool was_helping = tls_helping_;
+    tls_helping_ = true;  // a task run here does not make this worker idle
     while (!done() && !deadline.expired() && help->run_one_queued()) {
     }
+    tls_helping_ = was_helping;
     if (done()) return true;
   }
   if (concur::detail::spin_until([this] { return done(); })) return true;

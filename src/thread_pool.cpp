@@ -1,6 +1,7 @@
 // concur::futures::ThreadPoolExecutor (include/concur/futures/thread_pool.hpp), following
 // CPython's Lib/concurrent/futures/thread.py.
 #include <algorithm>
+#include <cstdio>
 #include <atomic>
 #include <exception>
 #include <string>
@@ -64,7 +65,12 @@ void ThreadPoolExecutor::worker_main() {
   if (initializer_) {
     try {
       initializer_();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "concur.futures: Exception in initializer: %s\n", e.what());
+      initializer_failed();
+      return;
     } catch (...) {
+      std::fprintf(stderr, "concur.futures: Exception in initializer\n");
       initializer_failed();
       return;
     }
@@ -76,10 +82,12 @@ void ThreadPoolExecutor::worker_main() {
       work_.put(detail::StateRef());  // pass the exit signal on to the next worker
       return;
     }
-    task->run();
-    task = detail::StateRef();  // drop our reference before we count as idle
-    if (!all_started_.load(std::memory_order_relaxed)) idle_.release();
+    task->run();  // counts this worker idle (task_finishing) just before the future completes
   }
+}
+
+void ThreadPoolExecutor::task_finishing() noexcept {
+  if (!all_started_.load(std::memory_order_relaxed)) idle_.release();
 }
 
 bool ThreadPoolExecutor::run_one_queued() {

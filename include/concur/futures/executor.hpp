@@ -64,15 +64,22 @@ class TaskState final : public State<R> {
       : fn_(std::forward<F>(fn)), args_(std::forward<A>(args)...) {}
 
   void run() noexcept override {
-    if (!this->set_running_or_notify_cancel()) return;  // cancelled while queued
+    if (!this->set_running_or_notify_cancel()) {  // cancelled while queued
+      StateBase::task_finishing();
+      return;
+    }
     try {
       if constexpr (std::is_void_v<R>) {
         std::apply(fn_, std::move(args_));
+        StateBase::task_finishing();
         this->try_set_value();
       } else {
-        this->try_set_value(std::apply(fn_, std::move(args_)));
+        R value = std::apply(fn_, std::move(args_));
+        StateBase::task_finishing();
+        this->try_set_value(std::move(value));
       }
     } catch (...) {
+      StateBase::task_finishing();
       this->set_exception(std::current_exception());
     }
   }

@@ -48,11 +48,14 @@ class Listener {
   ~Listener() = default;
 };
 
-// What a pool worker can do while it waits for a future: run one queued task of its executor.
-// Set for the worker's thread by the executor (HelpScope); read by wait_done().
+// The executor behind a pool worker's thread, set for that thread by the executor
+// (HelpScope). wait_done() asks it to run queued tasks while the worker waits; a task the
+// worker runs tells it, just before the task's future completes, that the worker is about to be
+// free again (so that whoever the completion wakes and submits next finds it idle).
 class HelpSource {
  public:
   virtual bool run_one_queued() = 0;  // false when nothing is queued
+  virtual void task_finishing() noexcept = 0;
 
  protected:
   ~HelpSource() = default;
@@ -110,6 +113,11 @@ class StateBase {
   // The task of an executor-made state: set_running_or_notify_cancel(), call, set the outcome.
   virtual void run() noexcept {}
 
+  // Called by a task between its call and the completion of its future (see HelpSource).
+  static void task_finishing() noexcept {
+    if (tls_help_ && !tls_helping_) tls_help_->task_finishing();
+  }
+
  protected:
   StateBase() = default;
   virtual ~StateBase() = default;
@@ -138,6 +146,7 @@ class StateBase {
 
   friend class HelpScope;
   static thread_local HelpSource* tls_help_;
+  static thread_local bool tls_helping_;  // running a queued task inside wait_done()
 
  public:
   // Marks the current thread as a worker of `source` for its lifetime (RAII).

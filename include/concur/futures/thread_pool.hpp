@@ -67,6 +67,7 @@ class ThreadPoolExecutor final : public Executor, private detail::HelpSource {
  private:
   void enqueue(detail::StateRef task) override;
   bool run_one_queued() override;
+  void task_finishing() noexcept override;
   void adjust_thread_count();  // under mutex_
   void worker_main();
   void initializer_failed();

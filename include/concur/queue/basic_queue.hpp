@@ -8,10 +8,12 @@
 //   SegmentedFifo (lock-free)  SimpleQueue
 //   LockedCore<...>            LifoQueue, PriorityQueue, PollableQueue
 //
-// A core provides bool try_push(T& x) (moves x only on success; false when full),
-// std::optional<T> try_pop(), size() and pushed(), the number of successful pushes so far.
-// Unfinished tasks are pushed() minus finished_ (task_done() calls and discarded items), so a
-// put pays for no counter of its own. This layer adds the waiting: a get that finds the
+// A core (core.hpp) stores items: try_push (kDone, kFull, kClosed; moves x only on kDone),
+// try_pop (nullopt when empty, and whether it was also closed), close(), size() and pushed(),
+// the number of successful pushes so far. Unfinished tasks are pushed() minus finished_
+// (task_done() calls and discarded items), so a put pays for no counter of its own.
+// shutdown() closes the core: a push and the close are ordered by the core itself, so every
+// put either lands before the shutdown (and a get still finds its item) or throws ShutDown. This layer adds the waiting: a get that finds the
 // queue empty waits on not_empty_, a put that finds it full waits on not_full_, join() waits on
 // all_done_ (detail::EventCount: a short spin, then a futex sleep on a FIFO of parked waiters).
 // A successful put wakes one getter, a successful get one putter, only when someone sleeps: the
@@ -54,7 +56,7 @@
 #include "concur/detail/event_count.hpp"
 #include "concur/errors.hpp"
 #include "concur/queue/errors.hpp"
-#include "concur/queue/segmented_fifo.hpp"  // kCacheLine
+#include "concur/queue/core.hpp"
 
 namespace concur::queue::detail {
 
@@ -183,16 +185,13 @@ class BasicQueue {
 
   // ---- shutdown -----------------------------------------------------------------------------
   void shutdown(bool immediate = false) {
-    shutdown_.fetch_or(kShutDown | (immediate ? kImmediate : 0u), std::memory_order_seq_cst);
-    // Dekker with put_until(): our flag before our look at the items; its item before its look
-    // at the flag. One of the two sees the other, so an immediate shutdown discards every item
-    // whose put it overlaps.
-    std::atomic_thread_fence(std::memory_order_seq_cst);
+    shutdown_.store(true, std::memory_order_release);
+    core_.close();  // from here on every push fails: nothing can land behind the discard
     if (immediate) discard_all();
     not_empty_.notify_all();
     not_full_.notify_all();
   }
-  bool is_shutdown() const noexcept { return shutdown_.load(std::memory_order_acquire) != 0; }
+  bool is_shutdown() const noexcept { return shutdown_.load(std::memory_order_acquire); }
 
  protected:
   // maxsize <= 0: unbounded. The core gets the capacity (0 = unbounded) and `core_args`.
@@ -209,9 +208,6 @@ class BasicQueue {
 
  private:
   enum class Status { kDone, kTimeout, kShutDown };
-  static constexpr std::uint32_t kShutDown = 1, kImmediate = 2;
-
-  bool shut() const noexcept { return shutdown_.load(std::memory_order_acquire) != 0; }
 
   void put_copy(const T& x, const Deadline& deadline) {
     T copy(x);
@@ -231,41 +227,31 @@ class BasicQueue {
 
   // Moves x into the queue (kDone), or leaves it untouched (kTimeout, kShutDown).
   Status put_until(T& x, const Deadline& deadline) {
-    if (shut()) return Status::kShutDown;
-    bool pushed = core_.try_push(x), refused = false;
-    if (!pushed) {
+    PushResult r = core_.try_push(x);
+    if (r == PushResult::kFull) {
       not_full_.wait_until(
           [&] {
-            if (shut()) return refused = true;
-            return pushed = core_.try_push(x);
+            r = core_.try_push(x);
+            return r != PushResult::kFull;
           },
           deadline);
-      if (!pushed) return refused ? Status::kShutDown : Status::kTimeout;
     }
+    if (r == PushResult::kClosed) return Status::kShutDown;
+    if (r == PushResult::kFull) return Status::kTimeout;
     notify_one(not_empty_);
-    // Dekker with shutdown(): our item (a seq_cst claim, or a fence in notify_one) before our
-    // seq_cst look at the flag. If an immediate shutdown ran its discard before our item
-    // landed, we discard in its place.
-    if (shutdown_.load(std::memory_order_seq_cst) & kImmediate) discard_all();
     return Status::kDone;
   }
 
   Status get_until(std::optional<T>& out, const Deadline& deadline) {
-    out = core_.try_pop();
+    bool closed = false;  // set by the core when it is empty and closed: ShutDown
+    out = core_.try_pop(closed);
     if (!out) {
-      bool refused = false;
-      const bool woke = not_empty_.wait_until(
-          [&] {
-            if ((out = core_.try_pop())) return true;
-            if (!shut()) return false;
-            // Shut down: what was put before is still ours to take; once empty, ShutDown.
-            out = core_.try_pop();
-            refused = !out;
-            return true;
-          },
-          deadline);
-      if (!woke) return Status::kTimeout;
-      if (refused) return Status::kShutDown;
+      if (!closed) {
+        const bool woke = not_empty_.wait_until(
+            [&] { return (out = core_.try_pop(closed)).has_value() || closed; }, deadline);
+        if (!woke) return Status::kTimeout;
+      }
+      if (!out) return Status::kShutDown;
     }
     if (maxsize_ > 0) notify_one(not_full_);
     return Status::kDone;
@@ -281,7 +267,8 @@ class BasicQueue {
 
   // shutdown(true): drop every queued item, each counting as a finished task.
   void discard_all() {
-    while (std::optional<T> item = core_.try_pop()) {
+    bool closed = false;
+    while (std::optional<T> item = core_.try_pop(closed)) {
       if constexpr (kTracksTasks) {  // as Python: only while some task is unfinished
         std::uint64_t n = finished_.load(std::memory_order_relaxed);
         while (n < core_.pushed() &&
@@ -300,7 +287,7 @@ class BasicQueue {
   concur::detail::EventCount all_done_;
   // Read by every operation, written once: a line of its own.
   alignas(kCacheLine) const long maxsize_;
-  std::atomic<std::uint32_t> shutdown_{0};
+  std::atomic<bool> shutdown_{false};  // for is_shutdown(); the core's close is what counts
 };
 
 }  // namespace concur::queue::detail

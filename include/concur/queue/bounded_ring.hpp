@@ -20,8 +20,12 @@
 // read-modify-writes, read with seq_cst loads: the queue's no-lost-wake-up protocol
 // (basic_queue.hpp) needs nothing more, no fence on the fast path.
 //
-// Thread-safety: try_push, try_pop and size may be called concurrently from any threads.
-// T must be nothrow-move-constructible (checked).
+// The enqueue counter holds position << 1 | closed: close() sets the low bit, so a claim (a CAS
+// of that word) and the close are ordered, and a consumer that finds the ring empty learns from
+// the same load whether it is closed.
+//
+// Thread-safety: every member except the destructor may be called concurrently from any
+// threads. T must be nothrow-move-constructible (checked).
 #pragma once
 
 #include <atomic>
@@ -33,7 +37,7 @@
 #include <type_traits>
 #include <utility>
 
-#include "concur/queue/segmented_fifo.hpp"  // kCacheLine
+#include "concur/queue/core.hpp"
 
 namespace concur::queue::detail {
 
@@ -57,16 +61,18 @@ class BoundedRing {
 
   // Not concurrent with anything: destroys the items left.
   ~BoundedRing() {
-    const std::uint64_t tail = enqueue_pos_.load(std::memory_order_relaxed);
+    const std::uint64_t tail = enqueue_pos_.load(std::memory_order_relaxed) >> 1;
     for (std::uint64_t p = dequeue_pos_.load(std::memory_order_relaxed); p != tail; ++p)
       cell(p).item()->~T();
   }
 
-  // Moves `x` in and returns true, or returns false (x untouched) when the ring is full.
-  bool try_push(T& x) noexcept {
+  // Moves `x` in (kDone), or leaves it untouched: kFull, kClosed.
+  PushResult try_push(T& x) noexcept {
     ShortWait wait;
-    std::uint64_t pos = enqueue_pos_.load(std::memory_order_relaxed);
+    std::uint64_t word = enqueue_pos_.load(std::memory_order_relaxed);
     for (;;) {
+      if (word & 1) return PushResult::kClosed;
+      const std::uint64_t pos = word >> 1;
       Cell& c = cell(pos);
       // acquire: pairs with the consumer's release of seq, so its move-out of the previous item
       // is complete before we construct over it.
@@ -75,24 +81,28 @@ class BoundedRing {
       if (diff == 0) {
         // The cell's seq carries the item's synchronization; seq_cst is for the claim's role
         // in the wake-up protocol (and costs nothing extra: a CAS is a locked instruction).
-        if (enqueue_pos_.compare_exchange_weak(pos, pos + 1, std::memory_order_seq_cst,
+        if (enqueue_pos_.compare_exchange_weak(word, word + 2, std::memory_order_seq_cst,
                                                std::memory_order_relaxed)) {
           ::new (static_cast<void*>(c.storage)) T(std::move(x));
           c.seq.store(pos + 1, std::memory_order_release);
-          return true;
+          return PushResult::kDone;
         }
       } else if (diff < 0) {
         // The cell still holds the item of position pos - capacity. Full, unless its consumer
         // has claimed it and is moving it out right now.
-        if (dequeue_pos_.load(std::memory_order_seq_cst) + capacity_ <= pos) return false;
+        if (dequeue_pos_.load(std::memory_order_seq_cst) + capacity_ <= pos) {
+          return (enqueue_pos_.load(std::memory_order_seq_cst) & 1) ? PushResult::kClosed
+                                                                     : PushResult::kFull;
+        }
         wait();
+        word = enqueue_pos_.load(std::memory_order_relaxed);
       } else {
-        pos = enqueue_pos_.load(std::memory_order_relaxed);  // another producer took pos
+        word = enqueue_pos_.load(std::memory_order_relaxed);  // another producer took pos
       }
     }
   }
 
-  std::optional<T> try_pop() noexcept {
+  std::optional<T> try_pop(bool& closed) noexcept {
     ShortWait wait;
     std::uint64_t pos = dequeue_pos_.load(std::memory_order_relaxed);
     for (;;) {
@@ -110,7 +120,11 @@ class BoundedRing {
       } else if (diff < 0) {
         // Not written for this lap yet. Empty, unless a producer has claimed the cell and is
         // writing it right now.
-        if (enqueue_pos_.load(std::memory_order_seq_cst) <= pos) return std::nullopt;
+        const std::uint64_t word = enqueue_pos_.load(std::memory_order_seq_cst);
+        if ((word >> 1) <= pos) {
+          closed = (word & 1) != 0;
+          return std::nullopt;
+        }
         wait();
       } else {
         pos = dequeue_pos_.load(std::memory_order_relaxed);
@@ -122,7 +136,7 @@ class BoundedRing {
   std::size_t size() const noexcept {
     for (;;) {
       const std::uint64_t head = dequeue_pos_.load(std::memory_order_seq_cst);
-      const std::uint64_t tail = enqueue_pos_.load(std::memory_order_seq_cst);
+      const std::uint64_t tail = enqueue_pos_.load(std::memory_order_seq_cst) >> 1;
       if (dequeue_pos_.load(std::memory_order_seq_cst) != head) continue;
       const std::uint64_t n = tail > head ? tail - head : 0;
       return n > capacity_ ? capacity_ : static_cast<std::size_t>(n);
@@ -132,7 +146,11 @@ class BoundedRing {
   std::size_t capacity() const noexcept { return capacity_; }
 
   // How many pushes have claimed their cell so far (monotonic).
-  std::uint64_t pushed() const noexcept { return enqueue_pos_.load(std::memory_order_seq_cst); }
+  std::uint64_t pushed() const noexcept {
+    return enqueue_pos_.load(std::memory_order_seq_cst) >> 1;
+  }
+
+  void close() noexcept { enqueue_pos_.fetch_or(1, std::memory_order_seq_cst); }
 
  private:
   struct Cell {
@@ -148,7 +166,7 @@ class BoundedRing {
   const std::size_t capacity_;
   const std::size_t mask_;  // capacity - 1 for a power of two (> 1), else 0: use %
   const std::unique_ptr<Cell[]> cells_;
-  alignas(kCacheLine) std::atomic<std::uint64_t> enqueue_pos_{0};
+  alignas(kCacheLine) std::atomic<std::uint64_t> enqueue_pos_{0};  // position << 1 | closed
   alignas(kCacheLine) std::atomic<std::uint64_t> dequeue_pos_{0};
 };
 

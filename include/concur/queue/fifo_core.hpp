@@ -39,22 +39,26 @@ class FifoCore {
       list_ = std::make_unique<SegmentedFifo<T>>();
   }
 
-  // Moves `x` in and returns true, or returns false (x untouched) when full.
-  bool try_push(T& x) {
+  // Moves `x` in (kDone), or leaves it untouched: kFull, kClosed.
+  PushResult try_push(T& x) {
     if (ring_) return ring_->try_push(x);
-    if (capacity_ != 0 && !reserve()) return false;
+    if (capacity_ == 0) return list_->try_push(x);
+    if (!reserve()) return list_->closed() ? PushResult::kClosed : PushResult::kFull;
+    bool pushed;
     try {
-      list_->push(std::move(x));
+      pushed = list_->push(std::move(x));
     } catch (...) {  // std::bad_alloc for a new block: give the place back
-      count_.fetch_sub(1, std::memory_order_relaxed);
+      count_.fetch_sub(1, std::memory_order_seq_cst);
       throw;
     }
-    return true;
+    if (pushed) return PushResult::kDone;
+    count_.fetch_sub(1, std::memory_order_seq_cst);
+    return PushResult::kClosed;
   }
 
-  std::optional<T> try_pop() noexcept {
-    if (ring_) return ring_->try_pop();
-    std::optional<T> out = list_->try_pop();
+  std::optional<T> try_pop(bool& closed) noexcept {
+    if (ring_) return ring_->try_pop(closed);
+    std::optional<T> out = list_->try_pop(closed);
     // seq_cst: freeing a place is this core's "claim" for waiting producers (their reserve()
     // reads the count with seq_cst); see basic_queue.hpp.
     if (out && capacity_ != 0) count_.fetch_sub(1, std::memory_order_seq_cst);
@@ -63,6 +67,13 @@ class FifoCore {
 
   std::size_t size() const noexcept { return ring_ ? ring_->size() : list_->size(); }
   std::uint64_t pushed() const noexcept { return ring_ ? ring_->pushed() : list_->pushed(); }
+
+  void close() noexcept {
+    if (ring_)
+      ring_->close();
+    else
+      list_->close();
+  }
 
  private:
   // One place for a bounded SegmentedFifo. A CAS loop rather than fetch_add-then-undo: a

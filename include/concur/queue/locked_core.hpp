@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "concur/detail/mutex.hpp"
+#include "concur/queue/core.hpp"
 
 namespace concur::queue::detail {
 
@@ -99,21 +100,25 @@ class LockedCore {
   // capacity 0: unbounded.
   explicit LockedCore(std::size_t capacity) : capacity_(capacity) {}
 
-  // Moves `x` in and returns true, or returns false (x untouched) when full.
-  bool try_push(T& x) {
+  // Moves `x` in (kDone), or leaves it untouched: kFull, kClosed.
+  PushResult try_push(T& x) {
     concur::detail::MutexGuard guard(mutex_);
+    if (closed_) return PushResult::kClosed;
     const std::size_t n = buffer_.size();
-    if (capacity_ != 0 && n >= capacity_) return false;
+    if (capacity_ != 0 && n >= capacity_) return PushResult::kFull;
     buffer_.push(std::move(x));
     pushed_.store(pushed_.load(std::memory_order_relaxed) + 1, std::memory_order_seq_cst);
     if (n == 0) observer_.became_nonempty();
-    return true;
+    return PushResult::kDone;
   }
 
-  std::optional<T> try_pop() {
+  std::optional<T> try_pop(bool& closed) {
     concur::detail::MutexGuard guard(mutex_);
     const std::size_t n = buffer_.size();
-    if (n == 0) return std::nullopt;
+    if (n == 0) {
+      closed = closed_;
+      return std::nullopt;
+    }
     std::optional<T> out(buffer_.take());
     if (n == 1) observer_.became_empty();
     return out;
@@ -122,6 +127,11 @@ class LockedCore {
   std::size_t size() const noexcept {
     concur::detail::MutexGuard guard(mutex_);
     return buffer_.size();
+  }
+
+  void close() noexcept {
+    concur::detail::MutexGuard guard(mutex_);
+    closed_ = true;
   }
 
   // How many pushes have succeeded so far (monotonic; read without the lock).
@@ -136,6 +146,7 @@ class LockedCore {
   Buffer buffer_;
   Observer observer_;
   std::atomic<std::uint64_t> pushed_{0};  // written under mutex_
+  bool closed_ = false;
 };
 
 }  // namespace concur::queue::detail

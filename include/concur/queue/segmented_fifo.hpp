@@ -14,6 +14,9 @@
 //    an index and then a block pointer can only win its CAS if neither has moved since.
 //  - The head's low bit (kHasNext) caches "the tail is in a later block", so a consumer far
 //    behind the producers never touches the producers' cache line to ask whether it is empty.
+//  - The tail's low bit (kClosed) closes the queue (shutdown): a claim and the close are
+//    read-modify-writes of the same word, so every push either lands before the close or fails,
+//    and a consumer that finds the queue empty learns in the same load whether it is closed.
 //  - A block is freed by the consumer that finishes with it last: each consumer counts its
 //    slot in the block's `consumed` counter after moving the item out, and the one that brings
 //    it to kBlockCap frees it. The counter sits on its own cache line, so consumers never write
@@ -22,9 +25,9 @@
 //    them). One freed block is kept as a spare, so a steady stream of items does not cycle
 //    through malloc/free; the spare is reset when reused.
 //
-// Thread-safety: push, try_pop and size may be called concurrently from any threads.
-// push never fails (it may throw std::bad_alloc when a new block cannot be allocated, before
-// anything is claimed). T must be nothrow-move-constructible (checked): a slot, once claimed,
+// Thread-safety: every member except the destructor may be called concurrently from any
+// threads. push fails only once the queue is closed (it may throw std::bad_alloc when a new
+// block cannot be allocated, before anything is claimed). T must be nothrow-move-constructible (checked): a slot, once claimed,
 // must be filled and emptied without a chance to throw.
 // Progress: lock-free except for two short waits on another thread's progress (a block switch,
 // a claimed slot not yet written), spent spinning then yielding, never sleeping on a lock.
@@ -39,27 +42,9 @@
 #include <utility>
 
 #include "concur/detail/futex.hpp"
+#include "concur/queue/core.hpp"
 
 namespace concur::queue::detail {
-
-inline constexpr std::size_t kCacheLine = 64;
-
-// Waiting for another thread that is a few instructions away from finishing (a slot write, a
-// block switch): pause, and after a while yield, in case it was preempted on our CPU.
-class ShortWait {
- public:
-  void operator()() noexcept {
-    if (step_ < 16) {
-      for (int i = 0; i < (1 << (step_ / 4)); ++i) concur::detail::cpu_relax();
-      ++step_;
-    } else {
-      concur::detail::yield_cpu();
-    }
-  }
-
- private:
-  int step_ = 0;
-};
 
 template <class T>
 class SegmentedFifo {
@@ -84,7 +69,7 @@ class SegmentedFifo {
   // Not concurrent with anything: destroys the items left and frees the blocks.
   ~SegmentedFifo() {
     std::uint64_t head = head_.index.load(std::memory_order_relaxed) & ~kHasNext;
-    const std::uint64_t tail = tail_.index.load(std::memory_order_relaxed) & ~kHasNext;
+    const std::uint64_t tail = tail_.index.load(std::memory_order_relaxed) & ~kClosed;
     Block* block = head_.block.load(std::memory_order_relaxed);
     while (head != tail) {
       const std::size_t offset = (head >> kShift) % kLap;
@@ -101,13 +86,18 @@ class SegmentedFifo {
     delete spare_.load(std::memory_order_relaxed);
   }
 
-  // Appends `x` (moved from). Throws std::bad_alloc only before anything changed.
-  void push(T&& x) {
+  // Appends `x` (moved from) and returns true, or returns false (x untouched) once closed.
+  // Throws std::bad_alloc only before anything changed.
+  bool push(T&& x) {
     ShortWait wait;
     std::uint64_t tail = tail_.index.load(std::memory_order_acquire);
     Block* block = tail_.block.load(std::memory_order_acquire);
     Block* next_block = nullptr;
     for (;;) {
+      if (tail & kClosed) {
+        if (next_block) recycle(next_block);
+        return false;
+      }
       const std::size_t offset = (tail >> kShift) % kLap;
       if (offset == kBlockCap) {  // another producer is installing the next block
         wait();
@@ -127,8 +117,9 @@ class SegmentedFifo {
         if (offset + 1 == kBlockCap) {
           // Publish the block before the index that lets producers into it (they read the
           // index, then the block), and link it for the consumers.
+          // fetch_add, not store: close() may set kClosed meanwhile, and must stay set.
           tail_.block.store(next_block, std::memory_order_release);
-          tail_.index.store(new_tail + (std::uint64_t{1} << kShift), std::memory_order_release);
+          tail_.index.fetch_add(std::uint64_t{1} << kShift, std::memory_order_release);
           block->next.store(next_block, std::memory_order_release);
           next_block = nullptr;
         }
@@ -143,16 +134,21 @@ class SegmentedFifo {
       wait();
     }
     if (next_block) recycle(next_block);
-  }
-
-  // The core interface of basic_queue.hpp: an unbounded queue is never full.
-  bool try_push(T& x) {
-    push(std::move(x));
     return true;
   }
 
-  // Removes and returns the oldest item, or nullopt if the queue is empty.
-  std::optional<T> try_pop() noexcept {
+  // The core interface of basic_queue.hpp: an unbounded queue is never full.
+  PushResult try_push(T& x) { return push(std::move(x)) ? PushResult::kDone : PushResult::kClosed; }
+
+  // Makes every later push fail. Items already pushed can still be popped.
+  void close() noexcept { tail_.index.fetch_or(kClosed, std::memory_order_seq_cst); }
+  bool closed() const noexcept {
+    return tail_.index.load(std::memory_order_seq_cst) & kClosed;
+  }
+
+  // Removes and returns the oldest item, or nullopt if the queue is empty; then `closed` says
+  // whether it was also closed (in the same instant: no push can land after that).
+  std::optional<T> try_pop(bool& closed) noexcept {
     ShortWait wait;
     std::uint64_t head = head_.index.load(std::memory_order_acquire);
     Block* block = head_.block.load(std::memory_order_acquire);
@@ -174,7 +170,10 @@ class SegmentedFifo {
           // seq_cst: this read and the producers' seq_cst claim are the two halves of the
           // queue's no-lost-wake-up protocol (basic_queue.hpp); on x86 it is a plain load.
           tail = tail_.index.load(std::memory_order_seq_cst);
-          if ((head >> kShift) == (tail >> kShift)) return std::nullopt;
+          if ((head >> kShift) == (tail >> kShift)) {
+            closed = (tail & kClosed) != 0;
+            return std::nullopt;
+          }
           head_.seen_tail.store(tail, std::memory_order_relaxed);
         }
         if ((head >> kShift) / kLap != (tail >> kShift) / kLap) new_head |= kHasNext;
@@ -228,6 +227,7 @@ class SegmentedFifo {
   static constexpr std::size_t kBlockCap = kLap - 1;    // real slots per block
   static constexpr unsigned kShift = 1;                 // index = position << kShift | flags
   static constexpr std::uint64_t kHasNext = 1;          // head only: tail is in a later block
+  static constexpr std::uint64_t kClosed = 1;           // tail only: no more pushes
   static constexpr std::uint32_t kWrite = 1;            // slot state: the item is there
 
   struct Slot {
