@@ -40,6 +40,7 @@
 #include <utility>
 #include <variant>
 
+#include "concur/detail/block_cache.hpp"
 #include "concur/detail/deadline.hpp"
 #include "concur/errors.hpp"
 #include "concur/futures/future.hpp"
@@ -62,6 +63,12 @@ class TaskState final : public State<R> {
   template <class F, class... A>
   explicit TaskState(F&& fn, A&&... args)
       : fn_(std::forward<F>(fn)), args_(std::forward<A>(args)...) {}
+
+  // One task per submit(): from the per-thread block cache, not a fresh malloc each time.
+  static void* operator new(std::size_t size) { return concur::detail::BlockCache::allocate(size); }
+  static void operator delete(void* p, std::size_t size) noexcept {
+    concur::detail::BlockCache::deallocate(p, size);
+  }
 
   void run() noexcept override {
     if (!this->set_running_or_notify_cancel()) {  // cancelled while queued
