@@ -102,17 +102,25 @@ void StateBase::run_callback(concur::detail::UniqueFunction<void()>& callback) n
   }
 }
 
+// Under mutex_: flags the future as watched unless it is done (returns false then). The
+// completer, seeing kListeners, takes mutex_ after us and finds what we register.
+bool StateBase::watch_locked() noexcept {
+  std::uint32_t w = word_.load(std::memory_order_acquire);
+  while (!is_done(w)) {
+    if ((w & kListeners) ||
+        word_.compare_exchange_weak(w, w | kListeners, std::memory_order_acq_rel,
+                                    std::memory_order_acquire))
+      return true;
+  }
+  return false;
+}
+
 void StateBase::add_callback(concur::detail::UniqueFunction<void()> callback) {
   {
     concur::detail::MutexGuard guard(mutex_);
-    std::uint32_t w = word_.load(std::memory_order_acquire);
-    while (!is_done(w)) {
-      if (w & kListeners ||
-          word_.compare_exchange_weak(w, w | kListeners, std::memory_order_acq_rel,
-                                      std::memory_order_acquire)) {
-        callbacks_.push_back(std::move(callback));  // the completer takes the lock after us
-        return;
-      }
+    if (watch_locked()) {
+      callbacks_.push_back(std::move(callback));
+      return;
     }
   }
   run_callback(callback);  // already done: at once, in this thread
@@ -120,16 +128,9 @@ void StateBase::add_callback(concur::detail::UniqueFunction<void()> callback) {
 
 bool StateBase::add_listener(Listener* listener) {
   concur::detail::MutexGuard guard(mutex_);
-  std::uint32_t w = word_.load(std::memory_order_acquire);
-  while (!is_done(w)) {
-    if (w & kListeners ||
-        word_.compare_exchange_weak(w, w | kListeners, std::memory_order_acq_rel,
-                                    std::memory_order_acquire)) {
-      listeners_.push_back(listener);
-      return true;
-    }
-  }
-  return false;
+  if (!watch_locked()) return false;
+  listeners_.push_back(listener);
+  return true;
 }
 
 void StateBase::remove_listener(Listener* listener) noexcept {

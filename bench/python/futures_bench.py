@@ -1,12 +1,8 @@
 #!/usr/bin/env python3
 """Python's concurrent.futures on the workloads of bench/futures_bench.cpp.
 
-Two ways to run it:
-  futures_bench.py --serve   the harness's co-process: reads "<workload> <n>" lines on stdin and
-                             answers each with the seconds that n tasks took (or "error ..."),
-                             so Python's samples interleave with the C++ ones and its start-up is
-                             never timed. "hello 0" answers "ok <version>".
-  futures_bench.py           stand-alone: a few samples of each workload, rates printed.
+Two ways to run it (bench_common.py): with --serve, the harness's co-process, answering
+"<workload> <n>" with the seconds n tasks took; without, stand-alone, rates printed.
 
 submit_result: n empty tasks (task i returns i) submitted to a ThreadPoolExecutor(2) and every
 result taken, in batches of BATCH exactly as the C++ harness does:
@@ -14,10 +10,13 @@ result taken, in batches of BATCH exactly as the C++ harness does:
 The pool is created and warmed (a first small batch starts its threads) before the clock starts
 and shut down after it stops. Each result is checked against its task's index, and the sum.
 """
+import os
 import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_common  # noqa: E402  (found through the line above)
 
 perf_counter = time.perf_counter
 
@@ -59,51 +58,5 @@ def submit_result(n):
 WORKLOADS = {"submit_result": submit_result}
 
 
-def _noop():
-    pass
-
-
-def serve():
-    # Like the C++ harness: be a process that has had a second thread before measuring anything.
-    t = threading.Thread(target=_noop)
-    t.start()
-    t.join()
-    for line in sys.stdin:
-        parts = line.split()
-        if not parts:
-            continue
-        name, n = parts[0], int(parts[1]) if len(parts) > 1 else 0
-        fn = WORKLOADS.get(name)
-        if name == "hello":
-            v = sys.version_info
-            answer = f"ok {v.major}.{v.minor}.{v.micro}"
-        elif fn is not None:
-            try:
-                answer = repr(fn(n))
-            except Exception as e:  # report, keep serving
-                answer = f"error {type(e).__name__}: {e}"
-        else:
-            answer = f"error unknown workload {name}"
-        sys.stdout.write(answer + "\n")
-        sys.stdout.flush()
-
-
-def standalone(sample_s=0.15, rounds=5):
-    for name, fn in WORKLOADS.items():
-        n = 1000
-        while True:  # calibrate
-            t = fn(n)
-            if t >= sample_s / 2:
-                n = max(1, int(n * sample_s / t))
-                break
-            n *= max(2, min(100, int(sample_s / max(t, 1e-9))))
-        rates = sorted(n / fn(n) for _ in range(rounds))
-        r = rates[len(rates) // 2]
-        print(f"{name:20s} {r / 1e3:10.1f} K/s  (median of {rounds})", flush=True)
-
-
 if __name__ == "__main__":
-    if "--serve" in sys.argv[1:]:
-        serve()
-    else:
-        standalone()
+    bench_common.main(WORKLOADS.get, list(WORKLOADS), 1000)

@@ -1,20 +1,20 @@
 #!/usr/bin/env python3
 """Python's threading module on the workloads of bench/threading_bench.cpp.
 
-Two ways to run it:
-  threading_bench.py --serve   the harness's co-process: reads "<workload> <n>" lines on stdin and
-                               answers each with the seconds that n operations took (or
-                               "error ..."), so Python's samples interleave with the C++ ones and
-                               its start-up is never timed. "hello 0" answers "ok <version>".
-  threading_bench.py           stand-alone: a few samples of each workload, rates printed.
+Two ways to run it (bench_common.py): with --serve, the harness's co-process, answering
+"<workload> <n>" with the seconds n operations took; without, stand-alone, rates printed.
 
 n counts the same operations as in the C++ harness: round trips, increments, acquire+release
 pairs, threads, items.
 """
 import collections
+import os
 import sys
 import threading
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_common  # noqa: E402  (found through the line above)
 
 perf_counter = time.perf_counter
 
@@ -57,14 +57,7 @@ def lock_contended(n):
             with lock:
                 counter[0] += 1
 
-    ts = [threading.Thread(target=worker) for _ in range(2)]
-    for t in ts:
-        t.start()
-    t0 = perf_counter()
-    go.set()
-    for t in ts:
-        t.join()
-    elapsed = perf_counter() - t0
+    elapsed = bench_common.time_threads([threading.Thread(target=worker) for _ in range(2)], go)
     if counter[0] != 2 * per:
         raise RuntimeError("contended counter wrong")
     return elapsed
@@ -149,46 +142,5 @@ WORKLOADS = {
 }
 
 
-def serve():
-    # Like the C++ harness: be a process that has had a second thread before measuring anything.
-    t = threading.Thread(target=_noop)
-    t.start()
-    t.join()
-    for line in sys.stdin:
-        parts = line.split()
-        if not parts:
-            continue
-        name, n = parts[0], int(parts[1]) if len(parts) > 1 else 0
-        if name == "hello":
-            v = sys.version_info
-            answer = f"ok {v.major}.{v.minor}.{v.micro}"
-        elif name in WORKLOADS:
-            try:
-                answer = repr(WORKLOADS[name](n))
-            except Exception as e:  # report, keep serving
-                answer = f"error {type(e).__name__}: {e}"
-        else:
-            answer = f"error unknown workload {name}"
-        sys.stdout.write(answer + "\n")
-        sys.stdout.flush()
-
-
-def standalone(sample_s=0.15, rounds=5):
-    for name, fn in WORKLOADS.items():
-        n = 100
-        while True:  # calibrate
-            t = fn(n)
-            if t >= sample_s / 2:
-                n = max(1, int(n * sample_s / t))
-                break
-            n *= max(2, min(100, int(sample_s / max(t, 1e-9))))
-        rates = sorted(n / fn(n) for _ in range(rounds))
-        r = rates[len(rates) // 2]
-        print(f"{name:20s} {r / 1e3:10.1f} K/s  (median of {rounds})", flush=True)
-
-
 if __name__ == "__main__":
-    if "--serve" in sys.argv[1:]:
-        serve()
-    else:
-        standalone()
+    bench_common.main(WORKLOADS.get, list(WORKLOADS), 100)

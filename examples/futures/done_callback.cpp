@@ -6,40 +6,20 @@
 // The seed's `with ThreadPoolExecutor(max_workers=2) as pool:` is a block whose end destroys the
 // pool: the destructor is shutdown(wait=True), so main waits there for both tasks (and their
 // callbacks) to finish.
-// As in the port of 线程池的使用, action() sleeps 1 ms per step to stand for real work.
+// As in the port of 线程池的使用, action() sleeps 1 ms per step to stand for real work
+// (common/action.hpp).
 #include <concur/futures.hpp>
-#include <concur/threading.hpp>
 
-#include <chrono>
-#include <iostream>
-#include <sstream>
-#include <string>
-
+#include "common/action.hpp"
 #include "print.hpp"
 
 namespace cf = concur::futures;
-namespace th = concur::threading;
-using namespace std::chrono_literals;
-
-// 定义一个准备作为线程任务的函数
-int action(int max) {
-  int my_sum = 0;
-  for (int i = 0; i < max; ++i) {
-    print(th::current_thread().name() + " " + std::to_string(i));
-    my_sum += i;
-    th::sleep(1ms);  // the work of one step
-  }
-  return my_sum;
-}
 
 int main() {
   // 创建一个包含 2 条线程的线程池
   {
     cf::ThreadPoolExecutor pool(2);
-    // 向线程池提交一个 task, 50 会作为 action() 函数的参数
-    cf::Future<int> future1 = pool.submit(action, 50);
-    // 向线程池再提交一个 task, 100 会作为 action() 函数的参数
-    cf::Future<int> future2 = pool.submit(action, 100);
+    auto [future1, future2] = submit_two_actions(pool);  // action(50), action(100)
 
     auto get_result = [](cf::Future<int> future) { print(future.result()); };
 

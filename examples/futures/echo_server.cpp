@@ -30,7 +30,7 @@
 #include <string>
 #include <vector>
 
-#include "common/net.hpp"
+#include "net.hpp"
 #include "print.hpp"
 
 namespace cf = concur::futures;

@@ -4,32 +4,16 @@
 // interleave, and iterating the results hands them back in the order of the inputs — 1225, 4950,
 // 11175 — each as soon as it is ready. (With a pool of only 2 threads, the third task would wait
 // for a free thread, as the seed explains.)
-// As in the port of 线程池的使用, action() sleeps 1 ms per step to stand for real work.
+// As in the port of 线程池的使用, action() sleeps 1 ms per step to stand for real work
+// (common/action.hpp).
 #include <concur/futures.hpp>
-#include <concur/threading.hpp>
 
-#include <chrono>
-#include <iostream>
-#include <sstream>
-#include <string>
 #include <vector>
 
+#include "common/action.hpp"
 #include "print.hpp"
 
 namespace cf = concur::futures;
-namespace th = concur::threading;
-using namespace std::chrono_literals;
-
-// 定义一个准备作为线程任务的函数
-int action(int max) {
-  int my_sum = 0;
-  for (int i = 0; i < max; ++i) {
-    print(th::current_thread().name() + " " + std::to_string(i));
-    my_sum += i;
-    th::sleep(1ms);  // the work of one step
-  }
-  return my_sum;
-}
 
 int main() {
   // 创建一个包含 4 条线程的线程池

@@ -20,7 +20,6 @@
 #include <concur/queue.hpp>
 #include <concur/threading.hpp>
 
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -28,39 +27,20 @@
 #include <cerrno>
 #include <chrono>
 #include <functional>
-#include <iostream>
-#include <sstream>
 #include <string>
-#include <system_error>
-#include <utility>
 #include <vector>
 
+#include "net.hpp"
 #include "print.hpp"
 
 namespace cq = concur::queue;
 namespace th = concur::threading;
-
-[[noreturn]] void fail(const char* what) {
-  throw std::system_error(errno, std::generic_category(), what);
-}
 
 // A client socket and its address, as Python's sock.accept() returns them.
 struct Connection {
   int sock = -1;
   std::string client_addr;  // printed like Python's ('127.0.0.1', 54321)
 };
-
-void sendall(int sock, const char* data, std::size_t len) {
-  while (len > 0) {
-    ssize_t n = ::send(sock, data, len, MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      fail("send");
-    }
-    data += n;
-    len -= static_cast<std::size_t>(n);
-  }
-}
 
 void echo_client(cq::Queue<Connection>& q) {
   while (true) {
@@ -76,7 +56,7 @@ void echo_client(cq::Queue<Connection>& q) {
       ssize_t n = ::recv(c.sock, msg.data(), msg.size(), 0);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) break;  // if not msg: break
-      sendall(c.sock, msg.data(), static_cast<std::size_t>(n));
+      net::sendall(c.sock, msg.data(), static_cast<std::size_t>(n));
     }
     print("Client closed connection");
     ::close(c.sock);
@@ -92,33 +72,14 @@ void echo_server(cq::Queue<int>& port_out, int nworkers, int max_connections) {
     workers.back().start();
   }
 
-  int sock = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (sock < 0) fail("socket");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;  // the seed: ('', 15000)
-  if (::bind(sock, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) fail("bind");
-  if (::listen(sock, 5) < 0) fail("listen");
-  socklen_t len = sizeof addr;
-  if (::getsockname(sock, reinterpret_cast<sockaddr*>(&addr), &len) < 0) fail("getsockname");
-  port_out.put(ntohs(addr.sin_port));
+  int port = 0;
+  int sock = net::listen_loopback(5, &port);  // the seed: ('', 15000)
+  port_out.put(port);
 
   for (int i = 0; i < max_connections; ++i) {  // the seed: while True
     sockaddr_in peer{};
-    socklen_t plen = sizeof peer;
-    int client_sock = ::accept(sock, reinterpret_cast<sockaddr*>(&peer), &plen);
-    if (client_sock < 0) {
-      if (errno == EINTR) {
-        --i;
-        continue;
-      }
-      fail("accept");
-    }
-    char ip[INET_ADDRSTRLEN];
-    ::inet_ntop(AF_INET, &peer.sin_addr, ip, sizeof ip);
-    q.put(Connection{client_sock,
-                     "('" + std::string(ip) + "', " + std::to_string(ntohs(peer.sin_port)) + ")"});
+    int client_sock = net::accept_client(sock, &peer);
+    q.put(Connection{client_sock, net::python_addr(peer)});
   }
   ::close(sock);
 
@@ -130,31 +91,6 @@ void echo_server(cq::Queue<int>& port_out, int nworkers, int max_connections) {
 }
 
 // ----- the clients (not in the seed) -----
-int connect_to(int port) {
-  int s = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (s < 0) fail("socket");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<std::uint16_t>(port));
-  if (::connect(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) fail("connect");
-  return s;
-}
-
-std::string recv_exactly(int s, std::size_t n) {
-  std::string data(n, '\0');
-  std::size_t got = 0;
-  while (got < n) {
-    ssize_t r = ::recv(s, data.data() + got, n - got, 0);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) fail("recv");
-    got += static_cast<std::size_t>(r);
-  }
-  return data;
-}
-
-void send_msg(int s, const std::string& msg) { sendall(s, msg.data(), msg.size()); }
-
 int main() {
   constexpr int nworkers = 3;
   cq::Queue<int> port_q;
@@ -166,22 +102,22 @@ int main() {
 
   std::vector<int> clients;
   for (int i = 1; i <= 3; ++i) {
-    int s = connect_to(port);
+    int s = net::connect_to("127.0.0.1", port);
     clients.push_back(s);
     std::string msg = "hello from client " + std::to_string(i);
-    send_msg(s, msg);
-    print("client", i, "got back:", recv_exactly(s, msg.size()));
+    net::sendall(s, msg);
+    print("client", i, "got back:", net::recv_exactly(s, msg.size()));
   }
 
-  int s4 = connect_to(port);
+  int s4 = net::connect_to("127.0.0.1", port);
   clients.push_back(s4);
   std::string msg4 = "hello from client 4";
-  send_msg(s4, msg4);
+  net::sendall(s4, msg4);
   print("client 4 sent its message; all", nworkers,
         "workers are busy, so its connection waits in the queue");
   print("client 1 closes");
   ::close(clients[0]);
-  print("client 4 got back:", recv_exactly(s4, msg4.size()));
+  print("client 4 got back:", net::recv_exactly(s4, msg4.size()));
 
   for (std::size_t i = 1; i < clients.size(); ++i) ::close(clients[i]);
   t.join();

@@ -30,7 +30,7 @@
 #include <utility>
 #include <vector>
 
-#include "net.hpp"
+#include "net.hpp"  // examples/common
 
 namespace http_fixture {
 

@@ -23,7 +23,7 @@
 // Python. A function that returns nothing yields std::monostate values (Python yields None).
 //
 // Thread-safety: submit() and map() may be called concurrently; a map range is iterated by one
-// thread. Errors: submit() after shutdown() throws RuntimeError; a broken executor throws
+// thread. A map range may outlive its executor: it then yields what was submitted and stops. Errors: submit() after shutdown() throws RuntimeError; a broken executor throws
 // BrokenExecutor.
 #pragma once
 
@@ -108,7 +108,12 @@ class MapRange;
 
 class Executor {
  public:
-  virtual ~Executor() = default;
+  Executor() = default;
+  Executor(const Executor&) = delete;
+  Executor& operator=(const Executor&) = delete;
+  // A buffered map() range that outlives its executor stops submitting (as CPython's, which
+  // holds the executor by weak reference) instead of calling into a destroyed object.
+  virtual ~Executor() { *alive_ = nullptr; }
 
   template <class Fn, class... Args>
   auto submit(Fn&& fn, Args&&... args)
@@ -137,6 +142,8 @@ class Executor {
  private:
   template <class Fn, class... Ranges>
   auto map_with(const MapOptions& options, Fn&& fn, Ranges&&... ranges);
+
+  std::shared_ptr<Executor*> alive_ = std::make_shared<Executor*>(this);
 };
 
 // The results of Executor::map: an input range of R (std::monostate for a void function), in
@@ -261,8 +268,10 @@ auto Executor::map_with(const MapOptions& options, Fn&& fn, Ranges&&... ranges) 
   };
   auto inputs = std::make_shared<Inputs>(
       Inputs{std::forward<Fn>(fn), {std::views::all(std::forward<Ranges>(ranges))...}, {}});
-  Executor* self = this;
-  typename MapRange<R>::Source source = [inputs, self]() -> std::optional<Future<R>> {
+  typename MapRange<R>::Source source = [inputs,
+                                         executor = alive_]() -> std::optional<Future<R>> {
+    Executor* self = *executor;
+    if (!self) return std::nullopt;  // the executor is gone: nothing more is submitted
     Inputs& in = *inputs;
     return [&]<std::size_t... I>(std::index_sequence<I...>) -> std::optional<Future<R>> {
       if (!in.started) {

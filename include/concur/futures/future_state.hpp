@@ -135,6 +135,7 @@ class StateBase {
   static constexpr std::uint32_t kListeners = 16;
 
   void complete(std::uint32_t old_word) noexcept;  // wake and notify after reaching a done state
+  bool watch_locked() noexcept;
   static void run_callback(concur::detail::UniqueFunction<void()>& callback) noexcept;
 
   std::atomic<std::uint32_t> word_{static_cast<std::uint32_t>(Status::kPending)};

@@ -221,6 +221,9 @@ class AsCompleted {
                          ") futures unfinished");
     }
     --remaining_;
+    // Its completer may still be inside our listener (the put above): unregistering takes the
+    // future's lock, so once it returns nobody touches queue_ on this future's behalf.
+    (*finished)->remove_listener(queue_.get());
     // Hand out our own handle and forget it, so that nothing here keeps it alive.
     for (auto it = pending_.begin(); it != pending_.end(); ++it) {
       if (it->state_ptr() == finished->get()) {

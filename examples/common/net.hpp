@@ -1,4 +1,4 @@
-// Minimal blocking POSIX-socket helpers for the concurrent.futures examples (not part of concur):
+// Minimal blocking POSIX-socket helpers for the examples (not part of concur):
 // a listening socket on 127.0.0.1 at a port the system picks, connect, sendall, recv, Python-style
 // peer addresses, and a StopPipe that wakes an accept loop so a server thread can be stopped
 // without timeouts or polling loops. Errors throw std::system_error.
