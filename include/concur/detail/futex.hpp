@@ -48,8 +48,8 @@ inline void cpu_relax() noexcept {
 // from ~30K to ~240 per second under three CPU-bound processes (std::binary_semaphore, which
 // yields, falls the same way), while a plain futex sleep kept its pace.
 inline constexpr int kMinSpin = 4;
-inline constexpr int kMaxSpin = 256;
-inline thread_local int tls_spin_budget = 32;
+inline constexpr int kMaxSpin = 64;
+inline thread_local int tls_spin_budget = 16;
 bool spinning_can_help() noexcept;  // more than one CPU available to us (src/futex.cpp)
 
 // sched_yield(), for the one kind of wait that must let a preempted thread run: a lock-free
