@@ -13,13 +13,7 @@
 #include <vector>
 
 #include "concur/concur.hpp"
-#include "concur/futures.hpp"
-#include "test_support.hpp"
-
-namespace cf = concur::futures;
-namespace th = concur::threading;
-using namespace std::chrono_literals;
-using namespace concur_test;  // long_wait, scaled, eventually, time_of, ...
+#include "futures_support.hpp"  // cf, th, concur_test (long_wait, scaled, time_of, ...)
 
 static_assert(std::is_base_of_v<concur::Error, cf::CancelledError>);
 static_assert(std::is_base_of_v<concur::Error, cf::InvalidStateError>);

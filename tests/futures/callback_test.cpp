@@ -18,12 +18,6 @@
 
 namespace {
 
-namespace cf = concur::futures;
-namespace th = concur::threading;
-using namespace std::chrono_literals;
-using namespace concur_test;   // long_wait, scaled, eventually, time_of, ...
-using namespace futures_test;  // Gate, occupy, Log, what_of, holds
-
 TEST(DoneCallback, RunsInTheWorkerThatFinishesTheFuture) {
   cf::ThreadPoolExecutor pool(1);
   th::Event started;
@@ -60,10 +54,8 @@ TEST(DoneCallback, RunsInTheWorkerThatFinishesTheFuture) {
 }
 
 TEST(DoneCallback, AddedWhilePendingRunsWhenItFinishes) {
-  cf::ThreadPoolExecutor pool(1);
-  th::Event started;
-  Gate gate;
-  cf::Future<int> blocker = occupy(pool, started, gate);
+  BusyPool busy;
+  auto& [gate, started, pool, blocker] = busy;
   std::atomic<std::uint64_t> task_thread{0};
   cf::Future<int> f = pool.submit([&] {
     task_thread = th::get_ident();
@@ -130,10 +122,8 @@ TEST(DoneCallback, OnADoneFutureRunsAtOnceInTheCallersThread) {
 
 TEST(DoneCallback, CancelRunsTheCallbacksInTheCancellingThread) {
   // test_done_callback_with_cancel
-  cf::ThreadPoolExecutor pool(1);
-  th::Event started;
-  Gate gate;
-  cf::Future<int> blocker = occupy(pool, started, gate);
+  BusyPool busy;
+  auto& [gate, started, pool, blocker] = busy;
   cf::Future<int> f = pool.submit([] { return 1; });
   ASSERT_TRUE(started.wait(long_wait()));
   std::atomic<int> calls{0};
@@ -158,8 +148,7 @@ TEST(DoneCallback, CancelRunsTheCallbacksInTheCancellingThread) {
   EXPECT_TRUE(was_cancelled.load());
   EXPECT_EQ(where.load(), canceller.load());
 
-  gate.open();
-  blocker.result(long_wait());
+  busy.release();
   pool.shutdown();
   EXPECT_EQ(calls.load(), 2);
 }
@@ -190,10 +179,8 @@ TEST(DoneCallback, SeesTheExceptionOfAFailedCall) {
 }
 
 TEST(DoneCallback, RunInTheOrderAddedEachExactlyOnce) {
-  cf::ThreadPoolExecutor pool(1);
-  th::Event started;
-  Gate gate;
-  cf::Future<int> f = occupy(pool, started, gate);
+  BusyPool busy;
+  auto& [gate, started, pool, f] = busy;
   ASSERT_TRUE(started.wait(long_wait()));
   Log<int> order;
   th::Event last;
@@ -215,10 +202,8 @@ TEST(DoneCallback, RunInTheOrderAddedEachExactlyOnce) {
 TEST(DoneCallback, ThrowingCallbackIsReportedAndIgnored) {
   // test_done_callback_raises / test_done_callback_raises_already_succeeded: the exception is
   // reported on stderr; the other callbacks still run and nothing propagates to the caller.
-  cf::ThreadPoolExecutor pool(1);
-  th::Event started;
-  Gate gate;
-  cf::Future<int> f = occupy(pool, started, gate, 5);
+  BusyPool busy(5);
+  auto& [gate, started, pool, f] = busy;
   ASSERT_TRUE(started.wait(long_wait()));
   std::atomic<int> raising_called{0}, fn_called{0};
   th::Event after;
@@ -253,10 +238,8 @@ TEST(DoneCallback, ThrowingCallbackIsReportedAndIgnored) {
 }
 
 TEST(DoneCallback, ThrowingCallbackOnCancelIsReportedAndIgnored) {
-  cf::ThreadPoolExecutor pool(1);
-  th::Event started;
-  Gate gate;
-  cf::Future<int> blocker = occupy(pool, started, gate);
+  BusyPool busy;
+  auto& [gate, started, pool, blocker] = busy;
   cf::Future<int> f = pool.submit([] { return 1; });
   std::atomic<int> fn_called{0};
   f.add_done_callback([&](cf::Future<int>) { throw std::runtime_error("doh! on cancel"); });
@@ -270,8 +253,7 @@ TEST(DoneCallback, ThrowingCallbackOnCancelIsReportedAndIgnored) {
   EXPECT_TRUE(cancelled);
   EXPECT_EQ(fn_called.load(), 1);
   EXPECT_NE(err.find("doh! on cancel"), std::string::npos) << err;
-  gate.open();
-  blocker.result(long_wait());
+  busy.release();
 }
 
 TEST(DoneCallback, MayUseTheFutureAndThePool) {
@@ -312,10 +294,8 @@ TEST(DoneCallback, AcceptsACallbackTakingAConstReference) {
 }
 
 TEST(DoneCallback, CallbackHandleSharesTheFuturesState) {
-  cf::ThreadPoolExecutor pool(1);
-  th::Event started;
-  Gate gate;
-  cf::Future<int> blocker = occupy(pool, started, gate);
+  BusyPool busy;
+  auto& [gate, started, pool, blocker] = busy;
   cf::Future<int> f = pool.submit([] { return 1; });
   std::vector<cf::Future<int>> kept;
   f.add_done_callback([&](cf::Future<int> g) { kept.push_back(g); });
@@ -323,8 +303,7 @@ TEST(DoneCallback, CallbackHandleSharesTheFuturesState) {
   ASSERT_EQ(kept.size(), 1u);
   EXPECT_TRUE(kept[0].cancelled());
   EXPECT_THROW(kept[0].result(), cf::CancelledError);
-  gate.open();
-  blocker.result(long_wait());
+  busy.release();
 }
 
 }  // namespace

@@ -24,12 +24,6 @@
 
 namespace {
 
-namespace cf = concur::futures;
-namespace th = concur::threading;
-using namespace std::chrono_literals;
-using namespace concur_test;   // long_wait, scaled, eventually, time_of, ...
-using namespace futures_test;  // Gate, occupy, Log, what_of, holds
-
 // Names of the live threads whose name starts with `prefix`.
 std::vector<std::string> threads_named(const std::string& prefix) {
   std::vector<std::string> names;
@@ -77,10 +71,8 @@ TEST(Submit, CallFormsAndArguments) {
 }
 
 TEST(Submit, ArgumentsAreStoredByValueAtSubmission) {
-  cf::ThreadPoolExecutor pool(1);
-  th::Event started;
-  Gate gate;
-  cf::Future<int> blocker = occupy(pool, started, gate);
+  BusyPool busy;
+  auto& [gate, started, pool, blocker] = busy;
   std::string s = "original";
   std::vector<int> v{1, 2, 3};
   cf::Future<std::string> f =

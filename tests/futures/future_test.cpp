@@ -19,12 +19,6 @@
 
 namespace {
 
-namespace cf = concur::futures;
-namespace th = concur::threading;
-using namespace std::chrono_literals;
-using namespace concur_test;   // long_wait, scaled, eventually, time_of, ...
-using namespace futures_test;  // Gate, occupy, Log, what_of, holds
-
 static_assert(std::is_base_of_v<concur::Error, cf::CancelledError>);
 static_assert(std::is_base_of_v<concur::Error, cf::InvalidStateError>);
 static_assert(std::is_base_of_v<concur::Error, cf::BrokenExecutor>);
@@ -33,10 +27,8 @@ static_assert(std::is_copy_assignable_v<cf::Future<int>>);
 static_assert(std::is_copy_constructible_v<cf::Future<void>>);
 
 TEST(FutureState, PendingThenRunningThenFinished) {
-  cf::ThreadPoolExecutor pool(1);
-  th::Event started;
-  Gate gate;
-  cf::Future<int> running = occupy(pool, started, gate, 7);
+  BusyPool busy(7);
+  auto& [gate, started, pool, running] = busy;
   cf::Future<int> pending = pool.submit([] { return 8; });
   ASSERT_TRUE(started.wait(long_wait()));
 
@@ -52,8 +44,7 @@ TEST(FutureState, PendingThenRunningThenFinished) {
   EXPECT_FALSE(pending.running());
   EXPECT_FALSE(pending.done());
 
-  gate.open();
-  EXPECT_EQ(running.result(long_wait()), 7);
+  EXPECT_EQ(busy.release(), 7);
   EXPECT_TRUE(running.done());
   EXPECT_FALSE(running.running());
   EXPECT_FALSE(running.cancelled());
@@ -73,10 +64,8 @@ TEST(FutureState, FinishedWithAnException) {
 }
 
 TEST(FutureCancel, PendingFutureIsCancelledAndNeverRuns) {
-  cf::ThreadPoolExecutor pool(1);
-  th::Event started;
-  Gate gate;
-  cf::Future<int> blocker = occupy(pool, started, gate);
+  BusyPool busy;
+  auto& [gate, started, pool, blocker] = busy;
   std::atomic<bool> ran{false};
   cf::Future<int> f = pool.submit([&] {
     ran = true;
@@ -91,8 +80,7 @@ TEST(FutureCancel, PendingFutureIsCancelledAndNeverRuns) {
   EXPECT_TRUE(f.cancel()) << "cancel() of a cancelled future returns true again (as CPython)";
   EXPECT_TRUE(f.cancelled());
 
-  gate.open();
-  EXPECT_EQ(blocker.result(long_wait()), 0);
+  EXPECT_EQ(busy.release(), 0);
   // The worker moves past the cancelled task: a later one runs.
   EXPECT_EQ(pool.submit([] { return 2; }).result(long_wait()), 2);
   pool.shutdown();
@@ -101,17 +89,14 @@ TEST(FutureCancel, PendingFutureIsCancelledAndNeverRuns) {
 }
 
 TEST(FutureCancel, RunningFutureCannotBeCancelled) {
-  cf::ThreadPoolExecutor pool(1);
-  th::Event started;
-  Gate gate;
-  cf::Future<int> f = occupy(pool, started, gate, 5);
+  BusyPool busy(5);
+  auto& [gate, started, pool, f] = busy;
   ASSERT_TRUE(started.wait(long_wait()));
   EXPECT_FALSE(f.cancel());
   EXPECT_FALSE(f.cancelled());
   EXPECT_TRUE(f.running());
   EXPECT_FALSE(f.done());
-  gate.open();
-  EXPECT_EQ(f.result(long_wait()), 5) << "a failed cancel() leaves the call alone";
+  EXPECT_EQ(busy.release(), 5) << "a failed cancel() leaves the call alone";
   EXPECT_FALSE(f.cancelled());
 }
 
@@ -130,10 +115,8 @@ TEST(FutureCancel, FinishedFutureCannotBeCancelled) {
 }
 
 TEST(FutureCancel, ResultAndExceptionOfCancelledFutureThrowCancelledError) {
-  cf::ThreadPoolExecutor pool(1);
-  th::Event started;
-  Gate gate;
-  cf::Future<int> blocker = occupy(pool, started, gate);
+  BusyPool busy;
+  auto& [gate, started, pool, blocker] = busy;
   cf::Future<int> f = pool.submit([] { return 1; });
   ASSERT_TRUE(f.cancel());
   EXPECT_THROW(f.result(), cf::CancelledError);
@@ -150,17 +133,14 @@ TEST(FutureCancel, ResultAndExceptionOfCancelledFutureThrowCancelledError) {
   } catch (const concur::Error& e) {
     EXPECT_NE(std::string(e.what()), "");
   }
-  gate.open();
-  blocker.result(long_wait());
+  busy.release();
 }
 
 TEST(FutureCancel, CancelWakesThreadsWaitingForTheResult) {
   // test_future.test_result_with_cancel, without its sleep: whether the waiters are asleep yet
   // or not when cancel() comes, they must see CancelledError.
-  cf::ThreadPoolExecutor pool(1);
-  th::Event started;
-  Gate gate;
-  cf::Future<int> blocker = occupy(pool, started, gate);
+  BusyPool busy;
+  auto& [gate, started, pool, blocker] = busy;
   cf::Future<int> f = pool.submit([] { return 1; });
   std::atomic<int> cancelled_errors{0}, other{0};
   {
@@ -183,8 +163,7 @@ TEST(FutureCancel, CancelWakesThreadsWaitingForTheResult) {
   }
   EXPECT_EQ(cancelled_errors.load(), 3);
   EXPECT_EQ(other.load(), 0);
-  gate.open();
-  blocker.result(long_wait());
+  busy.release();
 }
 
 TEST(FutureResult, ReturnsTheValue) {
@@ -254,10 +233,8 @@ TEST(FutureResult, RethrowsAnyExceptionType) {
 }
 
 TEST(FutureResult, TimedResultTimesOutWhilePendingOrRunning) {
-  cf::ThreadPoolExecutor pool(1);
-  th::Event started;
-  Gate gate;
-  cf::Future<int> running = occupy(pool, started, gate, 1);
+  BusyPool busy(1);
+  auto& [gate, started, pool, running] = busy;
   cf::Future<int> pending = pool.submit([] { return 2; });
   ASSERT_TRUE(started.wait(long_wait()));
 
@@ -285,16 +262,13 @@ TEST(FutureResult, TimedResultTimesOutWhilePendingOrRunning) {
     EXPECT_NE(std::string(e.what()), "");
   }
 
-  gate.open();
-  EXPECT_EQ(running.result(long_wait()), 1);
+  EXPECT_EQ(busy.release(), 1);
   EXPECT_EQ(pending.result(long_wait()), 2);
 }
 
 TEST(FutureResult, WaitersInManyThreadsAllGetTheResult) {
-  cf::ThreadPoolExecutor pool(1);
-  th::Event started;
-  Gate gate;
-  cf::Future<int> f = occupy(pool, started, gate, 99);
+  BusyPool busy(99);
+  auto& [gate, started, pool, f] = busy;
   std::atomic<int> got{0};
   {
     std::vector<std::jthread> waiters;
@@ -370,10 +344,8 @@ TEST(FutureVoid, ResultExceptionCancelAndCallbacks) {
 }
 
 TEST(FutureHandle, CopiesShareOneState) {
-  cf::ThreadPoolExecutor pool(1);
-  th::Event started;
-  Gate gate;
-  cf::Future<int> blocker = occupy(pool, started, gate, 1);
+  BusyPool busy(1);
+  auto& [gate, started, pool, blocker] = busy;
   cf::Future<int> f = pool.submit([] { return 2; });
   ASSERT_TRUE(started.wait(long_wait()));
   cf::Future<int> copy = f;    // copy construction

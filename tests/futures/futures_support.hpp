@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdint>
 #include <exception>
 #include <mutex>
@@ -18,10 +19,10 @@
 #include "concur/threading.hpp"
 #include "test_support.hpp"
 
-namespace futures_test {
-
 namespace cf = concur::futures;
 namespace th = concur::threading;
+
+namespace futures_test {
 
 // A closed gate that tasks wait at until open().
 class Gate {
@@ -46,6 +47,32 @@ cf::Future<int> occupy(Pool& pool, th::Event& started, Gate& gate, int value = 0
   });
 }
 
+// A pool of `workers` (one by default) whose first worker is held at `gate` by `running`, a call
+// made by occupy() that returns `value` once let through: on a pool of one, what is submitted
+// next stays PENDING. A test names the parts with a structured binding,
+//   BusyPool busy;
+//   auto& [gate, started, pool, blocker] = busy;
+// release() opens the gate and returns the held call's result; the destructor opens the gate
+// too, so a test that fails early does not leave the worker waiting (gate and started outlive
+// the pool, whose destructor joins that worker).
+struct BusyPool {
+  explicit BusyPool(int value = 0, int workers = 1)
+      : pool(workers), running(occupy(pool, started, gate, value)) {}
+  ~BusyPool() { gate.open(); }
+  BusyPool(const BusyPool&) = delete;
+  BusyPool& operator=(const BusyPool&) = delete;
+
+  int release() {
+    gate.open();
+    return running.result(concur_test::long_wait());
+  }
+
+  Gate gate;
+  th::Event started;
+  cf::ThreadPoolExecutor pool;
+  cf::Future<int> running;
+};
+
 // A thread-safe append-only log of values.
 template <class T>
 class Log {
@@ -68,18 +95,6 @@ class Log {
   std::vector<T> items_;
 };
 
-// The what() of the exception in `e` ("<non-std exception>" for others, "<null>" for none).
-inline std::string what_of(const std::exception_ptr& e) {
-  if (!e) return "<null>";
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& x) {
-    return x.what();
-  } catch (...) {
-    return "<non-std exception>";
-  }
-}
-
 // Whether `e` holds an exception of type E (or derived from it).
 template <class E>
 bool holds(const std::exception_ptr& e) {
@@ -94,3 +109,8 @@ bool holds(const std::exception_ptr& e) {
 }
 
 }  // namespace futures_test
+
+// What every futures test uses unqualified.
+using namespace std::chrono_literals;
+using namespace concur_test;   // long_wait, scaled, eventually, time_of, what_of, run_together, ...
+using namespace futures_test;  // Gate, occupy, BusyPool, Log, holds

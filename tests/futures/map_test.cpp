@@ -26,12 +26,6 @@
 
 namespace {
 
-namespace cf = concur::futures;
-namespace th = concur::threading;
-using namespace std::chrono_literals;
-using namespace concur_test;   // long_wait, scaled, eventually, time_of, ...
-using namespace futures_test;  // Gate, occupy, Log, what_of, holds
-
 void atomic_max(std::atomic<long>& m, long v) {
   long cur = m.load();
   while (cur < v && !m.compare_exchange_weak(cur, v)) {
@@ -46,6 +40,23 @@ int square(int x) { return x * x; }
 // libstdc++, which ThreadSanitizer does not see, so reading what() inside the handler would be
 // reported as a race with that free. Keeping an exception_ptr makes this thread the one that
 // frees it.
+
+// What iterating the map range make() returns gave before it threw E: the results, and the
+// exception (null if none), kept as an exception_ptr (kept_exception_note).
+struct Collected {
+  std::vector<int> got;
+  std::exception_ptr error;
+};
+template <class E, class MakeRange>
+Collected collect_until(MakeRange make) {
+  Collected c;
+  try {
+    for (int r : make()) c.got.push_back(r);
+  } catch (const E&) {
+    c.error = std::current_exception();
+  }
+  return c;
+}
 
 TEST(Map, ResultsInInputOrder) {
   // executor.test_map; calls finish in roughly reverse order, results come in input order.
@@ -226,22 +237,15 @@ TEST(Map, ExceptionIsRethrownAtItsPosition) {
   cf::ThreadPoolExecutor pool(2);
   std::vector<int> xs{10, 20, 30, 40};
   std::vector<int> ys{2, 5, 0, 4};
-  std::vector<int> got;
-  bool threw = false;
-  std::exception_ptr error;
-  try {
-    for (int r : pool.map(
-             [](int a, int b) {
-               if (b == 0) throw std::domain_error("division by zero");
-               return a / b;
-             },
-             xs, ys))
-      got.push_back(r);
-  } catch (const std::domain_error&) {
-    threw = true;
-    error = std::current_exception();  // read later: see kept_exception_note
-  }
-  EXPECT_TRUE(threw);
+  const auto [got, error] = collect_until<std::domain_error>([&] {
+    return pool.map(
+        [](int a, int b) {
+          if (b == 0) throw std::domain_error("division by zero");
+          return a / b;
+        },
+        xs, ys);
+  });
+  EXPECT_NE(error, nullptr);
   EXPECT_EQ(what_of(error), "division by zero");
   EXPECT_EQ(got, (std::vector<int>{5, 4})) << "the results before the failing call come first";
 }
@@ -342,10 +346,8 @@ TEST(Map, TimeoutFormsAcceptAnyDuration) {
 TEST(Map, TimedOutCallAndTheRestAreCancelled) {
   // test_executor_map_current_future_cancel: the pool's only worker is busy; map with timeout 0
   // times out on its first result; that call and the one after it never run.
-  cf::ThreadPoolExecutor pool(1);
-  th::Event started;
-  Gate gate;
-  cf::Future<int> blocker = occupy(pool, started, gate);
+  BusyPool busy;
+  auto& [gate, started, pool, blocker] = busy;
   ASSERT_TRUE(started.wait(long_wait()));
   Log<std::string> log;
   bool timed_out = false;
@@ -361,8 +363,7 @@ TEST(Map, TimedOutCallAndTheRestAreCancelled) {
     timed_out = true;
   }
   EXPECT_TRUE(timed_out);
-  gate.open();
-  blocker.result(long_wait());
+  busy.release();
   pool.shutdown();
   EXPECT_TRUE(log.items().empty()) << log.items().size() << " cancelled calls ran";
 }
@@ -484,23 +485,15 @@ TEST(Map, BuffersizeMakesAnEndlessInputWork) {
 
 TEST(Map, BuffersizeWithSeveralRangesAndAnException) {
   cf::ThreadPoolExecutor pool(3);
-  std::vector<int> got;
-  bool threw = false;
-  std::exception_ptr error;
-  try {
-    for (int r : pool.map(
-             [](int a, int b) {
-               if (a == 5) throw std::runtime_error("five");
-               return a + b;
-             },
-             std::views::iota(0), std::vector<int>{10, 10, 10, 10, 10, 10, 10, 10},
-             cf::MapOptions{.buffersize = 2}))
-      got.push_back(r);
-  } catch (const std::runtime_error&) {
-    threw = true;
-    error = std::current_exception();  // read later: see kept_exception_note
-  }
-  EXPECT_TRUE(threw);
+  const auto [got, error] = collect_until<std::runtime_error>([&] {
+    return pool.map(
+        [](int a, int b) {
+          if (a == 5) throw std::runtime_error("five");
+          return a + b;
+        },
+        std::views::iota(0), std::vector<int>{10, 10, 10, 10, 10, 10, 10, 10}, cf::MapOptions{.buffersize = 2});
+  });
+  EXPECT_NE(error, nullptr);
   EXPECT_EQ(what_of(error), "five");
   EXPECT_EQ(got, (std::vector<int>{10, 11, 12, 13, 14}));
 

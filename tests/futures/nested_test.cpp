@@ -17,12 +17,6 @@
 
 namespace {
 
-namespace cf = concur::futures;
-namespace th = concur::threading;
-using namespace std::chrono_literals;
-using namespace concur_test;   // long_wait, scaled, eventually, time_of, ...
-using namespace futures_test;  // Gate, occupy, Log, what_of, holds
-
 TEST(HelpWhileWaiting, OneWorkerWaitsForASecondCallOfItsPool) {
   cf::ThreadPoolExecutor pool(1);
   cf::Future<int> outer = pool.submit([&] {

@@ -18,11 +18,16 @@
 
 namespace {
 
-namespace cf = concur::futures;
-namespace th = concur::threading;
-using namespace std::chrono_literals;
-using namespace concur_test;   // long_wait, scaled, eventually, time_of, ...
-using namespace futures_test;  // Gate, occupy, Log, what_of, holds
+// Submits n calls that each count themselves in `ran` and return 2.
+std::vector<cf::Future<int>> submit_counted(cf::ThreadPoolExecutor& pool, std::atomic<int>& ran, int n) {
+  std::vector<cf::Future<int>> futs;
+  for (int i = 0; i < n; ++i)
+    futs.push_back(pool.submit([&ran] {
+      ran++;
+      return 2;
+    }));
+  return futs;
+}
 
 TEST(Shutdown, SubmitAfterShutdownThrowsRuntimeError) {
   // test_run_after_shutdown, for each form of shutdown.
@@ -74,10 +79,8 @@ TEST(Shutdown, WaitRunsEveryQueuedCall) {
 }
 
 TEST(Shutdown, WaitBlocksUntilTheRunningCallEnds) {
-  cf::ThreadPoolExecutor pool(1);
-  th::Event started;
-  Gate gate;
-  cf::Future<int> f = occupy(pool, started, gate, 4);
+  BusyPool busy(4);
+  auto& [gate, started, pool, f] = busy;
   cf::Future<int> queued = pool.submit([] { return 5; });
   ASSERT_TRUE(started.wait(long_wait()));
   std::atomic<bool> returned{false};
@@ -99,10 +102,8 @@ TEST(Shutdown, WaitBlocksUntilTheRunningCallEnds) {
 
 TEST(Shutdown, NoWaitReturnsAtOnceAndTheWorkStillFinishes) {
   // test_shutdown_no_wait, with held calls: shutdown(false) cannot have waited for them.
-  cf::ThreadPoolExecutor pool(1);
-  th::Event started;
-  Gate gate;
-  cf::Future<int> running = occupy(pool, started, gate, 1);
+  BusyPool busy(1);
+  auto& [gate, started, pool, running] = busy;
   cf::Future<int> queued1 = pool.submit([] { return 2; });
   cf::Future<int> queued2 = pool.submit([] { return 3; });
   ASSERT_TRUE(started.wait(long_wait()));
@@ -111,8 +112,7 @@ TEST(Shutdown, NoWaitReturnsAtOnceAndTheWorkStillFinishes) {
   EXPECT_FALSE(running.done());
   EXPECT_FALSE(queued1.done());
   EXPECT_FALSE(queued1.cancelled()) << "shutdown(false) without cancel_futures cancels nothing";
-  gate.open();
-  EXPECT_EQ(running.result(long_wait()), 1);
+  EXPECT_EQ(busy.release(), 1);
   EXPECT_EQ(queued1.result(long_wait()), 2);
   EXPECT_EQ(queued2.result(long_wait()), 3);
 }
@@ -156,17 +156,10 @@ TEST(Shutdown, WaitJoinsTheWorkers) {
 TEST(Shutdown, CancelFuturesWithoutWaiting) {
   // shutdown(false, true): the queued calls are cancelled before it returns, their callbacks
   // run (in this thread), and they never run; the running call finishes normally.
-  cf::ThreadPoolExecutor pool(1);
-  th::Event started;
-  Gate gate;
-  cf::Future<int> running = occupy(pool, started, gate, 1);
+  BusyPool busy(1);
+  auto& [gate, started, pool, running] = busy;
   std::atomic<int> ran{0};
-  std::vector<cf::Future<int>> queued;
-  for (int i = 0; i < 5; ++i)
-    queued.push_back(pool.submit([&] {
-      ran++;
-      return 2;
-    }));
+  std::vector<cf::Future<int>> queued = submit_counted(pool, ran, 5);
   ASSERT_TRUE(started.wait(long_wait()));
   std::atomic<int> callbacks{0};
   std::atomic<std::uint64_t> callback_thread{0};
@@ -183,8 +176,7 @@ TEST(Shutdown, CancelFuturesWithoutWaiting) {
   EXPECT_EQ(callbacks.load(), 5);
   EXPECT_EQ(callback_thread.load(), th::get_ident());
   EXPECT_TRUE(running.running()) << "a running call is not cancelled";
-  gate.open();
-  EXPECT_EQ(running.result(long_wait()), 1);
+  EXPECT_EQ(busy.release(), 1);
   pool.shutdown();  // a second shutdown, now waiting
   EXPECT_EQ(ran.load(), 0);
 }
@@ -192,17 +184,10 @@ TEST(Shutdown, CancelFuturesWithoutWaiting) {
 TEST(Shutdown, CancelFuturesAndWait) {
   // shutdown(true, true) from another thread: cancels what is queued, then waits for the
   // running call.
-  cf::ThreadPoolExecutor pool(1);
-  th::Event started;
-  Gate gate;
-  cf::Future<int> running = occupy(pool, started, gate, 1);
+  BusyPool busy(1);
+  auto& [gate, started, pool, running] = busy;
   std::atomic<int> ran{0};
-  std::vector<cf::Future<int>> queued;
-  for (int i = 0; i < 5; ++i)
-    queued.push_back(pool.submit([&] {
-      ran++;
-      return 2;
-    }));
+  std::vector<cf::Future<int>> queued = submit_counted(pool, ran, 5);
   ASSERT_TRUE(started.wait(long_wait()));
   std::atomic<bool> returned{false};
   std::jthread t([&] {

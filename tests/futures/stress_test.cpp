@@ -20,23 +20,7 @@
 
 namespace {
 
-namespace cf = concur::futures;
-namespace th = concur::threading;
-using namespace std::chrono_literals;
-using namespace concur_test;   // long_wait, scaled, eventually, time_of, ...
-using namespace futures_test;  // Gate, occupy, Log, what_of, holds
-
 constexpr int kScale = CONCUR_TEST_TIME_SCALE;
-
-// Runs fn(i) on n threads that start together (a std::latch, independent of the code under
-// test), and joins them.
-void run_together(int n, const std::function<void(int)>& fn) {
-  std::latch gate(n);
-  run_parallel(n, [&](int i) {
-    gate.arrive_and_wait();
-    fn(i);
-  });
-}
 
 // One slot per call: the future (written once by its submitter, then published), and what
 // happened to the call.

@@ -20,12 +20,6 @@
 
 namespace {
 
-namespace cf = concur::futures;
-namespace th = concur::threading;
-using namespace std::chrono_literals;
-using namespace concur_test;   // long_wait, scaled, eventually, time_of, ...
-using namespace futures_test;  // Gate, occupy, Log, what_of, holds
-
 // "pending", "cancelled", "error:<what>" or "value:<n>".
 std::string describe(const cf::Future<int>& f) {
   if (!f.done()) return "pending";
@@ -83,10 +77,8 @@ TEST(AsCompleted, YieldsEveryFutureOnce) {
 
 TEST(AsCompleted, AlreadyDoneFuturesComeFirst) {
   DoneFutures old;
-  cf::ThreadPoolExecutor pool(1);
-  th::Event started;
-  Gate gate;
-  cf::Future<int> running = occupy(pool, started, gate, 7);
+  BusyPool busy(7);
+  auto& [gate, started, pool, running] = busy;
   std::vector<cf::Future<int>> futs{running, old.successful, old.failed};
   std::vector<std::string> order;
   for (cf::Future<int> g : cf::as_completed(futs, long_wait())) {
@@ -151,10 +143,8 @@ TEST(AsCompleted, TimeoutAfterYieldingWhatFinished) {
   DoneFutures old;
   for (const auto timeout : {0ms, 100ms}) {
     SCOPED_TRACE(timeout.count());
-    cf::ThreadPoolExecutor pool(1);
-    th::Event started;
-    Gate gate;
-    cf::Future<int> late = occupy(pool, started, gate);
+    BusyPool busy;
+    auto& [gate, started, pool, late] = busy;
     std::vector<cf::Future<int>> futs{old.cancelled, old.failed, old.successful, late};
     std::multiset<std::string> completed;
     std::string message;
@@ -170,16 +160,13 @@ TEST(AsCompleted, TimeoutAfterYieldingWhatFinished) {
     EXPECT_NE(message.find("1 (of 4)"), std::string::npos) << message;
     expect_timed_out_after(t, timeout);
     EXPECT_FALSE(late.done());
-    gate.open();
-    late.result(long_wait());
+    busy.release();
   }
 }
 
 TEST(AsCompleted, TimeoutCountsFromTheCall) {
-  cf::ThreadPoolExecutor pool(1);
-  th::Event started;
-  Gate gate;
-  cf::Future<int> late = occupy(pool, started, gate);
+  BusyPool busy;
+  auto& [gate, started, pool, late] = busy;
   cf::Future<int> early = pool.submit([] { return 1; });  // queued behind `late`
   ASSERT_TRUE(early.cancel());
   const auto timeout = 500ms;
@@ -201,15 +188,12 @@ TEST(AsCompleted, TimeoutCountsFromTheCall) {
   EXPECT_EQ(yielded, 1) << "what was done in time is still yielded";
   EXPECT_TRUE(timed_out);
   EXPECT_LT(t, timeout) << "the iteration started a new timeout";
-  gate.open();
-  late.result(long_wait());
+  busy.release();
 }
 
 TEST(AsCompleted, ACancelCountsAsCompletion) {
-  cf::ThreadPoolExecutor pool(1);
-  th::Event started;
-  Gate gate;
-  cf::Future<int> running = occupy(pool, started, gate, 5);
+  BusyPool busy(5);
+  auto& [gate, started, pool, running] = busy;
   cf::Future<int> pending = pool.submit([] { return 6; });
   std::vector<cf::Future<int>> futs{running, pending};
   std::jthread canceller([&] {
@@ -291,16 +275,13 @@ TEST(Wait, FirstCompleted) {
 TEST(Wait, FirstCompletedWithSomeAlreadyCompleted) {
   // test_first_completed_some_already_completed: returns at once.
   DoneFutures old;
-  cf::ThreadPoolExecutor pool(1);
-  th::Event started;
-  Gate gate;
-  cf::Future<int> f1 = occupy(pool, started, gate, 1);
+  BusyPool busy(1);
+  auto& [gate, started, pool, f1] = busy;
   std::vector<cf::Future<int>> futs{old.cancelled, old.successful, f1};
   auto [done, not_done] = cf::wait(futs, long_wait(), cf::FIRST_COMPLETED);
   EXPECT_EQ(describe(done), (std::multiset<std::string>{"cancelled", "value:42"}));
   EXPECT_EQ(describe(not_done), std::multiset<std::string>{"pending"});
-  gate.open();
-  f1.result(long_wait());
+  busy.release();
 }
 
 TEST(Wait, FirstException) {
@@ -355,16 +336,13 @@ TEST(Wait, FirstExceptionWithSomeAlreadyComplete) {
 TEST(Wait, FirstExceptionWithOneAlreadyFailed) {
   // test_first_exception_one_already_failed: returns at once.
   DoneFutures old;
-  cf::ThreadPoolExecutor pool(1);
-  th::Event started;
-  Gate gate;
-  cf::Future<int> f1 = occupy(pool, started, gate);
+  BusyPool busy;
+  auto& [gate, started, pool, f1] = busy;
   std::vector<cf::Future<int>> futs{old.failed, f1};
   auto [done, not_done] = cf::wait(futs, long_wait(), cf::FIRST_EXCEPTION);
   EXPECT_EQ(describe(done), std::multiset<std::string>{"error:os error"});
   EXPECT_EQ(describe(not_done), std::multiset<std::string>{"pending"});
-  gate.open();
-  f1.result(long_wait());
+  busy.release();
 }
 
 TEST(Wait, FirstExceptionWithoutAnExceptionWaitsForAll) {
@@ -413,10 +391,8 @@ TEST(Wait, AllCompleted) {
 TEST(Wait, TimeoutReturnsTheSplitWithoutThrowing) {
   // test_wait.test_timeout
   DoneFutures old;
-  cf::ThreadPoolExecutor pool(1);
-  th::Event started;
-  Gate gate;
-  cf::Future<int> future = occupy(pool, started, gate, 9);
+  BusyPool busy(9);
+  auto& [gate, started, pool, future] = busy;
   std::vector<cf::Future<int>> futs{old.cancelled, old.failed, old.successful, future};
   {
     decltype(cf::wait(futs)) r;
@@ -447,8 +423,7 @@ TEST(Wait, TimeoutReturnsTheSplitWithoutThrowing) {
     EXPECT_EQ(dn.size(), 3u);
     EXPECT_EQ(ndn.size(), 1u);
   }
-  gate.open();
-  EXPECT_EQ(future.result(long_wait()), 9);
+  EXPECT_EQ(busy.release(), 9);
 }
 
 TEST(Wait, EmptyInput) {
@@ -481,10 +456,8 @@ TEST(Wait, ManyFuturesFinishingTogether) {
 }
 
 TEST(Wait, CancelWhileWaitingCountsAsCompletion) {
-  cf::ThreadPoolExecutor pool(1);
-  th::Event started;
-  Gate gate;
-  cf::Future<int> running = occupy(pool, started, gate);
+  BusyPool busy;
+  auto& [gate, started, pool, running] = busy;
   cf::Future<int> pending = pool.submit([] { return 1; });
   std::jthread canceller([&] {
     give_time_to_misbehave();  // usually while wait() is asleep; either order must work
@@ -494,8 +467,7 @@ TEST(Wait, CancelWhileWaitingCountsAsCompletion) {
   auto [done, not_done] = cf::wait(futs, long_wait(), cf::FIRST_COMPLETED);
   EXPECT_EQ(describe(done), std::multiset<std::string>{"cancelled"});
   EXPECT_EQ(not_done.size(), 1u);
-  gate.open();
-  running.result(long_wait());
+  busy.release();
 }
 
 }  // namespace

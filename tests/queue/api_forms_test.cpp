@@ -24,11 +24,6 @@
 
 namespace {
 
-namespace cq = concur::queue;
-using namespace std::chrono_literals;
-using namespace concur_test;  // long_wait, scaled, eventually, time_of, ...
-using namespace queue_test;   // kind tags, Model, expected_order
-
 using dsec = std::chrono::duration<double>;
 
 // A call that must not wait: generous, since this is no speed assertion, but far below the

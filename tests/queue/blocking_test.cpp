@@ -24,11 +24,6 @@
 
 namespace {
 
-namespace cq = concur::queue;
-using namespace std::chrono_literals;
-using namespace concur_test;  // long_wait, scaled, eventually, time_of, ...
-using namespace queue_test;   // kind tags
-
 using dsec = std::chrono::duration<double>;
 
 // Items handed out to threads, collected under a mutex.

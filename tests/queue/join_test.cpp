@@ -16,34 +16,9 @@
 
 namespace {
 
-namespace cq = concur::queue;
-using namespace std::chrono_literals;
-using namespace concur_test;  // long_wait, scaled, eventually, time_of, ...
-using namespace queue_test;   // kind tags
-
 template <class Tag>
 class TaskDone : public ::testing::Test {};
 TYPED_TEST_SUITE(TaskDone, FullKinds, KindName);
-
-// Runs q.join() on a thread; joined() tells whether it has returned.
-template <class Q>
-class Joiner {
- public:
-  explicit Joiner(Q& q)
-      : thread_([this, &q] {
-          entered_ = true;
-          q.join();
-          joined_ = true;
-        }) {
-    EXPECT_TRUE(eventually([&] { return entered_.load(); }));
-  }
-  bool joined() const { return joined_.load(); }
-  void wait() { thread_.join(); }  // a join() that never returns is the watchdog's to report
-
- private:
-  std::atomic<bool> entered_{false}, joined_{false};
-  std::jthread thread_;
-};
 
 TYPED_TEST(TaskDone, JoinOnAFreshQueueReturnsAtOnce) {
   typename TypeParam::template queue<int> q;
@@ -87,30 +62,25 @@ TYPED_TEST(TaskDone, JoinReturnsWhenAllAreDone) {
 }
 
 TYPED_TEST(TaskDone, JoinBlocksWhileItemsAreUnfinished) {
-  using Q = typename TypeParam::template queue<int>;
-  Q q;
+  typename TypeParam::template queue<int> q;
   for (int i = 0; i < 3; ++i) q.put(i);
-  Joiner<Q> joiner(q);
-  give_time_to_misbehave();
-  EXPECT_FALSE(joiner.joined()) << "join returned with 3 items unfinished";
+  Joiner joiner(q);
+  joiner.expect_blocked("join returned with 3 items unfinished");
   for (int i = 0; i < 3; ++i) (void)q.get();
-  give_time_to_misbehave();
-  EXPECT_FALSE(joiner.joined()) << "join returned when the items were taken, not done";
+  joiner.expect_blocked("join returned when the items were taken, not done");
   q.task_done();
   q.task_done();
-  give_time_to_misbehave();
-  EXPECT_FALSE(joiner.joined()) << "join returned with 1 item unfinished";
+  joiner.expect_blocked("join returned with 1 item unfinished");
   q.task_done();
   joiner.wait();
   EXPECT_TRUE(joiner.joined());
 }
 
 TYPED_TEST(TaskDone, EveryJoinerIsReleased) {
-  using Q = typename TypeParam::template queue<int>;
-  Q q;
+  typename TypeParam::template queue<int> q;
   q.put(1);
   {
-    Joiner<Q> a(q), b(q), c(q);
+    Joiner a(q), b(q), c(q);
     give_time_to_misbehave();
     EXPECT_FALSE(a.joined() || b.joined() || c.joined());
     (void)q.get();
@@ -121,9 +91,8 @@ TYPED_TEST(TaskDone, EveryJoinerIsReleased) {
   }
   // The count starts again with the next put.
   q.put(2);
-  Joiner<Q> d(q);
-  give_time_to_misbehave();
-  EXPECT_FALSE(d.joined());
+  Joiner d(q);
+  d.expect_blocked();
   q.task_done();
   d.wait();
 }

@@ -23,11 +23,6 @@
 
 namespace {
 
-namespace cq = concur::queue;
-using namespace std::chrono_literals;
-using namespace concur_test;  // long_wait, scaled, eventually, time_of, ...
-using namespace queue_test;   // kind tags, PointeeLess, Counted, expected_order
-
 using Ptr = std::unique_ptr<int>;
 using dsec = std::chrono::duration<double>;
 

@@ -1,13 +1,15 @@
 // Helpers shared by the queue tests: one tag per queue kind (so that a typed test can build the
 // same kind over int, std::unique_ptr<int> or a tracked item), the order each kind hands items
 // back in, a single-threaded reference model of that order, and a move-only item that reports
-// where it ended up (received by a consumer, or destroyed inside a queue).
+// where it ended up (received by a consumer, or destroyed inside a queue), a thread blocked in
+// join() (Joiner), and the names every queue test uses unqualified.
 #pragma once
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <deque>
 #include <functional>
@@ -15,15 +17,17 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "concur/queue.hpp"
-
-namespace queue_test {
+#include "test_support.hpp"
 
 namespace cq = concur::queue;
+
+namespace queue_test {
 
 enum class Order { Fifo, Lifo, Smallest };
 
@@ -48,41 +52,23 @@ struct DefaultLess<std::unique_ptr<int>> {
   using type = PointeeLess;
 };
 
-struct FifoTag {
+// A queue kind: the queue over T it builds, the order it hands items back in, and whether it has
+// the whole Queue interface (maxsize, full, task_done/join, shutdown); each tag adds its name.
+template <template <class> class Q, Order O, bool Full = true>
+struct Kind {
   template <class T>
-  using queue = cq::Queue<T>;
-  static constexpr Order order = Order::Fifo;
-  static constexpr bool full_interface = true;  // maxsize, full, task_done/join, shutdown
-  static constexpr const char* name = "Queue";
+  using queue = Q<T>;
+  static constexpr Order order = O;
+  static constexpr bool full_interface = Full;
 };
-struct LifoTag {
-  template <class T>
-  using queue = cq::LifoQueue<T>;
-  static constexpr Order order = Order::Lifo;
-  static constexpr bool full_interface = true;
-  static constexpr const char* name = "LifoQueue";
-};
-struct PriorityTag {
-  template <class T>
-  using queue = cq::PriorityQueue<T, typename DefaultLess<T>::type>;
-  static constexpr Order order = Order::Smallest;
-  static constexpr bool full_interface = true;
-  static constexpr const char* name = "PriorityQueue";
-};
-struct PollableTag {
-  template <class T>
-  using queue = cq::PollableQueue<T>;
-  static constexpr Order order = Order::Fifo;
-  static constexpr bool full_interface = true;
-  static constexpr const char* name = "PollableQueue";
-};
-struct SimpleTag {
-  template <class T>
-  using queue = cq::SimpleQueue<T>;
-  static constexpr Order order = Order::Fifo;
-  static constexpr bool full_interface = false;
-  static constexpr const char* name = "SimpleQueue";
-};
+template <class T>
+using DefaultPriorityQueue = cq::PriorityQueue<T, typename DefaultLess<T>::type>;
+
+struct FifoTag : Kind<cq::Queue, Order::Fifo> { static constexpr const char* name = "Queue"; };
+struct LifoTag : Kind<cq::LifoQueue, Order::Lifo> { static constexpr const char* name = "LifoQueue"; };
+struct PriorityTag : Kind<DefaultPriorityQueue, Order::Smallest> { static constexpr const char* name = "PriorityQueue"; };
+struct PollableTag : Kind<cq::PollableQueue, Order::Fifo> { static constexpr const char* name = "PollableQueue"; };
+struct SimpleTag : Kind<cq::SimpleQueue, Order::Fifo, false> { static constexpr const char* name = "SimpleQueue"; };
 
 static_assert(std::is_same_v<PriorityTag::queue<int>, cq::PriorityQueue<int>>,
               "the int PriorityQueue of the typed tests is the default-Compare one");
@@ -213,4 +199,34 @@ struct Counted {
   }
 };
 
+// Runs q.join() on a thread; joined() tells whether it has returned.
+template <class Q>
+class Joiner {
+ public:
+  explicit Joiner(Q& q)
+      : thread_([this, &q] {
+          entered_ = true;
+          q.join();
+          joined_ = true;
+        }) {
+    EXPECT_TRUE(concur_test::eventually([&] { return entered_.load(); }));
+  }
+  bool joined() const { return joined_.load(); }
+  // Gives the join() time to return wrongly, then checks that it has not.
+  void expect_blocked(const char* why = "") {
+    concur_test::give_time_to_misbehave();
+    EXPECT_FALSE(joined()) << why;
+  }
+  void wait() { thread_.join(); }  // a join() that never returns is the watchdog's to report
+
+ private:
+  std::atomic<bool> entered_{false}, joined_{false};
+  std::jthread thread_;
+};
+
 }  // namespace queue_test
+
+// What every queue test uses unqualified.
+using namespace std::chrono_literals;
+using namespace concur_test;  // long_wait, scaled, eventually, time_of, run_together, ...
+using namespace queue_test;   // kind tags, Model, expected_order, Ledger, Tracked, Counted, Joiner

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <barrier>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -23,11 +24,6 @@
 
 namespace {
 
-namespace cq = concur::queue;
-using namespace std::chrono_literals;
-using namespace concur_test;  // long_wait, scaled, eventually, time_of, ...
-using namespace queue_test;   // kind tags, expected_order
-
 template <class Tag>
 class Shutdown : public ::testing::Test {};
 
@@ -38,6 +34,56 @@ void spin(int units) {
   (void)sink;
 }
 TYPED_TEST_SUITE(Shutdown, FullKinds, KindName);
+
+// Tallies how calls on a queue that shuts down end: with ShutDown (or a try_ form's refusal), or
+// otherwise (a return, another exception).
+struct Outcomes {
+  std::atomic<int> entered{0}, shut_down{0}, other{0};
+  void run(const std::function<void()>& call) {
+    entered++;
+    try {
+      call();
+      other++;
+    } catch (const cq::ShutDown&) {
+      shut_down++;
+    } catch (...) {
+      other++;
+    }
+  }
+  void run_try(const std::function<bool()>& try_call) {
+    entered++;
+    try {
+      (try_call() ? other : shut_down)++;
+    } catch (...) {
+      other++;
+    }
+  }
+};
+
+// Starts a thread blocked in each of `calls` (which throw ShutDown once q shuts down) and one in
+// `try_call` (false once q shuts down), all on q, then shuts q down: each must wake with the
+// shutdown at once, not when its timeout ends.
+template <class Q>
+void expect_shutdown_wakes(Q& q, const char* who, const std::vector<std::function<void()>>& calls,
+                           const std::function<bool()>& try_call) {
+  const int n = static_cast<int>(calls.size()) + 1;
+  Outcomes out;
+  {
+    std::vector<std::jthread> threads;
+    for (const auto& call : calls) threads.emplace_back([&] { out.run(call); });
+    threads.emplace_back([&] { out.run_try(try_call); });
+    ASSERT_TRUE(eventually([&] { return out.entered.load() == n; }));
+    give_time_to_misbehave();
+    EXPECT_EQ(out.shut_down.load() + out.other.load(), 0);
+    const auto elapsed = time_of([&] {
+      q.shutdown();
+      threads.clear();
+    });
+    EXPECT_LT(elapsed, long_wait() / 2) << "the " << who << " waited for their timeouts";
+  }
+  EXPECT_EQ(out.shut_down.load(), n);
+  EXPECT_EQ(out.other.load(), 0);
+}
 
 // Every put form on a shut-down queue: ShutDown (false from try_put), nothing added.
 template <class Q>
@@ -127,93 +173,18 @@ TYPED_TEST(Shutdown, ShutdownTwiceAndThenImmediate) {
 
 TYPED_TEST(Shutdown, BlockedGettersWakeWithShutDown) {
   typename TypeParam::template queue<int> q;
-  std::atomic<int> entered{0}, shut_down{0}, other{0};
-  {
-    std::vector<std::jthread> getters;
-    auto body = [&](auto get) {
-      return [&, get] {
-        entered++;
-        try {
-          get();
-          other++;
-        } catch (const cq::ShutDown&) {
-          shut_down++;
-        } catch (...) {
-          other++;
-        }
-      };
-    };
-    getters.emplace_back(body([&] { (void)q.get(); }));
-    getters.emplace_back(body([&] { (void)q.get(long_wait()); }));
-    getters.emplace_back(body([&] { (void)q.get(true, long_wait()); }));
-    getters.emplace_back([&] {
-      entered++;
-      try {
-        if (q.try_get(long_wait()))
-          other++;
-        else
-          shut_down++;  // try_get reports the shutdown as nullopt
-      } catch (...) {
-        other++;
-      }
-    });
-    ASSERT_TRUE(eventually([&] { return entered.load() == 4; }));
-    give_time_to_misbehave();
-    EXPECT_EQ(shut_down.load() + other.load(), 0);
-    const auto elapsed = time_of([&] {
-      q.shutdown();
-      getters.clear();
-    });
-    EXPECT_LT(elapsed, long_wait() / 2) << "the getters waited for their timeouts";
-  }
-  EXPECT_EQ(shut_down.load(), 4);
-  EXPECT_EQ(other.load(), 0);
+  expect_shutdown_wakes(q, "getters",
+                        {[&] { (void)q.get(); }, [&] { (void)q.get(long_wait()); },
+                         [&] { (void)q.get(true, long_wait()); }},
+                        [&] { return q.try_get(long_wait()).has_value(); });  // nullopt: shut down
 }
 
 TYPED_TEST(Shutdown, BlockedPuttersWakeWithShutDown) {
   typename TypeParam::template queue<int> q(1);
   q.put(0);
-  std::atomic<int> entered{0}, shut_down{0}, other{0};
-  {
-    std::vector<std::jthread> putters;
-    auto body = [&](auto put) {
-      return [&, put] {
-        entered++;
-        try {
-          put();
-          other++;
-        } catch (const cq::ShutDown&) {
-          shut_down++;
-        } catch (...) {
-          other++;
-        }
-      };
-    };
-    putters.emplace_back(body([&] { q.put(1); }));
-    putters.emplace_back(body([&] { q.put(2, long_wait()); }));
-    putters.emplace_back(body([&] { q.put(3, true, long_wait()); }));
-    putters.emplace_back([&] {
-      entered++;
-      try {
-        if (q.try_put(4, long_wait()))
-          other++;
-        else
-          shut_down++;
-      } catch (...) {
-        other++;
-      }
-    });
-    ASSERT_TRUE(eventually([&] { return entered.load() == 4; }));
-    give_time_to_misbehave();
-    EXPECT_EQ(shut_down.load() + other.load(), 0);
-    const auto elapsed = time_of([&] {
-      q.shutdown();
-      putters.clear();
-    });
-    EXPECT_LT(elapsed, long_wait() / 2) << "the putters waited for their timeouts";
-  }
-  EXPECT_EQ(shut_down.load(), 4);
-  EXPECT_EQ(other.load(), 0);
+  ASSERT_NO_FATAL_FAILURE(expect_shutdown_wakes(
+      q, "putters", {[&] { q.put(1); }, [&] { q.put(2, long_wait()); }, [&] { q.put(3, true, long_wait()); }},
+      [&] { return q.try_put(4, long_wait()); }));  // false: shut down
   // The item queued before the shutdown is still there, and only it.
   EXPECT_EQ(q.qsize(), 1u);
   EXPECT_EQ(q.get(), 0);
@@ -272,86 +243,49 @@ TYPED_TEST(Shutdown, ImmediateOnAFullQueueMakesNoRoomForPuts) {
 }
 
 TYPED_TEST(Shutdown, ImmediateWakesBlockedJoin) {
-  using Q = typename TypeParam::template queue<int>;
-  Q q;
+  typename TypeParam::template queue<int> q;
   for (int i = 0; i < 3; ++i) q.put(i);
-  std::atomic<bool> entered{false}, joined{false};
-  std::jthread joiner([&] {
-    entered = true;
-    q.join();
-    joined = true;
-  });
-  ASSERT_TRUE(eventually([&] { return entered.load(); }));
-  give_time_to_misbehave();
-  EXPECT_FALSE(joined.load());
+  Joiner joiner(q);
+  joiner.expect_blocked();
   q.shutdown();  // not immediate: the items are still unfinished
-  give_time_to_misbehave();
-  EXPECT_FALSE(joined.load()) << "shutdown() without immediate released join()";
+  joiner.expect_blocked("shutdown() without immediate released join()");
   q.shutdown(true);
-  joiner.join();
-  EXPECT_TRUE(joined.load());
+  joiner.wait();
+  EXPECT_TRUE(joiner.joined());
 }
 
 TYPED_TEST(Shutdown, ImmediateJoinStillWaitsForItemsTakenBefore) {
   // Python: shutdown(immediate=True) counts only the discarded items done; an item a consumer
   // took before is done when the consumer says so.
-  using Q = typename TypeParam::template queue<int>;
-  Q q;
+  typename TypeParam::template queue<int> q;
   for (int i = 0; i < 3; ++i) q.put(i);
   (void)q.get();  // taken, not yet done
-  std::atomic<bool> entered{false}, joined{false};
-  std::jthread joiner([&] {
-    entered = true;
-    q.join();
-    joined = true;
-  });
-  ASSERT_TRUE(eventually([&] { return entered.load(); }));
+  Joiner joiner(q);
   q.shutdown(true);
-  give_time_to_misbehave();
-  EXPECT_FALSE(joined.load()) << "join() returned while a taken item was unfinished";
+  joiner.expect_blocked("join() returned while a taken item was unfinished");
   q.task_done();
-  joiner.join();
-  EXPECT_TRUE(joined.load());
+  joiner.wait();
+  EXPECT_TRUE(joiner.joined());
   EXPECT_THROW(q.task_done(), concur::ValueError);
 }
 
 TYPED_TEST(Shutdown, ImmediateWakesBlockedGettersAndPutters) {
   typename TypeParam::template queue<int> empty, full(1);
   full.put(0);
-  std::atomic<int> entered{0}, shut_down{0}, other{0};
+  Outcomes out;
   {
     std::vector<std::jthread> threads;
     for (int i = 0; i < 2; ++i) {
-      threads.emplace_back([&] {
-        entered++;
-        try {
-          (void)empty.get(long_wait());
-          other++;
-        } catch (const cq::ShutDown&) {
-          shut_down++;
-        } catch (...) {
-          other++;
-        }
-      });
-      threads.emplace_back([&] {
-        entered++;
-        try {
-          full.put(1, long_wait());
-          other++;
-        } catch (const cq::ShutDown&) {
-          shut_down++;
-        } catch (...) {
-          other++;
-        }
-      });
+      threads.emplace_back([&] { out.run([&] { (void)empty.get(long_wait()); }); });
+      threads.emplace_back([&] { out.run([&] { full.put(1, long_wait()); }); });
     }
-    ASSERT_TRUE(eventually([&] { return entered.load() == 4; }));
+    ASSERT_TRUE(eventually([&] { return out.entered.load() == 4; }));
     give_time_to_misbehave();
     empty.shutdown(true);
     full.shutdown(true);
   }
-  EXPECT_EQ(shut_down.load(), 4);
-  EXPECT_EQ(other.load(), 0);
+  EXPECT_EQ(out.shut_down.load(), 4);
+  EXPECT_EQ(out.other.load(), 0);
   EXPECT_TRUE(full.empty()) << "immediate shutdown kept the item or let a putter in";
   full.join();
   empty.join();

@@ -27,23 +27,8 @@
 
 namespace {
 
-namespace cq = concur::queue;
-using namespace std::chrono_literals;
-using namespace concur_test;  // long_wait, scaled, eventually, time_of, ...
-using namespace queue_test;   // kind tags, Ledger, Tracked
-
 constexpr int kScale = CONCUR_TEST_TIME_SCALE;
 using dsec = std::chrono::duration<double>;
-
-// Runs fn(i) on n threads that start together (a std::latch gate, independent of the code under
-// test), so that they contend from the first operation, and joins them.
-void run_together(int n, const std::function<void(int)>& fn) {
-  std::latch gate(n);
-  concur_test::run_parallel(n, [&](int i) {
-    gate.arrive_and_wait();
-    fn(i);
-  });
-}
 
 // Some work outside the queue, `units` of a few nanoseconds each.
 void busy_work(int units) {
@@ -102,6 +87,16 @@ void PrintTo(const Config& c, std::ostream* os) {
 std::string config_name(const ::testing::TestParamInfo<Config>& info) {
   return std::string(kind_name(info.param.kind)) + "_" +
          (info.param.maxsize > 0 ? "max" + std::to_string(info.param.maxsize) : "unbounded");
+}
+
+// A queue of kind Tag over int, bounded by maxsize where the kind has one (SimpleQueue has not).
+template <class Tag>
+std::unique_ptr<typename Tag::template queue<int>> make_queue(long maxsize) {
+  using Q = typename Tag::template queue<int>;
+  if constexpr (Tag::full_interface)
+    return std::make_unique<Q>(maxsize);
+  else
+    return std::make_unique<Q>();
 }
 
 // One producer's put of v through form `form`; retries the forms that may fail (Full, or a
@@ -181,7 +176,6 @@ long now_ms() {
 
 template <class Tag>
 void run_conservation(long maxsize) {
-  using Q = typename Tag::template queue<int>;
   constexpr int kProducers = 4, kConsumers = 4;
   const int per_producer = 25'000 / kScale;
   const int total = kProducers * per_producer;
@@ -189,12 +183,8 @@ void run_conservation(long maxsize) {
   // and priority kinds. A LIFO queue hands them out first, so the main thread drains the rest.
   const int sentinel = Tag::order == Order::Smallest ? INT_MAX : -1;
 
-  std::unique_ptr<Q> qp;
-  if constexpr (Tag::full_interface)
-    qp = std::make_unique<Q>(maxsize);
-  else
-    qp = std::make_unique<Q>();
-  Q& q = *qp;
+  const auto qp = make_queue<Tag>(maxsize);
+  auto& q = *qp;
 
   std::vector<std::atomic<int>> seen(total);
   std::atomic<long> progress_ms{now_ms()};
@@ -501,16 +491,11 @@ template <class Tag>
 void run_untimed_handoff(long maxsize) {
   // Untimed put() and get() only, through a small queue: any lost wake-up leaves a thread
   // asleep for good (the watchdog's to report). Sentinels end the consumers.
-  using Q = typename Tag::template queue<int>;
   constexpr int kProducers = 3, kConsumers = 3;
   const int per_producer = 20'000 / kScale;
   const int total = kProducers * per_producer;
-  std::unique_ptr<Q> qp;
-  if constexpr (Tag::full_interface)
-    qp = std::make_unique<Q>(maxsize);
-  else
-    qp = std::make_unique<Q>();
-  Q& q = *qp;
+  const auto qp = make_queue<Tag>(maxsize);
+  auto& q = *qp;
   std::vector<std::atomic<int>> seen(total);
   std::atomic<int> producers_left{kProducers};
   run_together(kProducers + kConsumers, [&](int t) {

@@ -10,7 +10,9 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <exception>
 #include <functional>
+#include <latch>
 #include <string>
 #include <thread>
 #include <vector>
@@ -39,6 +41,16 @@ inline void run_parallel(int n, const std::function<void(int)>& fn) {
   threads.reserve(n);
   for (int i = 0; i < n; ++i) threads.emplace_back(fn, i);
   for (auto& t : threads) t.join();
+}
+
+// Runs fn(i) on n threads that start together (a std::latch gate, independent of the code under
+// test), so that they contend from the first operation, and joins them.
+inline void run_together(int n, const std::function<void(int)>& fn) {
+  std::latch gate(n);
+  run_parallel(n, [&](int i) {
+    gate.arrive_and_wait();
+    fn(i);
+  });
 }
 
 using Clock = std::chrono::steady_clock;
@@ -85,6 +97,18 @@ inline long thread_number(const std::string& name) {
   for (std::size_t i = prefix.size(); i < name.size(); ++i)
     if (name[i] < '0' || name[i] > '9') return -1;
   return std::stol(name.substr(prefix.size()));
+}
+
+// The what() of the exception in `e` ("<non-std exception>" for others, "<null>" for none).
+inline std::string what_of(const std::exception_ptr& e) {
+  if (!e) return "<null>";
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    return x.what();
+  } catch (...) {
+    return "<non-std exception>";
+  }
 }
 
 }  // namespace concur_test

@@ -30,16 +30,6 @@ struct Record {
   std::exception_ptr exception;
 };
 
-std::string what_of(const std::exception_ptr& e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& x) {
-    return x.what();
-  } catch (...) {
-    return "<non-std exception>";
-  }
-}
-
 class ExceptHook : public testing::Test {
  protected:
   void SetUp() override {

@@ -10,7 +10,6 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <latch>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -29,16 +28,6 @@ using namespace std::chrono_literals;
 using namespace concur_test;  // long_wait, scaled, eventually, time_of, ...
 
 constexpr int kScale = CONCUR_TEST_TIME_SCALE;
-
-// Runs fn(i) on n threads that all start together (a std::latch gate, independent of the code
-// under test), so that they contend from the first iteration, and joins them.
-void run_parallel(int n, const std::function<void(int)>& fn) {
-  std::latch gate(n);
-  concur_test::run_parallel(n, [&](int i) {
-    gate.arrive_and_wait();
-    fn(i);
-  });
-}
 
 // A little work inside a critical section, so that other threads find the primitive taken and
 // have to wait (and time out) instead of always finding it free.
@@ -61,7 +50,7 @@ TEST(Stress, LockIncrementsLoseNothing) {
   const int iterations = 100'000 / kScale;
   th::Lock lock;
   long counter = 0;
-  run_parallel(kThreads, [&](int) {
+  run_together(kThreads, [&](int) {
     for (int i = 0; i < iterations; ++i) {
       lock.acquire();
       ++counter;
@@ -77,7 +66,7 @@ TEST(Stress, LockGuardIncrementsLoseNothing) {
   const int iterations = 100'000 / kScale;
   th::Lock lock;
   long counter = 0;
-  run_parallel(kThreads, [&](int) {
+  run_together(kThreads, [&](int) {
     for (int i = 0; i < iterations; ++i) {
       std::lock_guard g(lock);
       ++counter;
@@ -92,7 +81,7 @@ TEST(Stress, RLockIncrementsLoseNothing) {
   const int iterations = 100'000 / kScale;
   th::RLock lock;
   long counter = 0;
-  run_parallel(kThreads, [&](int t) {
+  run_together(kThreads, [&](int t) {
     for (int i = 0; i < iterations; ++i) {
       std::lock_guard g(lock);
       if ((i + t) % 4 == 0) {
@@ -198,7 +187,7 @@ TEST(Stress, SemaphorePoolNeverExceedsItsCount) {
   th::Semaphore pool(kUnits);
   std::atomic<int> holders{0}, max_holders{0};
   std::atomic<long> uses{0}, timeouts{0};
-  run_parallel(kThreads, [&](int t) {
+  run_together(kThreads, [&](int t) {
     for (int i = 0; i < iterations; ++i) {
       bool got;
       switch ((i + t) % 4) {
@@ -232,7 +221,7 @@ TEST(Stress, BoundedSemaphorePoolWithLockGuard) {
   th::BoundedSemaphore pool(kUnits);
   std::atomic<int> holders{0}, max_holders{0};
   std::atomic<int> errors{0};
-  run_parallel(kThreads, [&](int) {
+  run_together(kThreads, [&](int) {
     for (int i = 0; i < iterations; ++i) {
       try {
         std::lock_guard g(pool);
@@ -330,7 +319,7 @@ TEST(Stress, BarrierRoundsWithManyThreads) {
   });
   std::vector<std::atomic<unsigned>> index_masks(rounds);
   std::atomic<int> broken{0};
-  run_parallel(kThreads, [&](int i) {
+  run_together(kThreads, [&](int i) {
     try {
       for (int r = 0; r < rounds; ++r) {
         slots[i] = r;
@@ -362,7 +351,7 @@ TEST(Stress, TimedLockAcquiresRaceReleases) {
   std::atomic<int> double_holds{0};
   std::atomic<long> successes{0}, failures{0};
   long counter = 0;
-  run_parallel(kThreads, [&](int t) {
+  run_together(kThreads, [&](int t) {
     for (int i = 0; i < iterations; ++i) {
       bool got;
       switch ((i + t) % 4) {
@@ -398,7 +387,7 @@ TEST(Stress, TimedRLockAcquiresRaceReleases) {
   th::RLock lock;
   std::atomic<bool> inside{false};
   std::atomic<int> double_holds{0};
-  run_parallel(kThreads, [&](int t) {
+  run_together(kThreads, [&](int t) {
     for (int i = 0; i < iterations; ++i) {
       if (!lock.acquire((i + t) % 2 ? std::chrono::microseconds(500) : std::chrono::microseconds(0)))
         continue;
