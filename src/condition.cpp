@@ -10,7 +10,7 @@ bool Condition::wait_until(const detail::Deadline& deadline) {
   waiters_.push_back(&node);
   bool notified;
   if (lock_) {
-    lock_->mutex_.unlock();
+    lock_->release_for_wait();
     notified = node.wait(deadline);
     lock_->mutex_.lock();
   } else {
@@ -30,16 +30,18 @@ bool Condition::wait_until(const detail::Deadline& deadline) {
 void Condition::notify(std::ptrdiff_t n) {
   if (!is_owned()) throw RuntimeError("cannot notify on un-acquired lock");
   if (n < 0) throw ValueError("notify(n) needs n >= 0");
+  detail::DeferredWakes& wakes = lock_ ? lock_->deferred_ : rlock_->deferred_;
   while (n-- > 0) {
     detail::WaitNode* node = waiters_.pop_front();
     if (!node) break;
-    node->signal();
+    wakes.signal_later(node);  // woken when the lock is released (wait_node.hpp)
   }
 }
 
 void Condition::notify_all() {
   if (!is_owned()) throw RuntimeError("cannot notify on un-acquired lock");
-  while (detail::WaitNode* node = waiters_.pop_front()) node->signal();
+  detail::DeferredWakes& wakes = lock_ ? lock_->deferred_ : rlock_->deferred_;
+  while (detail::WaitNode* node = waiters_.pop_front()) wakes.signal_later(node);
 }
 
 }  // namespace concur::threading

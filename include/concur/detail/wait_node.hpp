@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <utility>
 
 #include "concur/detail/futex.hpp"
 
@@ -47,9 +48,15 @@ class WaitNode {
   // Wakes the node's thread. The exchange publishes (release) everything the signaler wrote
   // before it; the system call is made only when the waiter actually went to sleep.
   void signal() noexcept {
-    if (state_.exchange(kSignaled, std::memory_order_release) == kSleeping)
-      futex_wake(state_, 1);
+    if (mark_signaled()) futex_wake(state_, 1);
   }
+
+  // The first half of signal(): returns true if the waiter sleeps and needs futex_wake() on
+  // word() (see DeferredWakes).
+  bool mark_signaled() noexcept {
+    return state_.exchange(kSignaled, std::memory_order_release) == kSleeping;
+  }
+  std::atomic<std::uint32_t>& word() noexcept { return state_; }
 
   bool signaled() const noexcept { return state_.load(std::memory_order_acquire) == kSignaled; }
 
@@ -60,6 +67,37 @@ class WaitNode {
   WaitNode* prev_ = nullptr;
   WaitNode* next_ = nullptr;
   bool linked_ = false;
+};
+
+// Wake-ups held back until a lock is released ("wait morphing"). A Condition notified under
+// its lock (Python's rule) marks the waiter signaled at once, but wakes a sleeping one only when
+// the lock is released: woken earlier, it would run only to find the lock still held and sleep
+// again on it, two more context switches per notification. Only the futex words are kept, and
+// they are read before the release: once the lock is free, a waiter that timed out may return
+// and its stack node vanish, and a futex_wake on such an address is harmless (at worst the
+// spurious wake-up of a wait that re-checks its word). Up to kInline wake-ups are held back;
+// beyond that a signal is sent at once, as without deferral. Protected by the lock it serves.
+class DeferredWakes {
+ public:
+  static constexpr int kInline = 4;
+
+  void signal_later(WaitNode* n) noexcept {
+    if (count_ == kInline) {
+      n->signal();
+      return;
+    }
+    if (n->mark_signaled()) words_[count_++] = &n->word();
+  }
+
+  // Call while still holding the lock; then release it; then wake() the result.
+  DeferredWakes take() noexcept { return std::exchange(*this, DeferredWakes{}); }
+  void wake() const noexcept {
+    for (int i = 0; i < count_; ++i) futex_wake(*words_[i], 1);
+  }
+
+ private:
+  std::atomic<std::uint32_t>* words_[kInline];
+  int count_ = 0;
 };
 
 // Intrusive FIFO of WaitNodes: O(1) push, pop and removal, no allocation.

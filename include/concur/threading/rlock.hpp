@@ -22,6 +22,7 @@
 
 #include "concur/detail/lock_name.hpp"
 #include "concur/detail/mutex.hpp"
+#include "concur/detail/wait_node.hpp"
 #include "concur/detail/acquire_forms.hpp"
 #include "concur/errors.hpp"
 
@@ -51,7 +52,9 @@ class RLock : public detail::AcquireForms<RLock> {
     if (!is_owned()) throw RuntimeError("cannot release un-acquired lock");
     if (--depth_ == 0) {
       owner_.store(0, std::memory_order_relaxed);
+      const detail::DeferredWakes wakes = deferred_.take();
       mutex_.unlock();
+      wakes.wake();
     }
   }
 
@@ -71,7 +74,9 @@ class RLock : public detail::AcquireForms<RLock> {
     const std::uint32_t depth = depth_;
     depth_ = 0;
     owner_.store(0, std::memory_order_relaxed);
+    const detail::DeferredWakes wakes = deferred_.take();
     mutex_.unlock();
+    wakes.wake();
     return depth;
   }
   void reacquire(std::uint32_t depth) noexcept {
@@ -81,6 +86,7 @@ class RLock : public detail::AcquireForms<RLock> {
   }
 
   detail::Mutex mutex_;
+  detail::DeferredWakes deferred_;       // Condition notifications made under this lock
   std::atomic<std::uint64_t> owner_{0};  // thread key of the holder, 0 when free
   std::uint32_t depth_ = 0;              // touched only by the holder
   detail::LockName name_;
