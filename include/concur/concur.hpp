@@ -5,3 +5,4 @@
 #include "concur/threading.hpp"
 #include "concur/queue.hpp"
 #include "concur/futures.hpp"
+#include "concur/deadlock.hpp"

@@ -1,0 +1,43 @@
+// The per-thread record behind dl::acquire (include/concur/deadlock/ordered_acquire.hpp).
+#include <cstdio>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "concur/deadlock/ordered_acquire.hpp"
+
+namespace concur::deadlock::detail {
+namespace {
+
+// The locks this thread took through dl::acquire, in order; scopes make it a stack.
+thread_local std::vector<HeldLock> tls_held;
+
+std::string describe(const HeldLock& l) {
+  if (!l.name.empty()) return "\"" + std::string(l.name) + "\"";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "at %p", l.key);
+  return buf;
+}
+
+}  // namespace
+
+void check_order_and_push(const HeldLock* sorted, std::size_t n) {
+  if (!tls_held.empty()) {
+    // Python's check: max(id(lock) for lock in acquired) >= id(locks[0]).
+    const HeldLock* highest = &tls_held.front();
+    for (const HeldLock& l : tls_held)
+      if (std::less<const void*>{}(highest->key, l.key)) highest = &l;
+    if (!std::less<const void*>{}(highest->key, sorted[0].key)) {
+      throw RuntimeError("Lock Order Violation: this thread holds lock " + describe(*highest) +
+                         " (taken through dl::acquire) and asks for lock " +
+                         describe(sorted[0]) + ", which does not come after it in the global order");
+    }
+  }
+  for (std::size_t i = 0; i < n; ++i) tls_held.push_back(sorted[i]);
+}
+
+void pop_held(std::size_t n) noexcept {
+  tls_held.resize(tls_held.size() >= n ? tls_held.size() - n : 0);
+}
+
+}  // namespace concur::deadlock::detail
