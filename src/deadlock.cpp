@@ -22,6 +22,7 @@ std::string describe(const HeldLock& l) {
 }  // namespace
 
 void check_order_and_push(const HeldLock* sorted, std::size_t n) {
+  tls_held.reserve(tls_held.size() + n);  // the pushes below cannot throw: all or nothing
   if (!tls_held.empty()) {
     // Python's check: max(id(lock) for lock in acquired) >= id(locks[0]).
     const HeldLock* highest = &tls_held.front();

@@ -27,6 +27,7 @@
 #include <cstddef>
 #include <functional>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 
 #include "concur/errors.hpp"
@@ -50,8 +51,16 @@ void pop_held(std::size_t n) noexcept;
 
 template <class L>
 HeldLock erase(L& lock) noexcept {
+  // A name() that returns a view or a reference outlives the call; one returned by value
+  // (a temporary std::string) would not, and is not kept.
   std::string_view name;
-  if constexpr (requires { std::string_view(lock.name()); }) name = lock.name();
+  if constexpr (requires { lock.name(); }) {
+    using Name = decltype(lock.name());
+    if constexpr (std::is_same_v<std::remove_cvref_t<Name>, std::string_view> ||
+                  (std::is_lvalue_reference_v<Name> &&
+                   std::is_convertible_v<Name, std::string_view>))
+      name = lock.name();
+  }
   return HeldLock{static_cast<const void*>(&lock), name, static_cast<void*>(&lock),
                   [](void* p) { static_cast<L*>(p)->lock(); },
                   [](void* p) noexcept { static_cast<L*>(p)->unlock(); }};
