@@ -10,7 +10,7 @@ bool Condition::wait_until(const detail::Deadline& deadline) {
   waiters_.push_back(&node);
   bool notified;
   if (lock_) {
-    lock_->release_for_wait();
+    lock_->deferred_.unlock(lock_->mutex_);
     notified = node.wait(deadline);
     lock_->mutex_.lock();
   } else {
@@ -30,7 +30,7 @@ bool Condition::wait_until(const detail::Deadline& deadline) {
 void Condition::notify(std::ptrdiff_t n) {
   if (!is_owned()) throw RuntimeError("cannot notify on un-acquired lock");
   if (n < 0) throw ValueError("notify(n) needs n >= 0");
-  detail::DeferredWakes& wakes = lock_ ? lock_->deferred_ : rlock_->deferred_;
+  detail::DeferredWakes& wakes = deferred_wakes();
   while (n-- > 0) {
     detail::WaitNode* node = waiters_.pop_front();
     if (!node) break;
@@ -40,7 +40,7 @@ void Condition::notify(std::ptrdiff_t n) {
 
 void Condition::notify_all() {
   if (!is_owned()) throw RuntimeError("cannot notify on un-acquired lock");
-  detail::DeferredWakes& wakes = lock_ ? lock_->deferred_ : rlock_->deferred_;
+  detail::DeferredWakes& wakes = deferred_wakes();
   while (detail::WaitNode* node = waiters_.pop_front()) wakes.signal_later(node);
 }
 

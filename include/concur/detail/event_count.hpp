@@ -86,9 +86,7 @@ class EventCount {
   void notify_one() noexcept {
     // Dekker, notifier side: the caller's change before the read of waiters_.
     std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (waiters_.load(std::memory_order_relaxed) == 0) return;
-    MutexGuard guard(mutex_);
-    wake_one_locked();
+    notify_one_after_seq_cst_change();
   }
 
   // notify_one() for a change made by a seq_cst read-modify-write that ready() reads with a

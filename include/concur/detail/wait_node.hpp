@@ -18,6 +18,7 @@
 #include <utility>
 
 #include "concur/detail/futex.hpp"
+#include "concur/detail/mutex.hpp"
 
 namespace concur::detail {
 
@@ -89,10 +90,13 @@ class DeferredWakes {
     if (n->mark_signaled()) words_[count_++] = &n->word();
   }
 
-  // Call while still holding the lock; then release it; then wake() the result.
-  DeferredWakes take() noexcept { return std::exchange(*this, DeferredWakes{}); }
-  void wake() const noexcept {
-    for (int i = 0; i < count_; ++i) futex_wake(*words_[i], 1);
+  // Releases `mutex` (the lock these wake-ups were deferred under), then delivers them.
+  // Returns what Mutex::unlock() returns.
+  bool unlock(Mutex& mutex) noexcept {
+    const DeferredWakes held = std::exchange(*this, DeferredWakes{});  // read while locked
+    const bool was_locked = mutex.unlock();
+    for (int i = 0; i < held.count_; ++i) futex_wake(*held.words_[i], 1);
+    return was_locked;
   }
 
  private:

@@ -185,13 +185,12 @@ class BasicQueue {
 
   // ---- shutdown -----------------------------------------------------------------------------
   void shutdown(bool immediate = false) {
-    shutdown_.store(true, std::memory_order_release);
     core_.close();  // from here on every push fails: nothing can land behind the discard
     if (immediate) discard_all();
     not_empty_.notify_all();
     not_full_.notify_all();
   }
-  bool is_shutdown() const noexcept { return shutdown_.load(std::memory_order_acquire); }
+  bool is_shutdown() const noexcept { return core_.closed(); }
 
  protected:
   // maxsize <= 0: unbounded. The core gets the capacity (0 = unbounded) and `core_args`.
@@ -285,9 +284,8 @@ class BasicQueue {
   alignas(kCacheLine) concur::detail::EventCount not_full_;
   alignas(kCacheLine) std::atomic<std::uint64_t> finished_{0};  // task_done() + discarded
   concur::detail::EventCount all_done_;
-  // Read by every operation, written once: a line of its own.
+  // Read by every get, never written: kept off the waiters' lines.
   alignas(kCacheLine) const long maxsize_;
-  std::atomic<bool> shutdown_{false};  // for is_shutdown(); the core's close is what counts
 };
 
 }  // namespace concur::queue::detail

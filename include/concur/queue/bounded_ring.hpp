@@ -151,6 +151,7 @@ class BoundedRing {
   }
 
   void close() noexcept { enqueue_pos_.fetch_or(1, std::memory_order_seq_cst); }
+  bool closed() const noexcept { return enqueue_pos_.load(std::memory_order_seq_cst) & 1; }
 
  private:
   struct Cell {

@@ -6,7 +6,7 @@
 //   PushResult try_push(T& x)               moves x only when it returns kDone
 //   std::optional<T> try_pop(bool& closed)  nullopt when empty; then closed says whether the
 //                                           core was also closed, as of the same instant
-//   void close()                            every later push returns kClosed
+//   void close(), bool closed()             after close() every push returns kClosed
 //   std::size_t size(), std::uint64_t pushed()   (pushed: successful pushes so far)
 //   static constexpr bool kSeqCstClaims     see basic_queue.hpp
 #pragma once

@@ -72,6 +72,7 @@ class FifoCore {
     else
       list_.close();
   }
+  bool closed() const noexcept { return ring_ ? ring_->closed() : list_.closed(); }
 
  private:
   // One place for a bounded SegmentedFifo. A CAS loop rather than fetch_add-then-undo: a

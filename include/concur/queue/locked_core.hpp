@@ -133,6 +133,10 @@ class LockedCore {
     concur::detail::MutexGuard guard(mutex_);
     closed_ = true;
   }
+  bool closed() const noexcept {
+    concur::detail::MutexGuard guard(mutex_);
+    return closed_;
+  }
 
   // How many pushes have succeeded so far (monotonic; read without the lock).
   std::uint64_t pushed() const noexcept { return pushed_.load(std::memory_order_seq_cst); }

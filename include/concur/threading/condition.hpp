@@ -85,6 +85,11 @@ class Condition : public detail::AcquireForms<Condition> {
  private:
   bool is_owned() const noexcept { return lock_ ? lock_->locked() : rlock_->is_owned(); }
 
+  // Where notify() holds back its wake-ups until the lock is released (wait_node.hpp).
+  detail::DeferredWakes& deferred_wakes() noexcept {
+    return lock_ ? lock_->deferred_ : rlock_->deferred_;
+  }
+
   RLock own_;                 // used only by a default-constructed Condition
   Lock* lock_ = nullptr;      // exactly one of lock_ / rlock_ is set
   RLock* rlock_ = nullptr;

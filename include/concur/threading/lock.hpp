@@ -40,9 +40,7 @@ class Lock : public detail::AcquireForms<Lock> {
   bool acquire_until(const detail::Deadline& deadline) { return mutex_.lock_until(deadline); }
 
   void release() {
-    const detail::DeferredWakes wakes = deferred_.take();
-    if (!mutex_.unlock()) throw RuntimeError("release unlocked lock");
-    wakes.wake();
+    if (!deferred_.unlock(mutex_)) throw RuntimeError("release unlocked lock");
   }
 
   bool locked() const noexcept { return mutex_.locked(); }
@@ -52,13 +50,6 @@ class Lock : public detail::AcquireForms<Lock> {
 
  private:
   friend class Condition;
-  // Condition::wait(): give the lock up, delivering the wake-ups notified under it.
-  void release_for_wait() noexcept {
-    const detail::DeferredWakes wakes = deferred_.take();
-    mutex_.unlock();
-    wakes.wake();
-  }
-
   detail::Mutex mutex_;
   detail::DeferredWakes deferred_;  // Condition notifications made under this lock
   detail::LockName name_;

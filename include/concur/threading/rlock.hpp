@@ -52,9 +52,7 @@ class RLock : public detail::AcquireForms<RLock> {
     if (!is_owned()) throw RuntimeError("cannot release un-acquired lock");
     if (--depth_ == 0) {
       owner_.store(0, std::memory_order_relaxed);
-      const detail::DeferredWakes wakes = deferred_.take();
-      mutex_.unlock();
-      wakes.wake();
+      deferred_.unlock(mutex_);
     }
   }
 
@@ -74,9 +72,7 @@ class RLock : public detail::AcquireForms<RLock> {
     const std::uint32_t depth = depth_;
     depth_ = 0;
     owner_.store(0, std::memory_order_relaxed);
-    const detail::DeferredWakes wakes = deferred_.take();
-    mutex_.unlock();
-    wakes.wake();
+    deferred_.unlock(mutex_);
     return depth;
   }
   void reacquire(std::uint32_t depth) noexcept {
