@@ -17,6 +17,7 @@
 #include <sstream>
 #include <string>
 
+#include "bank_threads.hpp"
 #include "print.hpp"
 
 namespace th = concur::threading;
@@ -113,18 +114,6 @@ int main() {
   {
     constexpr int n = 3;  // deposits per depositor
     Account acct("1234567", 0);
-    th::Thread drawer(th::ThreadOptions{.name = "取钱者"}, draw_many, std::ref(acct), 800, 3 * n);
-    th::Thread a(th::ThreadOptions{.name = "存款者甲"}, deposit_many, std::ref(acct), 800, n);
-    th::Thread b(th::ThreadOptions{.name = "存款者乙"}, deposit_many, std::ref(acct), 800, n);
-    th::Thread c(th::ThreadOptions{.name = "存款者丙"}, deposit_many, std::ref(acct), 800, n);
-    drawer.start();
-    a.start();
-    b.start();
-    c.start();
-    drawer.join();
-    a.join();
-    b.join();
-    c.join();
-    print("最终余额: " + std::to_string(acct.getBalance()));
+    run_drawer_and_depositors(acct, draw_many, deposit_many, n);
   }
 }

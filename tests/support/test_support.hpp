@@ -13,6 +13,7 @@
 #include <exception>
 #include <functional>
 #include <latch>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -51,6 +52,28 @@ inline void run_together(int n, const std::function<void(int)>& fn) {
     gate.arrive_and_wait();
     fn(i);
   });
+}
+
+// Two threads take locks a and b together with std::scoped_lock (std::lock, which needs a
+// correct try_lock()), one naming them (a, b) and running `extra` under them, the other naming
+// them (b, a), `iterations` times each. Returns how many times the locks were held: 2 x
+// iterations unless an increment was lost (a hang is the watchdog's to report).
+template <class L, class Extra>
+long scoped_lock_in_opposite_orders(L& a, L& b, int iterations, Extra extra) {
+  long counter = 0;
+  run_parallel(2, [&](int t) {
+    for (int i = 0; i < iterations; ++i) {
+      if (t == 0) {
+        std::scoped_lock g(a, b);
+        extra();
+        ++counter;
+      } else {
+        std::scoped_lock g(b, a);
+        ++counter;
+      }
+    }
+  });
+  return counter;
 }
 
 using Clock = std::chrono::steady_clock;

@@ -484,21 +484,7 @@ TEST(Lock, ScopedLockTwoLocksIsDeadlockFree) {
   // opposite orders never deadlock and never lose an increment.
   th::Lock a("A"), b("B");
   const int iterations = 5000 / CONCUR_TEST_TIME_SCALE;
-  long counter = 0;
-  {
-    std::jthread t1([&] {
-      for (int i = 0; i < iterations; ++i) {
-        std::scoped_lock g(a, b);
-        ++counter;
-      }
-    });
-    std::jthread t2([&] {
-      for (int i = 0; i < iterations; ++i) {
-        std::scoped_lock g(b, a);
-        ++counter;
-      }
-    });
-  }
+  const long counter = scoped_lock_in_opposite_orders(a, b, iterations, [] {});
   EXPECT_EQ(counter, 2L * iterations);
   EXPECT_FALSE(a.locked());
   EXPECT_FALSE(b.locked());

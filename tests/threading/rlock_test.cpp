@@ -339,22 +339,8 @@ TEST(RLock, Lockable) {
 TEST(RLock, ScopedLockOppositeOrdersNoDeadlock) {
   th::RLock a, b;
   const int iterations = 3000 / CONCUR_TEST_TIME_SCALE;
-  long counter = 0;
-  {
-    std::jthread t1([&] {
-      for (int i = 0; i < iterations; ++i) {
-        std::scoped_lock g(a, b);
-        std::lock_guard again(a);
-        ++counter;
-      }
-    });
-    std::jthread t2([&] {
-      for (int i = 0; i < iterations; ++i) {
-        std::scoped_lock g(b, a);
-        ++counter;
-      }
-    });
-  }
+  const long counter =
+      scoped_lock_in_opposite_orders(a, b, iterations, [&] { std::lock_guard again(a); });
   EXPECT_EQ(counter, 2L * iterations);
   EXPECT_FALSE(a.locked());
   EXPECT_FALSE(b.locked());
