@@ -10,7 +10,10 @@ namespace concur::threading {
 Barrier::Barrier(std::ptrdiff_t parties, std::function<void()> action)
     : parties_(parties < 1 ? throw ValueError("a Barrier needs at least 1 party")
                            : static_cast<std::size_t>(parties)),
-      action_(std::move(action)) {}
+      action_(std::move(action)) {
+  cond_.shown_kind_ = detail::WaitKind::barrier;  // dumps show "barrier", not its condition
+  cond_.shown_as_ = this;
+}
 
 std::size_t Barrier::wait_until(const detail::Deadline& deadline) {
   std::unique_lock<Lock> held(lock_);

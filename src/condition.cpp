@@ -8,14 +8,15 @@ bool Condition::wait_until(const detail::Deadline& deadline) {
   if (!is_owned()) throw RuntimeError("cannot wait on un-acquired lock");
   detail::WaitNode node;
   waiters_.push_back(&node);
+  const detail::WaitSite site{shown_kind_, shown_as_, name(), nullptr, nullptr};
   bool notified;
   if (lock_) {
-    lock_->deferred_.unlock(lock_->mutex_);
-    notified = node.wait(deadline);
-    lock_->mutex_.lock();
+    lock_->release_for_wait();
+    notified = node.wait(deadline, true, &site);
+    lock_->reacquire_after_wait();
   } else {
     const std::uint32_t depth = rlock_->release_all();
-    notified = node.wait(deadline);
+    notified = node.wait(deadline, true, &site);
     rlock_->reacquire(depth);
   }
   if (!notified) {

@@ -1,5 +1,7 @@
 #include "concur/threading/event.hpp"
 
+#include "concur/detail/wait_site.hpp"
+
 namespace concur::threading {
 
 void Event::set() noexcept {
@@ -21,6 +23,8 @@ bool Event::wait_slow(const detail::Deadline& deadline) noexcept {
   auto woken = [&](std::uint32_t v) { return (v & kSet) || (v & ~(kSet | kSleepers)) != generation; };
   if (detail::spin_until([&] { return woken(word_.load(std::memory_order_acquire)); }))
     return true;
+  const detail::WaitSite site{detail::WaitKind::event, this, {}, nullptr, nullptr};
+  const detail::BlockedScope blocked(&site);
   for (;;) {
     w = word_.load(std::memory_order_acquire);
     if (woken(w)) return true;

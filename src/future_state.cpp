@@ -157,6 +157,8 @@ bool StateBase::wait_done(const Deadline& deadline) {
     if (done()) return true;
   }
   if (concur::detail::spin_until([this] { return done(); })) return true;
+  const concur::detail::WaitSite site{concur::detail::WaitKind::future, this, {}, nullptr, nullptr};
+  const concur::detail::BlockedScope blocked(&site);
   for (;;) {
     std::uint32_t w = word_.load(std::memory_order_acquire);
     if (is_done(w)) return true;

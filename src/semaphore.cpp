@@ -13,9 +13,21 @@
 namespace concur::threading {
 
 Semaphore::Semaphore(std::ptrdiff_t value) : Semaphore(value, kUnbounded) {}
+Semaphore::Semaphore(std::ptrdiff_t value, std::string_view name)
+    : Semaphore(value, kUnbounded, name) {}
 
-Semaphore::Semaphore(std::ptrdiff_t value, std::ptrdiff_t bound) : value_(value), bound_(bound) {
+Semaphore::Semaphore(std::ptrdiff_t value, std::ptrdiff_t bound, std::string_view name)
+    : value_(value), bound_(bound) {
   if (value < 0) throw ValueError("semaphore initial value must be >= 0");
+  if (!name.empty()) name_ = detail::LockName(name);
+}
+
+bool Semaphore::acquire_tracked(const detail::Deadline& deadline) {
+  const detail::TrackedLock me{this, detail::WaitKind::semaphore, name()};
+  if (!deadline.is_immediate()) detail::check_lock_order(me);
+  if (!try_take() && !acquire_slow(deadline)) return false;
+  detail::note_acquired(me);
+  return true;
 }
 
 bool Semaphore::acquire_slow(const detail::Deadline& deadline) {
@@ -36,7 +48,8 @@ bool Semaphore::acquire_slow(const detail::Deadline& deadline) {
     }
     waiters_.push_back(&node);
   }
-  if (node.wait(deadline, detail::WaitNode::kNoSpin)) return true;  // a releaser served us
+  const detail::WaitSite site{detail::WaitKind::semaphore, this, name(), nullptr, nullptr};
+  if (node.wait(deadline, detail::WaitNode::kNoSpin, &site)) return true;  // a releaser served us
 
   detail::MutexGuard g(mutex_);
   if (node.signaled()) return true;  // served between our timeout and this lock
@@ -47,6 +60,10 @@ bool Semaphore::acquire_slow(const detail::Deadline& deadline) {
 
 void Semaphore::release(std::ptrdiff_t n) {
   if (n < 1) throw ValueError("release(n) needs n >= 1");
+  if (detail::lock_tracking_on()) [[unlikely]] {
+    for (std::ptrdiff_t i = 0; i < n && detail::note_released(this); ++i) {
+    }
+  }
   const std::int64_t limit = bound_ >= 0 ? bound_ : std::numeric_limits<std::int64_t>::max();
   std::int64_t v = value_.load(std::memory_order_relaxed);
   do {

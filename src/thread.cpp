@@ -14,16 +14,16 @@
 
 #include "concur/detail/futex.hpp"
 #include "concur/threading/local.hpp"
-#include "thread_state.hpp"
+#include "thread_record.hpp"
 
 namespace concur::detail {
 
-void ThreadState::set_phase(std::uint32_t p) noexcept {
+void ThreadRecord::set_phase(std::uint32_t p) noexcept {
   phase.store(p, std::memory_order_seq_cst);
   if (phase_waiters.load(std::memory_order_seq_cst) != 0) futex_wake_all(phase);
 }
 
-bool ThreadState::wait_phase_change(std::uint32_t from, const Deadline& deadline) noexcept {
+bool ThreadRecord::wait_phase_change(std::uint32_t from, const Deadline& deadline) noexcept {
   auto changed = [&] { return phase.load(std::memory_order_acquire) != from; };
   if (spin_until(changed)) return true;
   phase_waiters.fetch_add(1, std::memory_order_seq_cst);
@@ -38,7 +38,7 @@ bool ThreadState::wait_phase_change(std::uint32_t from, const Deadline& deadline
   return in_time;
 }
 
-bool ThreadState::wait_finished(const Deadline& deadline) noexcept {
+bool ThreadRecord::wait_finished(const Deadline& deadline) noexcept {
   for (;;) {
     const std::uint32_t p = phase.load(std::memory_order_acquire);
     if (p == kFinished) return true;
@@ -51,7 +51,7 @@ bool ThreadState::wait_finished(const Deadline& deadline) noexcept {
 namespace concur::threading {
 
 using detail::MutexGuard;
-using detail::ThreadState;
+using detail::ThreadRecord;
 
 namespace {
 
@@ -72,21 +72,36 @@ class Registry {
     return *registry;
   }
 
-  void add(std::shared_ptr<ThreadState> st) {
+  void add(std::shared_ptr<ThreadRecord> st) {
     MutexGuard g(mutex_);
     live_.push_back(std::move(st));
   }
-  void remove(const ThreadState* st) {
+  void remove(const ThreadRecord* st) {
     MutexGuard g(mutex_);
-    auto it = std::find_if(live_.begin(), live_.end(), [&](auto& p) { return p.get() == st; });
-    if (it != live_.end()) {
-      std::swap(*it, live_.back());
-      live_.pop_back();
-    }
+    erase_from(live_, st) || erase_from(unlisted_, st);
   }
-  std::vector<std::shared_ptr<ThreadState>> snapshot() {
+  // A foreign thread that blocks in a concur wait before anyone asked for its current_thread():
+  // recorded for dumps and deadlock detection, but not listed by enumerate() (as in CPython,
+  // threading does not know it yet).
+  void add_unlisted(std::shared_ptr<ThreadRecord> st) {
     MutexGuard g(mutex_);
-    std::vector<std::shared_ptr<ThreadState>> all;
+    unlisted_.push_back(std::move(st));
+  }
+  // That thread asks for current_thread() after all: list it from now on.
+  void list(const std::shared_ptr<ThreadRecord>& st) {
+    MutexGuard g(mutex_);
+    if (erase_from(unlisted_, st.get())) live_.push_back(st);
+  }
+  // Every record, listed or not (dumps, deadlock detection).
+  std::vector<std::shared_ptr<ThreadRecord>> snapshot_all() {
+    std::vector<std::shared_ptr<ThreadRecord>> all = snapshot();
+    MutexGuard g(mutex_);
+    all.insert(all.end(), unlisted_.begin(), unlisted_.end());
+    return all;
+  }
+  std::vector<std::shared_ptr<ThreadRecord>> snapshot() {
+    MutexGuard g(mutex_);
+    std::vector<std::shared_ptr<ThreadRecord>> all;
     all.reserve(live_.size() + 1);
     all.push_back(main_);
     all.insert(all.end(), live_.begin(), live_.end());
@@ -97,7 +112,7 @@ class Registry {
     return live_.size() + 1;
   }
 
-  const std::shared_ptr<ThreadState>& main_state() const { return main_; }
+  const std::shared_ptr<ThreadRecord>& main_state() const { return main_; }
   std::string next_thread_name() { return "Thread-" + std::to_string(++thread_counter_); }
   std::string next_dummy_name() { return "Dummy-" + std::to_string(++dummy_counter_); }
 
@@ -109,23 +124,35 @@ class Registry {
   }
 
  private:
-  Registry() : main_(std::make_shared<ThreadState>(ThreadState::Kind::main, "MainThread", false)) {
+  Registry() : main_(std::make_shared<ThreadRecord>(ThreadRecord::Kind::main, "MainThread", false)) {
     main_->native_id.store(static_cast<std::uint64_t>(::getpid()));
-    if (on_main_thread()) main_->ident.store(pthread_ident());
-    main_->phase.store(ThreadState::kRunning);
+    if (on_main_thread()) {
+      main_->ident.store(pthread_ident());
+      main_->key.store(detail::this_thread_key());
+    }
+    main_->phase.store(ThreadRecord::kRunning);
   }
 
   void join_non_daemon() {
     for (auto& st : snapshot()) {
-      if (st->kind != ThreadState::Kind::started || st->daemon.load()) continue;
+      if (st->kind != ThreadRecord::Kind::started || st->daemon.load()) continue;
       if (st->native_id.load() == os_thread_id()) continue;
       st->wait_finished(detail::Deadline::never());
     }
   }
 
+  static bool erase_from(std::vector<std::shared_ptr<ThreadRecord>>& v, const ThreadRecord* st) {
+    auto it = std::find_if(v.begin(), v.end(), [&](auto& p) { return p.get() == st; });
+    if (it == v.end()) return false;
+    std::swap(*it, v.back());
+    v.pop_back();
+    return true;
+  }
+
   detail::Mutex mutex_;
-  std::vector<std::shared_ptr<ThreadState>> live_;  // everything alive but main
-  std::shared_ptr<ThreadState> main_;
+  std::vector<std::shared_ptr<ThreadRecord>> live_;  // everything alive but main
+  std::vector<std::shared_ptr<ThreadRecord>> unlisted_;  // foreign threads seen only in waits
+  std::shared_ptr<ThreadRecord> main_;
   std::atomic<std::uint64_t> thread_counter_{0};
   std::atomic<std::uint64_t> dummy_counter_{0};
   std::atomic<bool> atexit_registered_{false};
@@ -141,7 +168,7 @@ class Registry {
 // marked finished and leaves the registry. (Separate thread_locals in separate files would be
 // destroyed in an order nobody chose.)
 struct CurrentThread {
-  std::shared_ptr<ThreadState> state;
+  std::shared_ptr<ThreadRecord> state;
   ~CurrentThread();
 };
 thread_local CurrentThread tls_current;
@@ -149,23 +176,35 @@ thread_local CurrentThread tls_current;
 // thread_local that runs later and asks current_thread() gets a throwaway Dummy instead of UB.
 thread_local bool tls_current_gone = false;
 
-std::shared_ptr<ThreadState> make_dummy_state() {
-  auto st = std::make_shared<ThreadState>(ThreadState::Kind::dummy,
+std::shared_ptr<ThreadRecord> make_dummy_state() {
+  auto st = std::make_shared<ThreadRecord>(ThreadRecord::Kind::dummy,
                                           Registry::get().next_dummy_name(), true);
   st->ident.store(pthread_ident());
   st->native_id.store(os_thread_id());
-  st->phase.store(ThreadState::kRunning);
+  st->key.store(detail::this_thread_key());
+  st->phase.store(ThreadRecord::kRunning);
   return st;
 }
 
-std::shared_ptr<ThreadState> current_state() {
+// The calling thread's record, created and listed if need be (current_thread() and friends).
+thread_local bool tls_listed = false;  // this thread's record is listed (see Registry::list)
+std::shared_ptr<ThreadRecord> current_state() {
   if (tls_current_gone) return make_dummy_state();
-  if (tls_current.state) return tls_current.state;
+  if (tls_current.state) {
+    if (!tls_listed) {
+      Registry::get().list(tls_current.state);
+      tls_listed = true;
+    }
+    return tls_current.state;
+  }
+  tls_listed = true;
   Registry& reg = Registry::get();
   if (on_main_thread()) {
     tls_current.state = reg.main_state();
     std::uint64_t unset = 0;
     tls_current.state->ident.compare_exchange_strong(unset, pthread_ident());
+    unset = 0;
+    tls_current.state->key.compare_exchange_strong(unset, detail::this_thread_key());
     return tls_current.state;
   }
   tls_current.state = make_dummy_state();
@@ -175,11 +214,28 @@ std::shared_ptr<ThreadState> current_state() {
 
 CurrentThread::~CurrentThread() {
   detail::local_thread_exit();
-  if (state && state->kind == ThreadState::Kind::dummy) {
+  if (state && state->kind == ThreadRecord::Kind::dummy) {
     Registry::get().remove(state.get());
-    state->set_phase(ThreadState::kFinished);
+    state->set_phase(ThreadRecord::kFinished);
   }
   tls_current_gone = true;
+}
+
+// --- what the thread waits for (wait_site.hpp) ----------------------------------------------
+
+// The calling thread's record for a wait: a foreign thread not yet seen gets an unlisted one.
+ThreadRecord* record_or_null() noexcept {
+  if (tls_current_gone) return nullptr;
+  if (tls_current.state) return tls_current.state.get();
+  try {
+    if (on_main_thread()) return current_state().get();
+    auto st = make_dummy_state();
+    Registry::get().add_unlisted(st);
+    tls_current.state = std::move(st);
+    return tls_current.state.get();
+  } catch (...) {
+    return nullptr;  // out of memory for a foreign thread's record: the wait goes unrecorded
+  }
 }
 
 // --- the except hook ---------------------------------------------------------------------------
@@ -201,7 +257,7 @@ void default_excepthook(const ExceptHookArgs& args) {
   std::fflush(stderr);
 }
 
-void report_exception(const std::shared_ptr<ThreadState>& st, std::exception_ptr e) noexcept {
+void report_exception(const std::shared_ptr<ThreadRecord>& st, std::exception_ptr e) noexcept {
   try {
     std::function<void(const ExceptHookArgs&)> user;
     {
@@ -230,12 +286,14 @@ void set_os_thread_name(const std::string& name) noexcept {
   ::pthread_setname_np(::pthread_self(), name.substr(0, n).c_str());
 }
 
-void thread_main(std::shared_ptr<ThreadState> st, detail::UniqueFunction<void(std::stop_token)> body) {
+void thread_main(std::shared_ptr<ThreadRecord> st, detail::UniqueFunction<void(std::stop_token)> body) {
   tls_current.state = st;
+  tls_listed = true;
   st->ident.store(pthread_ident(), std::memory_order_relaxed);  // start() stores it too
   st->native_id.store(os_thread_id(), std::memory_order_relaxed);
+  st->key.store(detail::this_thread_key(), std::memory_order_relaxed);
   set_os_thread_name(st->get_name());
-  st->set_phase(ThreadState::kRunning);  // publishes native_id (native_id() waits for it)
+  st->set_phase(ThreadRecord::kRunning);  // publishes native_id (native_id() waits for it)
 
   try {
     // The token is real only if something asked for one by now (a stop_token target always has);
@@ -254,7 +312,7 @@ void thread_main(std::shared_ptr<ThreadState> st, detail::UniqueFunction<void(st
   body = {};
   detail::local_thread_exit();
   Registry::get().remove(st.get());
-  st->set_phase(ThreadState::kFinished);
+  st->set_phase(ThreadRecord::kFinished);
 }
 
 }  // namespace
@@ -269,8 +327,8 @@ std::optional<std::uint64_t> ThreadRef::ident() const {
 }
 std::optional<std::uint64_t> ThreadRef::native_id() const {
   // A thread just started may not have published its id yet: wait for it (microseconds).
-  if (st_->phase.load(std::memory_order_acquire) == ThreadState::kStarting)
-    st_->wait_phase_change(ThreadState::kStarting, detail::Deadline::never());
+  if (st_->phase.load(std::memory_order_acquire) == ThreadRecord::kStarting)
+    st_->wait_phase_change(ThreadRecord::kStarting, detail::Deadline::never());
   const auto v = st_->native_id.load(std::memory_order_relaxed);
   return v ? std::optional<std::uint64_t>(v) : std::nullopt;
 }
@@ -284,8 +342,8 @@ Thread::Thread() : Thread(ThreadOptions{}) {}
 Thread::Thread(ThreadOptions options) {
   Registry& reg = Registry::get();
   const bool daemonic = options.daemon ? *options.daemon : current_state()->daemon.load();
-  st_ = std::make_shared<ThreadState>(
-      ThreadState::Kind::started,
+  st_ = std::make_shared<ThreadRecord>(
+      ThreadRecord::Kind::started,
       options.name.empty() ? reg.next_thread_name() : std::move(options.name), daemonic);
 }
 
@@ -316,12 +374,12 @@ Thread::~Thread() { end_of_life(); }
 void Thread::end_of_life() noexcept {
   if (!st_) return;
   const std::uint32_t phase = st_->phase.load(std::memory_order_acquire);
-  if (phase == ThreadState::kNew) return;
+  if (phase == ThreadRecord::kNew) return;
   MutexGuard g(st_->handle_mutex);
   if (!st_->handle.joinable()) return;
   const bool is_self = st_->handle.get_id() == std::this_thread::get_id();
   const bool leave_running = st_->daemon.load() && !runs_override_;
-  if (is_self || (leave_running && phase != ThreadState::kFinished))
+  if (is_self || (leave_running && phase != ThreadRecord::kFinished))
     st_->handle.detach();
   else
     st_->handle.join();
@@ -329,8 +387,8 @@ void Thread::end_of_life() noexcept {
 
 void Thread::start() {
   if (!st_) throw RuntimeError("cannot start a moved-from Thread");
-  std::uint32_t expected = ThreadState::kNew;
-  if (!st_->phase.compare_exchange_strong(expected, ThreadState::kStarting))
+  std::uint32_t expected = ThreadRecord::kNew;
+  if (!st_->phase.compare_exchange_strong(expected, ThreadRecord::kStarting))
     throw RuntimeError("threads can only be started once");
 
   // A subclass (other than concur's own target-only ones) runs through its run() override; a
@@ -357,16 +415,20 @@ void Thread::start() {
                      std::memory_order_relaxed);
   } catch (const std::system_error& e) {
     reg.remove(st_.get());
-    st_->phase.store(ThreadState::kNew);
+    st_->phase.store(ThreadRecord::kNew);
     throw RuntimeError(std::string("can't start new thread: ") + e.what());
   }
 }
 
 bool Thread::join_until(const detail::Deadline& deadline) {
-  if (!st_ || st_->phase.load(std::memory_order_acquire) == ThreadState::kNew)
+  if (!st_ || st_->phase.load(std::memory_order_acquire) == ThreadRecord::kNew)
     throw RuntimeError("cannot join thread before it is started");
   if (!tls_current_gone && st_ == tls_current.state)
     throw RuntimeError("cannot join current thread");
+  // Seen as blocked in join (dumps), with an edge to the joined thread (deadlock detection).
+  const detail::WaitSite site{detail::WaitKind::join, st_.get(), {}, &st_->key, nullptr};
+  const detail::BlockedScope blocked(
+      st_->phase.load(std::memory_order_acquire) == ThreadRecord::kFinished ? nullptr : &site);
   // Without a deadline, reaping the OS thread is the wait (one sleep, not two); with one, wait
   // for the end of the body first, then reap (the thread is past its body by then).
   if (!deadline.is_never() && !st_->wait_finished(deadline)) return false;
@@ -382,7 +444,7 @@ void Thread::set_name(std::string name) {
 }
 bool Thread::daemon() const { return st_ && st_->daemon.load(); }
 void Thread::set_daemon(bool daemonic) {
-  if (!st_ || st_->phase.load() != ThreadState::kNew)
+  if (!st_ || st_->phase.load() != ThreadRecord::kNew)
     throw RuntimeError("cannot set daemon status of active thread");
   st_->daemon.store(daemonic);
 }
@@ -440,6 +502,8 @@ std::uint64_t get_native_id() noexcept {
 
 void sleep_until(const detail::Deadline& deadline) {
   if (deadline.is_immediate()) return;
+  const detail::WaitSite site{detail::WaitKind::sleep, nullptr, {}, nullptr, nullptr};
+  const detail::BlockedScope blocked(&site);
   if (deadline.is_never()) {
     for (;;) ::pause();
   }
@@ -450,3 +514,43 @@ void sleep_until(const detail::Deadline& deadline) {
 }
 
 }  // namespace concur::threading
+
+namespace concur::detail {
+
+using threading::record_or_null;
+
+ThreadRecord* current_record() noexcept { return record_or_null(); }
+
+std::vector<std::shared_ptr<ThreadRecord>> all_thread_records() {
+  return threading::Registry::get().snapshot_all();
+}
+
+void* BlockedScope::begin_wait(const WaitSite& site) noexcept {
+  ThreadRecord* rec = record_or_null();
+  if (!rec) return nullptr;
+  MutexGuard g(rec->diag_mutex);
+  rec->waiting = site;
+  ++rec->wait_seq;
+  // A victim mark is made for one wait (the watchdog checks wait_seq under this lock); one left
+  // over from a wait that ended otherwise must not fail this one.
+  rec->deadlock_victim.store(false, std::memory_order_relaxed);
+  return rec;
+}
+
+void BlockedScope::end_wait(void* record) noexcept {
+  auto* rec = static_cast<ThreadRecord*>(record);
+  MutexGuard g(rec->diag_mutex);
+  rec->waiting = WaitSite{};
+}
+
+bool BlockedScope::victim_flag(void* record) noexcept {
+  return static_cast<ThreadRecord*>(record)->deadlock_victim.load(std::memory_order_acquire);
+}
+
+bool take_deadlock_victim_mark() noexcept {
+  // Only a thread that has blocked has a record worth looking at; never create one here.
+  if (threading::tls_current_gone || !threading::tls_current.state) return false;
+  return threading::tls_current.state->deadlock_victim.exchange(false, std::memory_order_acq_rel);
+}
+
+}  // namespace concur::detail

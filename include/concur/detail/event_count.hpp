@@ -50,8 +50,9 @@ class EventCount {
 
   // Blocks until ready() returns true (returns true) or the deadline passes (returns false, after
   // a last call to ready()). An immediate deadline calls ready() exactly once.
+  // `site`: what the thread is shown blocked on while it sleeps (wait_site.hpp).
   template <class Ready>
-  bool wait_until(Ready&& ready, const Deadline& deadline) {
+  bool wait_until(Ready&& ready, const Deadline& deadline, const WaitSite* site = nullptr) {
     if (ready()) return true;
     if (deadline.is_immediate()) return false;
     if (spin_until(ready)) return true;
@@ -71,7 +72,7 @@ class EventCount {
         cancel(node);
         return true;
       }
-      if (node.wait(deadline, WaitNode::kNoSpin)) {
+      if (node.wait(deadline, WaitNode::kNoSpin, site)) {
         if (ready()) return true;
         if (deadline.expired()) return false;
         continue;  // what we were woken for was taken by another thread: wait again

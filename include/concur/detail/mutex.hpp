@@ -15,6 +15,7 @@
 
 #include "concur/detail/deadline.hpp"
 #include "concur/detail/futex.hpp"
+#include "concur/detail/wait_site.hpp"
 
 namespace concur::detail {
 
@@ -32,12 +33,15 @@ class Mutex {
   }
 
   void lock() noexcept {
-    if (!try_lock()) lock_slow(Deadline::never());
+    if (!try_lock()) lock_slow(Deadline::never(), nullptr);
   }
 
-  // Returns false if the deadline passed before the lock could be taken.
-  bool lock_until(const Deadline& deadline) noexcept {
-    return try_lock() || lock_slow(deadline);
+  // Returns false if the deadline passed before the lock could be taken. A user-facing lock
+  // passes the `site` that describes it (wait_site.hpp): a thread that has to sleep is then
+  // seen as blocked on it, and the call also returns false if the deadlock watchdog makes this
+  // wait its victim (the caller checks take_deadlock_victim_mark()).
+  bool lock_until(const Deadline& deadline, const WaitSite* site = nullptr) noexcept {
+    return try_lock() || lock_slow(deadline, site);
   }
 
   // Returns false (and does nothing) if the mutex was not locked.
@@ -50,9 +54,12 @@ class Mutex {
 
   bool locked() const noexcept { return state_.load(std::memory_order_relaxed) != kUnlocked; }
 
+  // The word sleepers wait on, for a WaitSite.
+  std::atomic<std::uint32_t>* futex_word() noexcept { return &state_; }
+
  private:
   static constexpr std::uint32_t kUnlocked = 0, kLocked = 1, kContended = 2;
-  bool lock_slow(const Deadline& deadline) noexcept;  // src/lock.cpp
+  bool lock_slow(const Deadline& deadline, const WaitSite* site) noexcept;  // src/lock.cpp
   std::atomic<std::uint32_t> state_{kUnlocked};
 };
 

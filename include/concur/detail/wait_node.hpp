@@ -19,6 +19,7 @@
 
 #include "concur/detail/futex.hpp"
 #include "concur/detail/mutex.hpp"
+#include "concur/detail/wait_site.hpp"
 
 namespace concur::detail {
 
@@ -31,14 +32,16 @@ class WaitNode {
   // Blocks until signal() or the deadline. Returns true if signaled. After a false return the
   // caller must re-check signaled() under the owner's lock: a signal may have raced the timeout.
   // A caller that has just spun for its condition itself passes kNoSpin: spin once per wait.
+  // `site` says what the thread is shown blocked on while it sleeps (wait_site.hpp).
   static constexpr bool kNoSpin = false;
-  bool wait(const Deadline& deadline, bool spin = true) noexcept {
+  bool wait(const Deadline& deadline, bool spin = true, const WaitSite* site = nullptr) noexcept {
     if (deadline.is_immediate()) return signaled();
     if (spin && spin_until([this] { return signaled(); })) return true;
     std::uint32_t s = kWaiting;
     // Announce that we are going to sleep, so that signal() knows a futex_wake is needed.
     // acq_rel: on failure we read kSignaled and must see what the signaler published.
     if (!state_.compare_exchange_strong(s, kSleeping, std::memory_order_acq_rel)) return true;
+    const BlockedScope blocked(site);
     for (;;) {
       const bool in_time = futex_wait(state_, kSleeping, deadline);
       if (signaled()) return true;

@@ -180,7 +180,7 @@ class BasicQueue {
     static_assert(kTracksTasks, "this queue has no task accounting");
     all_done_.wait_until(
         [this] { return finished_.load(std::memory_order_acquire) == core_.pushed(); },
-        Deadline::never());
+        Deadline::never(), &wait_site());
   }
 
   // ---- shutdown -----------------------------------------------------------------------------
@@ -233,7 +233,7 @@ class BasicQueue {
             r = core_.try_push(x);
             return r != PushResult::kFull;
           },
-          deadline);
+          deadline, &wait_site());
     }
     if (r == PushResult::kClosed) return Status::kShutDown;
     if (r == PushResult::kFull) return Status::kTimeout;
@@ -247,7 +247,8 @@ class BasicQueue {
     if (!out) {
       if (!closed) {
         const bool woke = not_empty_.wait_until(
-            [&] { return (out = core_.try_pop(closed)).has_value() || closed; }, deadline);
+            [&] { return (out = core_.try_pop(closed)).has_value() || closed; }, deadline,
+            &wait_site());
         if (!woke) return Status::kTimeout;
       }
       if (!out) return Status::kShutDown;
@@ -255,6 +256,9 @@ class BasicQueue {
     if (maxsize_ > 0) notify_one(not_full_);
     return Status::kDone;
   }
+
+  // What a thread blocked in put/get/join is shown waiting for (thread dumps).
+  const concur::detail::WaitSite& wait_site() const noexcept { return site_; }
 
   // After a successful push or pop: wake one waiter of the other side, if one sleeps.
   static void notify_one(concur::detail::EventCount& waiters) noexcept {
@@ -286,6 +290,7 @@ class BasicQueue {
   concur::detail::EventCount all_done_;
   // Read by every get, never written: kept off the waiters' lines.
   alignas(kCacheLine) const long maxsize_;
+  const concur::detail::WaitSite site_{concur::detail::WaitKind::queue, this, {}, nullptr, nullptr};
 };
 
 }  // namespace concur::queue::detail

@@ -23,10 +23,12 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 
 #include "concur/detail/deadline.hpp"
 #include "concur/detail/acquire_forms.hpp"
 #include "concur/detail/wait_node.hpp"
+#include "concur/detail/wait_site.hpp"
 #include "concur/errors.hpp"
 #include "concur/threading/lock.hpp"
 #include "concur/threading/rlock.hpp"
@@ -36,6 +38,7 @@ namespace concur::threading {
 class Condition : public detail::AcquireForms<Condition> {
  public:
   Condition() : rlock_(&own_) {}
+  explicit Condition(std::string_view name) : own_(name), rlock_(&own_) {}  // names its RLock
   explicit Condition(Lock& lock) noexcept : lock_(&lock) {}
   explicit Condition(RLock& lock) noexcept : rlock_(&lock) {}
   Condition(const Condition&) = delete;
@@ -67,6 +70,9 @@ class Condition : public detail::AcquireForms<Condition> {
   void notify(std::ptrdiff_t n = 1);
   void notify_all();
 
+  // The underlying lock's name, used in reports.
+  std::string_view name() const noexcept { return lock_ ? lock_->name() : rlock_->name(); }
+
   // Building blocks for other primitives: wait on an absolute deadline.
   bool wait_until(const detail::Deadline& deadline);
   template <class Predicate>
@@ -83,6 +89,7 @@ class Condition : public detail::AcquireForms<Condition> {
   }
 
  private:
+  friend class Barrier;  // shows its waits as "barrier" waits (shown_as_)
   bool is_owned() const noexcept { return lock_ ? lock_->locked() : rlock_->is_owned(); }
 
   // Where notify() holds back its wake-ups until the lock is released (wait_node.hpp).
@@ -94,6 +101,10 @@ class Condition : public detail::AcquireForms<Condition> {
   Lock* lock_ = nullptr;      // exactly one of lock_ / rlock_ is set
   RLock* rlock_ = nullptr;
   detail::WaitList waiters_;  // protected by the underlying lock
+  // What a thread blocked in wait() is shown waiting for (dumps): this condition, or the
+  // primitive built on it.
+  detail::WaitKind shown_kind_ = detail::WaitKind::condition;
+  const void* shown_as_ = this;
 };
 
 }  // namespace concur::threading

@@ -15,13 +15,21 @@
 // - Throws: release() of an unlocked Lock -> RuntimeError; acquire(false, timeout) -> ValueError.
 //   Nothing else throws.
 // - Fairness: none guaranteed (like Python's). Waiters spin briefly, then sleep on a futex.
+// - Diagnostics (deadlock.hpp): the lock remembers which thread took it last, so a thread
+//   blocked on it shows whom it waits for in dumps and in deadlock detection; with lock-order
+//   checking on, a blocking acquire that inverts a recorded order is reported before it blocks
+//   (and throws RuntimeError under Reaction::raise); the deadlock watchdog may make a blocked
+//   acquire() throw RuntimeError to break a deadlock (Reaction::raise).
 // - Undefined: destroying a Lock while a thread is blocked on it.
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <string_view>
 
 #include "concur/detail/lock_name.hpp"
+#include "concur/detail/lock_tracking.hpp"
 #include "concur/detail/mutex.hpp"
 #include "concur/detail/wait_node.hpp"
 #include "concur/detail/acquire_forms.hpp"
@@ -33,13 +41,19 @@ class Lock : public detail::AcquireForms<Lock> {
  public:
   Lock() noexcept = default;
   explicit Lock(std::string_view name) : name_(name) {}
+  ~Lock() { detail::forget_lock_if_graphed(this); }
   Lock(const Lock&) = delete;
   Lock& operator=(const Lock&) = delete;
 
   // acquire() in all its forms, lock(), try_lock(), try_lock_for/until: see AcquireForms.
-  bool acquire_until(const detail::Deadline& deadline) { return mutex_.lock_until(deadline); }
+  bool acquire_until(const detail::Deadline& deadline) {
+    if (detail::lock_tracking_on()) [[unlikely]] return acquire_tracked(deadline);
+    return take(deadline);
+  }
 
   void release() {
+    if (detail::lock_tracking_on()) [[unlikely]] detail::note_released(this);
+    owner_.store(0, std::memory_order_relaxed);
     if (!deferred_.unlock(mutex_)) throw RuntimeError("release unlocked lock");
   }
 
@@ -50,8 +64,21 @@ class Lock : public detail::AcquireForms<Lock> {
 
  private:
   friend class Condition;
+  bool take(const detail::Deadline& deadline) {
+    if (!mutex_.try_lock() && !take_slow(deadline)) return false;
+    // relaxed: read only by diagnostics, which tolerate a stale owner (they re-check).
+    owner_.store(detail::this_thread_key(), std::memory_order_relaxed);
+    return true;
+  }
+  bool take_slow(const detail::Deadline& deadline);       // src/lock.cpp
+  bool acquire_tracked(const detail::Deadline& deadline);  // src/lock.cpp
+  // Condition::wait(): give the lock up, and take it back whatever happens.
+  void release_for_wait() noexcept;
+  void reacquire_after_wait() noexcept;
+
   detail::Mutex mutex_;
-  detail::DeferredWakes deferred_;  // Condition notifications made under this lock
+  detail::DeferredWakes deferred_;     // Condition notifications made under this lock
+  std::atomic<std::uint64_t> owner_{0};  // key of the thread that took it last; 0 when free
   detail::LockName name_;
 };
 

@@ -12,6 +12,7 @@
 // - Blocks: acquire() when another thread holds it (bounded by the timeout, if any).
 // - Throws: release() by a thread that does not hold it -> RuntimeError;
 //   acquire(false, timeout) -> ValueError.
+// - Diagnostics: as Lock (lock.hpp); only the first level of a re-entrant acquisition counts.
 // - Undefined: destroying an RLock that is held or waited for.
 #pragma once
 
@@ -21,6 +22,7 @@
 #include <string_view>
 
 #include "concur/detail/lock_name.hpp"
+#include "concur/detail/lock_tracking.hpp"
 #include "concur/detail/mutex.hpp"
 #include "concur/detail/wait_node.hpp"
 #include "concur/detail/acquire_forms.hpp"
@@ -32,6 +34,7 @@ class RLock : public detail::AcquireForms<RLock> {
  public:
   RLock() noexcept = default;
   explicit RLock(std::string_view name) : name_(name) {}
+  ~RLock() { detail::forget_lock_if_graphed(this); }
   RLock(const RLock&) = delete;
   RLock& operator=(const RLock&) = delete;
 
@@ -42,15 +45,14 @@ class RLock : public detail::AcquireForms<RLock> {
       ++depth_;
       return true;
     }
-    if (!mutex_.lock_until(deadline)) return false;
-    owner_.store(me, std::memory_order_relaxed);
-    depth_ = 1;
-    return true;
+    if (detail::lock_tracking_on()) [[unlikely]] return acquire_tracked(deadline);
+    return take(deadline, me);
   }
 
   void release() {
     if (!is_owned()) throw RuntimeError("cannot release un-acquired lock");
     if (--depth_ == 0) {
+      if (detail::lock_tracking_on()) [[unlikely]] detail::note_released(this);
       owner_.store(0, std::memory_order_relaxed);
       deferred_.unlock(mutex_);
     }
@@ -67,19 +69,19 @@ class RLock : public detail::AcquireForms<RLock> {
  private:
   friend class Condition;
 
-  // Condition::wait() support: give the lock up entirely, remembering the depth, and take it back.
-  std::uint32_t release_all() noexcept {
-    const std::uint32_t depth = depth_;
-    depth_ = 0;
-    owner_.store(0, std::memory_order_relaxed);
-    deferred_.unlock(mutex_);
-    return depth;
+  bool take(const detail::Deadline& deadline, std::uint64_t me) {
+    if (!mutex_.try_lock() && !take_slow(deadline)) return false;
+    owner_.store(me, std::memory_order_relaxed);
+    depth_ = 1;
+    return true;
   }
-  void reacquire(std::uint32_t depth) noexcept {
-    mutex_.lock();
-    owner_.store(detail::this_thread_key(), std::memory_order_relaxed);
-    depth_ = depth;
-  }
+  bool take_slow(const detail::Deadline& deadline);       // src/lock.cpp
+  bool acquire_tracked(const detail::Deadline& deadline);  // src/lock.cpp
+
+  // Condition::wait() support: give the lock up entirely, remembering the depth, and take it
+  // back whatever happens.
+  std::uint32_t release_all() noexcept;
+  void reacquire(std::uint32_t depth) noexcept;
 
   detail::Mutex mutex_;
   detail::DeferredWakes deferred_;       // Condition notifications made under this lock

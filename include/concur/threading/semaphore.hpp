@@ -5,6 +5,7 @@
 //   bool ok = s.acquire(false);  ok = s.acquire(true, 10ms);  ok = s.acquire(10ms);
 //   s.release();  s.release(3);    // add units; each wakes one waiter, oldest first
 //   th::BoundedSemaphore b(2);     // release() beyond the initial value: ValueError
+//   th::Semaphore named(1, "pool-slots");   // an optional name, used in reports
 //
 // Contract
 // - release(n) hands units directly to the n longest-waiting threads; a thread arriving while
@@ -14,6 +15,8 @@
 // - Blocks: acquire() while the value is 0 (bounded by the timeout, if any).
 // - Throws: ValueError for a negative initial value, release(n) with n < 1, acquire(false, t),
 //   and a BoundedSemaphore released above its initial value.
+// - Diagnostics: with lock tracking on (deadlock.hpp), an acquire counts as taking a lock (its
+//   order is checked and it is listed as held) until this thread, or another, releases a unit.
 // - Undefined: destroying a Semaphore while threads wait on it.
 #pragma once
 
@@ -21,8 +24,11 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 
 #include "concur/detail/deadline.hpp"
+#include "concur/detail/lock_name.hpp"
+#include "concur/detail/lock_tracking.hpp"
 #include "concur/detail/mutex.hpp"
 #include "concur/detail/acquire_forms.hpp"
 #include "concur/detail/wait_node.hpp"
@@ -33,12 +39,15 @@ namespace concur::threading {
 class Semaphore : public detail::AcquireForms<Semaphore> {
  public:
   explicit Semaphore(std::ptrdiff_t value = 1);
+  Semaphore(std::ptrdiff_t value, std::string_view name);
+  ~Semaphore() { detail::forget_lock_if_graphed(this); }
   Semaphore(const Semaphore&) = delete;
   Semaphore& operator=(const Semaphore&) = delete;
 
   // acquire() in all its forms, and lock()/unlock()/try_lock() so that std::lock_guard works as
   // Python's `with sema:` — see AcquireForms.
   bool acquire_until(const detail::Deadline& deadline) {
+    if (detail::lock_tracking_on()) [[unlikely]] return acquire_tracked(deadline);
     return try_take() || acquire_slow(deadline);
   }
 
@@ -54,10 +63,12 @@ class Semaphore : public detail::AcquireForms<Semaphore> {
     return static_cast<std::size_t>(sleepers_.load(std::memory_order_relaxed));
   }
 
+  std::string_view name() const noexcept { return name_.view(); }
+
  protected:
   // BoundedSemaphore's limit; kUnbounded for a plain Semaphore.
   static constexpr std::ptrdiff_t kUnbounded = -1;
-  Semaphore(std::ptrdiff_t value, std::ptrdiff_t bound);
+  Semaphore(std::ptrdiff_t value, std::ptrdiff_t bound, std::string_view name = {});
 
  private:
   // Lock-free fast path: take a unit if one is free.
@@ -72,17 +83,20 @@ class Semaphore : public detail::AcquireForms<Semaphore> {
     return false;
   }
   bool acquire_slow(const detail::Deadline& deadline);
+  bool acquire_tracked(const detail::Deadline& deadline);
 
   std::atomic<std::int64_t> value_;
   std::atomic<std::int64_t> sleepers_{0};  // queued waiters; changed under mutex_
   const std::int64_t bound_;
   detail::Mutex mutex_;                     // protects waiters_
   detail::WaitList waiters_;
+  detail::LockName name_;
 };
 
 class BoundedSemaphore : public Semaphore {
  public:
   explicit BoundedSemaphore(std::ptrdiff_t value = 1) : Semaphore(value, value) {}
+  BoundedSemaphore(std::ptrdiff_t value, std::string_view name) : Semaphore(value, value, name) {}
 };
 
 }  // namespace concur::threading

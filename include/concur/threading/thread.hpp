@@ -33,10 +33,12 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <iosfwd>
 #include <memory>
 #include <optional>
 #include <stop_token>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -47,10 +49,35 @@
 #include "concur/errors.hpp"
 
 namespace concur::detail {
-struct ThreadState;  // src/thread_state.hpp
+struct ThreadRecord;  // src/thread_record.hpp
 }
 
 namespace concur::threading {
+
+// A thread's life-cycle state, as the seeds draw it.
+enum class ThreadState {
+  NEW,         // created, not started
+  RUNNING,     // started and not blocked in a concur wait (it may be runnable or on a CPU)
+  BLOCKED,     // asleep in a concur wait: a lock, condition, semaphore, event, barrier, queue,
+               // join, sleep or future (a spin before sleeping still counts as RUNNING)
+  TERMINATED,  // its body has ended
+};
+std::string_view to_string(ThreadState state) noexcept;
+std::ostream& operator<<(std::ostream& os, ThreadState state);
+
+// What ThreadRef::state() reports: the state, and for a blocked thread what it waits for.
+// Compares equal to its ThreadState (`ref.state() == th::ThreadState::BLOCKED`).
+struct ThreadStatus {
+  ThreadState state = ThreadState::NEW;
+  std::string wait_kind;     // BLOCKED: "lock", "rlock", "condition", "semaphore", "event",
+                             // "barrier", "queue", "join", "sleep" or "future"; else empty
+  std::string waiting_for;   // BLOCKED: e.g. `lock "fork-1" (held by "Philosopher-2")`
+  std::vector<std::string> holds;  // locks it is known to hold, e.g. `lock "fork-0"` (see
+                                   // dump_threads for what "known" means)
+  operator ThreadState() const noexcept { return state; }
+  friend bool operator==(const ThreadStatus& s, ThreadState st) noexcept { return s.state == st; }
+};
+std::ostream& operator<<(std::ostream& os, const ThreadStatus& status);
 
 struct ThreadOptions {
   std::string name{};                // empty: "Thread-N"
@@ -67,13 +94,15 @@ class ThreadRef {
   std::optional<std::uint64_t> native_id() const;  // the kernel's thread id (gettid())
   bool daemon() const;
   bool is_alive() const;
+  // NEW, RUNNING, BLOCKED (and on what) or TERMINATED; a snapshot.
+  ThreadStatus state() const;
 
   friend bool operator==(const ThreadRef& a, const ThreadRef& b) noexcept { return a.st_ == b.st_; }
 
-  explicit ThreadRef(std::shared_ptr<detail::ThreadState> st) noexcept : st_(std::move(st)) {}
+  explicit ThreadRef(std::shared_ptr<detail::ThreadRecord> st) noexcept : st_(std::move(st)) {}
 
  private:
-  std::shared_ptr<detail::ThreadState> st_;
+  std::shared_ptr<detail::ThreadRecord> st_;
 };
 
 class Thread {
@@ -123,6 +152,7 @@ class Thread {
   void set_daemon(bool daemonic);  // RuntimeError once started
   std::optional<std::uint64_t> ident() const;
   std::optional<std::uint64_t> native_id() const;
+  ThreadStatus state() const;  // == ref().state()
 
   // Cooperative stop: the token handed to a stop_token target, also available to run().
   bool request_stop() noexcept;
@@ -165,7 +195,7 @@ class Thread {
   }
   void end_of_life() noexcept;  // the destructor rules, shared by ~Thread and operator=
 
-  std::shared_ptr<detail::ThreadState> st_;
+  std::shared_ptr<detail::ThreadRecord> st_;
   detail::UniqueFunction<void(std::stop_token)> target_;
   bool target_only_ = false;  // never dispatch through run() (Timer)
   bool runs_override_ = false;  // started through a subclass's run()
@@ -184,6 +214,13 @@ ThreadRef current_thread();
 ThreadRef main_thread();
 std::vector<ThreadRef> enumerate();  // every live thread: main, concur's, and foreign ones seen
 std::size_t active_count();
+
+// A readable report on every live thread, one block per thread: name, ident, native id, daemon
+// flag and state; for a BLOCKED thread what it waits for (and the thread that holds that lock);
+// the locks it is known to hold: those other threads wait for, and, while lock tracking is on
+// (deadlock::enable_lock_order_checking, the watchdog, a dump signal), every concur lock it took.
+// Safe to call from any thread at any time; it takes each thread's small diagnostics lock briefly.
+std::string dump_threads();
 std::uint64_t get_ident() noexcept;
 std::uint64_t get_native_id() noexcept;
 

@@ -1,0 +1,53 @@
+// concur/detail/lock_tracking.hpp — the switch every concur lock reads on its fast path, and the
+// calls it makes when the switch is on (lock-order checking, held-lock records; deadlock.hpp).
+//
+// Off (the default), a lock pays one relaxed load and one branch that is never taken per
+// acquire() and per release(): the word is written only when a user turns a diagnostic on or
+// off, so it stays in every core's cache and the branch predictor learns it at once.
+// On, every Lock, RLock (first level only), Condition (through its lock) and Semaphore
+// acquisition goes through the calls below, which keep the calling thread's held-lock list and,
+// with order checking on, the global lock-order graph (src/lock_order.cpp).
+//
+// Thread-safety: all calls may be made from any thread.
+#pragma once
+
+#include <atomic>
+#include <string_view>
+
+#include "concur/detail/wait_site.hpp"
+
+namespace concur::detail {
+
+inline constexpr unsigned kTrackHeld = 1;   // keep per-thread held-lock lists (dumps, watchdog)
+inline constexpr unsigned kCheckOrder = 2;  // also check every blocking acquisition's order
+// Read relaxed: a lock that misses a switch flipped a moment ago is checked from its next
+// acquisition on; a held-lock list that misses entries only makes a report name fewer locks.
+inline std::atomic<unsigned> g_lock_tracking{0};
+// Set once the order graph holds anything: a lock destroyed from then on is forgotten by it,
+// so that a new lock at the same address does not inherit its orders.
+inline std::atomic<bool> g_lock_graph_used{false};
+
+inline bool lock_tracking_on() noexcept {
+  return g_lock_tracking.load(std::memory_order_relaxed) != 0;
+}
+
+struct TrackedLock {
+  const void* object;
+  WaitKind kind;          // lock, rlock or semaphore
+  std::string_view name;  // "" if unnamed
+};
+
+// Before a blocking (or timed) acquisition, with order checking on: would taking `lock` while
+// holding this thread's held locks close a cycle in the order graph? Reports it if so (and
+// throws RuntimeError when the reaction is raise). Records the new orders otherwise.
+void check_lock_order(const TrackedLock& lock);
+// After an acquisition / before a release, with tracking on: the thread's held-lock list.
+void note_acquired(const TrackedLock& lock) noexcept;
+bool note_released(const void* object) noexcept;  // false: no thread had it listed
+// A lock being destroyed: the order graph forgets it.
+void forget_lock(const void* object) noexcept;
+inline void forget_lock_if_graphed(const void* object) noexcept {
+  if (g_lock_graph_used.load(std::memory_order_relaxed)) [[unlikely]] forget_lock(object);
+}
+
+}  // namespace concur::detail

@@ -1,0 +1,17 @@
+// Delivering a deadlock::Report according to the configured reaction (src/lock_order.cpp).
+#pragma once
+
+#include "concur/deadlock/report.hpp"
+
+namespace concur::deadlock::detail {
+
+// In the thread that found the problem. Returns true if the reaction is raise (the caller then
+// throws, or breaks the deadlock); for print and call_handler, the report has been delivered.
+// For a lock-order report, exceptions from a handler propagate; for a deadlock report
+// (`from_watchdog`), they are printed and dropped.
+bool deliver(const Report& report, bool from_watchdog);
+
+// Writes text to stderr in one call, so that concurrent reports do not interleave.
+void write_stderr(const std::string& text) noexcept;
+
+}  // namespace concur::deadlock::detail

@@ -1,0 +1,207 @@
+// Thread dumps and thread states (threading::dump_threads, ThreadRef::state): a reading of what
+// every thread's record says it waits for (wait_site.hpp) and holds.
+#include <cinttypes>
+#include <cstdio>
+#include <map>
+#include <ostream>
+#include <set>
+
+#include "concur/threading/thread.hpp"
+#include "thread_record.hpp"
+
+namespace concur::detail {
+
+std::string_view wait_kind_name(WaitKind kind) noexcept {
+  switch (kind) {
+    case WaitKind::none: return "";
+    case WaitKind::lock: return "lock";
+    case WaitKind::rlock: return "rlock";
+    case WaitKind::condition: return "condition";
+    case WaitKind::semaphore: return "semaphore";
+    case WaitKind::event: return "event";
+    case WaitKind::barrier: return "barrier";
+    case WaitKind::queue: return "queue";
+    case WaitKind::join: return "join";
+    case WaitKind::sleep: return "sleep";
+    case WaitKind::future: return "future";
+  }
+  return "";
+}
+
+namespace {
+std::string_view type_name(WaitKind kind) noexcept {
+  switch (kind) {
+    case WaitKind::lock: return "Lock";
+    case WaitKind::rlock: return "RLock";
+    case WaitKind::condition: return "Condition";
+    case WaitKind::semaphore: return "Semaphore";
+    case WaitKind::event: return "Event";
+    case WaitKind::barrier: return "Barrier";
+    case WaitKind::queue: return "Queue";
+    case WaitKind::join: return "Thread";
+    case WaitKind::future: return "Future";
+    default: return "object";
+  }
+}
+}  // namespace
+
+std::string describe_object(WaitKind kind, const void* object, std::string_view name) {
+  if (!name.empty()) return "\"" + std::string(name) + "\"";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*s at %p", static_cast<int>(type_name(kind).size()),
+                type_name(kind).data(), object);
+  return buf;
+}
+
+WaitSnapshot snapshot_waits(const ThreadRecord& rec) {
+  WaitSnapshot snap;
+  MutexGuard g(rec.diag_mutex);
+  // The site and the objects it points to stay valid while it is published: its thread cannot
+  // leave the wait (end_wait) without this lock.
+  snap.kind = rec.waiting.kind;
+  snap.object = rec.waiting.object;
+  snap.name = std::string(rec.waiting.name);
+  snap.owner_key = rec.waiting.owner ? rec.waiting.owner->load(std::memory_order_relaxed) : 0;
+  snap.word = rec.waiting.word;
+  snap.seq = rec.wait_seq;
+  snap.held.reserve(rec.held.size());
+  for (const auto& h : rec.held) snap.held.push_back({h.object, h.kind, std::string(h.name)});
+  return snap;
+}
+
+ThreadsSnapshot::ThreadsSnapshot() : records(all_thread_records()) {
+  snaps.reserve(records.size());
+  keys.reserve(records.size());
+  for (auto& r : records) {
+    snaps.push_back(snapshot_waits(*r));
+    keys.push_back(r->key.load(std::memory_order_relaxed));
+  }
+}
+
+std::size_t ThreadsSnapshot::index_of_key(std::uint64_t key) const noexcept {
+  if (key == 0) return npos;
+  for (std::size_t i = 0; i < keys.size(); ++i)
+    if (keys[i] == key) return i;
+  return npos;
+}
+
+std::string ThreadsSnapshot::name_of_key(std::uint64_t key) const {
+  const std::size_t i = index_of_key(key);
+  return i == npos ? std::string() : records[i]->get_name();
+}
+
+std::string ThreadsSnapshot::waiting_for(const WaitSnapshot& snap, bool with_owner) const {
+  if (snap.kind == WaitKind::none) return {};
+  std::string text(wait_kind_name(snap.kind));
+  if (snap.kind == WaitKind::sleep) return text;
+  const std::string owner = name_of_key(snap.owner_key);
+  if (snap.kind == WaitKind::join)
+    return text + " thread " + (owner.empty() ? describe_object(snap.kind, snap.object, snap.name)
+                                              : "\"" + owner + "\"");
+  text += " " + describe_object(snap.kind, snap.object, snap.name);
+  if (with_owner && snap.owner_key != 0)
+    text += " (held by " + (owner.empty() ? std::string("a thread concur does not know") : "\"" + owner + "\"") + ")";
+  return text;
+}
+
+std::vector<std::string> ThreadsSnapshot::holds(std::uint64_t key, const WaitSnapshot& snap) const {
+  std::vector<std::string> out;
+  std::set<const void*> seen;
+  for (const auto& h : snap.held)
+    if (seen.insert(h.object).second)
+      out.push_back(std::string(wait_kind_name(h.kind)) + " " +
+                    describe_object(h.kind, h.object, h.name));
+  if (key == 0) return out;
+  for (const auto& other : snaps)
+    if ((other.kind == WaitKind::lock || other.kind == WaitKind::rlock) &&
+        other.owner_key == key && seen.insert(other.object).second)
+      out.push_back(std::string(wait_kind_name(other.kind)) + " " +
+                    describe_object(other.kind, other.object, other.name));
+  return out;
+}
+
+}  // namespace concur::detail
+
+namespace concur::threading {
+
+using detail::ThreadRecord;
+using detail::WaitKind;
+using detail::WaitSnapshot;
+using World = detail::ThreadsSnapshot;
+
+std::string_view to_string(ThreadState state) noexcept {
+  switch (state) {
+    case ThreadState::NEW: return "NEW";
+    case ThreadState::RUNNING: return "RUNNING";
+    case ThreadState::BLOCKED: return "BLOCKED";
+    case ThreadState::TERMINATED: return "TERMINATED";
+  }
+  return "?";
+}
+std::ostream& operator<<(std::ostream& os, ThreadState state) { return os << to_string(state); }
+std::ostream& operator<<(std::ostream& os, const ThreadStatus& status) {
+  os << status.state;
+  if (!status.waiting_for.empty()) os << " waiting for " << status.waiting_for;
+  return os;
+}
+
+namespace {
+
+ThreadState state_of(const ThreadRecord& rec, const WaitSnapshot& snap) {
+  switch (rec.phase.load(std::memory_order_acquire)) {
+    case ThreadRecord::kNew: return ThreadState::NEW;
+    case ThreadRecord::kFinished: return ThreadState::TERMINATED;
+    default: return snap.kind == WaitKind::none ? ThreadState::RUNNING : ThreadState::BLOCKED;
+  }
+}
+
+std::string format_id(std::optional<std::uint64_t> v, bool hex) {
+  if (!v) return "None";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, hex ? "0x%" PRIx64 : "%" PRIu64, *v);
+  return buf;
+}
+
+}  // namespace
+
+ThreadStatus ThreadRef::state() const {
+  const World world;  // the owners named in the answer need everyone's snapshot
+  const WaitSnapshot snap = detail::snapshot_waits(*st_);
+  ThreadStatus status;
+  status.state = state_of(*st_, snap);
+  if (status.state == ThreadState::BLOCKED) {
+    status.wait_kind = std::string(detail::wait_kind_name(snap.kind));
+    status.waiting_for = world.waiting_for(snap);
+  }
+  if (status.state != ThreadState::TERMINATED && status.state != ThreadState::NEW)
+    status.holds = world.holds(st_->key.load(std::memory_order_relaxed), snap);
+  return status;
+}
+
+ThreadStatus Thread::state() const {
+  if (!st_) throw RuntimeError("a moved-from Thread has no thread");
+  return ThreadRef(st_).state();
+}
+
+std::string dump_threads() {
+  const World world;
+  std::string out = "Thread dump: " + std::to_string(world.records.size()) + " live thread" +
+                    (world.records.size() == 1 ? "" : "s") + "\n";
+  for (std::size_t i = 0; i < world.records.size(); ++i) {
+    const ThreadRecord& rec = *world.records[i];
+    const WaitSnapshot& snap = world.snaps[i];
+    const ThreadRef ref(world.records[i]);
+    const ThreadState state = state_of(rec, snap);
+    const auto native = rec.native_id.load(std::memory_order_relaxed);
+    out += "\"" + rec.get_name() + "\" ident=" + format_id(ref.ident(), true) +
+           " native_id=" + format_id(native ? std::optional<std::uint64_t>(native) : std::nullopt, false) +
+           " daemon=" + (rec.daemon.load() ? "true" : "false") + " " + std::string(to_string(state)) +
+           "\n";
+    if (state == ThreadState::BLOCKED) out += "    waiting for " + world.waiting_for(snap) + "\n";
+    for (const auto& h : world.holds(world.keys[i], snap))
+      out += "    holds " + h + "\n";
+  }
+  return out;
+}
+
+}  // namespace concur::threading
