@@ -177,6 +177,10 @@ struct Watchdog {
       const ThreadsSnapshot world;
       std::set<Signature> seen_now;
       for (const auto& members : cycles_in(world)) {
+        // A cycle through a timed wait ends when that wait times out: not a deadlock.
+        if (std::any_of(members.begin(), members.end(),
+                        [&](std::size_t i) { return world.snaps[i].timed; }))
+          continue;
         Signature sig = signature_of(world, members);
         seen_now.insert(sig);
         if (!seen_before.count(sig) || reported.count(sig)) continue;  // not yet persistent

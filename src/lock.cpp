@@ -62,7 +62,8 @@ namespace {
 }  // namespace
 
 bool Lock::take_slow(const detail::Deadline& deadline) {
-  const detail::WaitSite site{detail::WaitKind::lock, this, name(), &owner_, mutex_.futex_word()};
+  const detail::WaitSite site{detail::WaitKind::lock, this, name(), &owner_, mutex_.futex_word(),
+                              !deadline.is_never()};
   if (mutex_.lock_until(deadline, &site)) return true;
   if (!deadline.is_immediate() && detail::take_deadlock_victim_mark())
     throw_deadlock_victim(detail::WaitKind::lock, this, name());
@@ -94,7 +95,8 @@ void Lock::reacquire_after_wait() noexcept {
 }
 
 bool RLock::take_slow(const detail::Deadline& deadline) {
-  const detail::WaitSite site{detail::WaitKind::rlock, this, name(), &owner_, mutex_.futex_word()};
+  const detail::WaitSite site{detail::WaitKind::rlock, this, name(), &owner_, mutex_.futex_word(),
+                              !deadline.is_never()};
   if (mutex_.lock_until(deadline, &site)) return true;
   if (!deadline.is_immediate() && detail::take_deadlock_victim_mark())
     throw_deadlock_victim(detail::WaitKind::rlock, this, name());

@@ -426,7 +426,8 @@ bool Thread::join_until(const detail::Deadline& deadline) {
   if (!tls_current_gone && st_ == tls_current.state)
     throw RuntimeError("cannot join current thread");
   // Seen as blocked in join (dumps), with an edge to the joined thread (deadlock detection).
-  const detail::WaitSite site{detail::WaitKind::join, st_.get(), {}, &st_->key, nullptr};
+  const detail::WaitSite site{detail::WaitKind::join, st_.get(), {}, &st_->key, nullptr,
+                              !deadline.is_never()};
   const detail::BlockedScope blocked(
       st_->phase.load(std::memory_order_acquire) == ThreadRecord::kFinished ? nullptr : &site);
   // Without a deadline, reaping the OS thread is the wait (one sleep, not two); with one, wait

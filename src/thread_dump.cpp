@@ -63,6 +63,7 @@ WaitSnapshot snapshot_waits(const ThreadRecord& rec) {
   snap.name = std::string(rec.waiting.name);
   snap.owner_key = rec.waiting.owner ? rec.waiting.owner->load(std::memory_order_relaxed) : 0;
   snap.word = rec.waiting.word;
+  snap.timed = rec.waiting.timed;
   snap.seq = rec.wait_seq;
   snap.held.reserve(rec.held.size());
   for (const auto& h : rec.held) snap.held.push_back({h.object, h.kind, std::string(h.name)});

@@ -114,6 +114,7 @@ struct WaitSnapshot {
   std::string name;
   std::uint64_t owner_key = 0;  // the thread that can end the wait (lock owner, joined thread)
   std::atomic<std::uint32_t>* word = nullptr;
+  bool timed = false;
   std::uint64_t seq = 0;
   std::vector<Held> held;  // as recorded by lock tracking
 };

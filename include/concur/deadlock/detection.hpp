@@ -13,12 +13,15 @@
 // shown in dumps but make no edges.)
 //
 // find_deadlocks() takes a snapshot of every thread's wait twice and returns the cycles present
-// in both with the same waits: a cycle it returns existed at the time of the call. A cycle of
-// timed waits may still resolve when a timeout expires.
+// in both with the same waits: a cycle it returns existed at the time of the call. A cycle
+// through a timed wait (acquire(50ms), join(1s)) is returned too, though it will end by itself
+// when that wait times out.
 //
 // The watchdog is one daemon thread ("concur-deadlock-watchdog") that looks every `interval`;
-// a cycle seen on two consecutive looks with the same waits is reported once, through the
-// reaction of report.hpp, naming each thread, the lock it waits for, and the locks it holds.
+// a cycle of untimed waits seen on two consecutive looks with the same waits is reported once,
+// through the reaction of report.hpp, naming each thread, the lock it waits for, and the locks
+// it holds (the ones other threads wait for, and with lock-order checking on, all of them).
+// Cycles through a timed wait are left to their timeouts: the seeds' "timed locks" way out.
 // start_watchdog() again changes the interval; stop_watchdog() stops it and waits for it.
 //
 // Thread-safety: all functions may be called from any thread. The watchdog and the dump thread

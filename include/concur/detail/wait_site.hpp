@@ -38,6 +38,8 @@ struct WaitSite {
   const std::atomic<std::uint64_t>* owner = nullptr;
   // The futex word the thread sleeps on, so that the watchdog can wake a deadlock victim.
   std::atomic<std::uint32_t>* word = nullptr;
+  // The wait has a deadline: a cycle through it ends by itself (the watchdog leaves it alone).
+  bool timed = false;
 };
 
 // Marks the calling thread as blocked on `site` (null: do nothing) for the scope's lifetime.

@@ -217,8 +217,9 @@ std::size_t active_count();
 
 // A readable report on every live thread, one block per thread: name, ident, native id, daemon
 // flag and state; for a BLOCKED thread what it waits for (and the thread that holds that lock);
-// the locks it is known to hold: those other threads wait for, and, while lock tracking is on
-// (deadlock::enable_lock_order_checking, the watchdog, a dump signal), every concur lock it took.
+// the locks it is known to hold: those other threads wait for (every Lock and RLock knows its
+// holder), and, while lock-order checking is on (deadlock::enable_lock_order_checking), every
+// concur lock it took.
 // Safe to call from any thread at any time; it takes each thread's small diagnostics lock briefly.
 std::string dump_threads();
 std::uint64_t get_ident() noexcept;
