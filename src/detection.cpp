@@ -167,13 +167,19 @@ namespace {
 struct Watchdog {
   concur::detail::Mutex mutex;  // start/stop
   std::unique_ptr<threading::Thread> thread;
-  threading::Event stop;
+  threading::Event wake;           // stop, or a new interval
+  std::atomic<bool> stopping{false};
   std::atomic<std::int64_t> interval_ns{0};
   std::atomic<bool> running{false};
 
   void loop() {
-    std::set<Signature> seen_before, reported;
-    while (!stop.wait(std::chrono::nanoseconds(interval_ns.load(std::memory_order_relaxed)))) {
+    std::set<Signature> seen_before, reported, broken;
+    for (;;) {
+      if (wake.wait(std::chrono::nanoseconds(interval_ns.load(std::memory_order_relaxed)))) {
+        if (stopping.load()) return;
+        wake.clear();  // a new interval: wait again with it
+        continue;
+      }
       const ThreadsSnapshot world;
       std::set<Signature> seen_now;
       for (const auto& members : cycles_in(world)) {
@@ -183,17 +189,26 @@ struct Watchdog {
           continue;
         Signature sig = signature_of(world, members);
         seen_now.insert(sig);
+        if (broken.count(sig)) {
+          // Still there after we broke it: the victim's wake-up may have come just before it
+          // went back to sleep. Its mark stands; wake it again.
+          break_cycle(world, members);
+          continue;
+        }
         if (!seen_before.count(sig) || reported.count(sig)) continue;  // not yet persistent
         reported.insert(sig);
         try {
-          if (detail::deliver(deadlock_report(make_cycle(world, members)), true))
+          if (detail::deliver(deadlock_report(make_cycle(world, members)), true)) {
+            broken.insert(sig);
             break_cycle(world, members);
+          }
         } catch (...) {
           // Out of memory while reporting: try again on the next look.
           reported.erase(sig);
         }
       }
       std::erase_if(reported, [&](const Signature& s) { return !seen_now.count(s); });
+      std::erase_if(broken, [&](const Signature& s) { return !seen_now.count(s); });
       seen_before = std::move(seen_now);
     }
   }
@@ -212,8 +227,12 @@ void start_watchdog(std::chrono::nanoseconds interval) {
   Watchdog& w = watchdog();
   MutexGuard g(w.mutex);
   w.interval_ns.store(interval.count(), std::memory_order_relaxed);
-  if (w.running.load()) return;
-  w.stop.clear();
+  if (w.running.load()) {
+    w.wake.set();  // it may be asleep for the old interval
+    return;
+  }
+  w.stopping.store(false);
+  w.wake.clear();
   w.thread = std::make_unique<threading::Thread>(
       threading::ThreadOptions{.name = "concur-deadlock-watchdog", .daemon = true},
       [&w] { w.loop(); });
@@ -225,7 +244,8 @@ void stop_watchdog() {
   Watchdog& w = watchdog();
   MutexGuard g(w.mutex);
   if (!w.running.load()) return;
-  w.stop.set();
+  w.stopping.store(true);
+  w.wake.set();
   w.thread->join();
   w.thread.reset();
   w.running.store(false);

@@ -306,10 +306,23 @@ bool note_released(const void* object) noexcept {
 }
 
 void forget_lock(const void* object) noexcept {
-  Graph& g = graph();
-  MutexGuard guard(g.mutex);
+  {
+    Graph& g = graph();
+    MutexGuard guard(g.mutex);
+    try {
+      g.forget(object);
+    } catch (...) {
+    }
+  }
+  // A lock destroyed while a thread still lists it as held (a Semaphore unit never given back):
+  // drop the entry, whose name would dangle and whose address a new lock may reuse. Only while
+  // tracking is on: switching it off or on clears every list anyway.
+  if (!lock_tracking_on()) return;
   try {
-    g.forget(object);
+    for (auto& rec : all_thread_records()) {
+      MutexGuard g(rec->diag_mutex);
+      std::erase_if(rec->held, [object](const ThreadRecord::HeldLock& h) { return h.object == object; });
+    }
   } catch (...) {
   }
 }
@@ -321,6 +334,7 @@ const bool env_read = [] {
   const char* v = std::getenv("CONCUR_LOCK_ORDER");
   if (!v || !*v || std::strcmp(v, "0") == 0) return true;
   if (std::strcmp(v, "raise") == 0) deadlock::set_reaction(deadlock::Reaction::raise);
+  g_lock_graph_used.store(true, std::memory_order_relaxed);
   g_lock_tracking.store(kTrackHeld | kCheckOrder, std::memory_order_relaxed);
   return true;
 }();
@@ -338,6 +352,8 @@ void enable_lock_order_checking(bool on) {
   g_lock_tracking.store(0, std::memory_order_relaxed);
   // Lists kept across an off period would name locks released meanwhile: start them afresh.
   clear_all_held();
+  // From now on destroyed locks must leave the graph and the held lists (forget_lock).
+  if (on) g_lock_graph_used.store(true, std::memory_order_relaxed);
   g_lock_tracking.store(want, std::memory_order_relaxed);
 }
 

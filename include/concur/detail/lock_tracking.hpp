@@ -23,8 +23,8 @@ inline constexpr unsigned kCheckOrder = 2;  // also check every blocking acquisi
 // Read relaxed: a lock that misses a switch flipped a moment ago is checked from its next
 // acquisition on; a held-lock list that misses entries only makes a report name fewer locks.
 inline std::atomic<unsigned> g_lock_tracking{0};
-// Set once the order graph holds anything: a lock destroyed from then on is forgotten by it,
-// so that a new lock at the same address does not inherit its orders.
+// Set once checking has been on: a lock destroyed from then on is forgotten by the order graph
+// and the held-lock lists, so that a new lock at the same address inherits nothing.
 inline std::atomic<bool> g_lock_graph_used{false};
 
 inline bool lock_tracking_on() noexcept {
