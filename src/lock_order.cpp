@@ -233,6 +233,7 @@ void check_lock_order(const TrackedLock& lock) {
 
   std::optional<Report> report;
   bool first_time = false;
+  std::pair<const void*, const void*> reported_pair;
   {
     Graph& g = graph();
     MutexGuard guard(g.mutex);
@@ -243,7 +244,8 @@ void check_lock_order(const TrackedLock& lock) {
         // Only a plain Lock reaches here while held (an RLock re-enters without a check, a
         // Semaphore may be held several times).
         if (lock.kind != WaitKind::lock) continue;
-        first_time = g.reported.insert({h.object, h.object}).second;
+        reported_pair = {h.object, h.object};
+        first_time = g.reported.insert(reported_pair).second;
         const std::string label = g.node(lock.object, lock.kind, lock.name).label;
         report = Report{ReportKind::lock_order,
                         "Lock order inversion (self-deadlock):\n  thread " + quote(me) +
@@ -257,7 +259,8 @@ void check_lock_order(const TrackedLock& lock) {
       if (from.out.count(lock.object)) continue;  // a known order
       if (auto back = g.path(lock.object, h.object)) {
         if (!report) {
-          first_time = g.reported.insert({h.object, lock.object}).second;
+          reported_pair = {h.object, lock.object};
+          first_time = g.reported.insert(reported_pair).second;
           report = inversion_report(g, me, h.object, lock.object, *back);
         }
         continue;  // an inverted order is never recorded: the graph stays acyclic
@@ -270,7 +273,16 @@ void check_lock_order(const TrackedLock& lock) {
   // Under raise every inverting acquisition fails (it must not go on to deadlock); printed and
   // handled reports are made once per pair of locks.
   if (deadlock::reaction() == deadlock::Reaction::raise) throw RuntimeError(report->message);
-  if (first_time) deadlock::detail::deliver(*report, false);
+  if (!first_time) return;
+  try {
+    deadlock::detail::deliver(*report, false);
+  } catch (...) {
+    // The handler threw: this acquisition fails, and the next one of the pair reports again.
+    Graph& g = graph();
+    MutexGuard guard(g.mutex);
+    g.reported.erase(reported_pair);
+    throw;
+  }
 }
 
 void note_acquired(const TrackedLock& lock) noexcept {

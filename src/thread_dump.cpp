@@ -193,9 +193,9 @@ std::string dump_threads() {
     const WaitSnapshot& snap = world.snaps[i];
     const ThreadRef ref(world.records[i]);
     const ThreadState state = state_of(rec, snap);
-    const auto native = rec.native_id.load(std::memory_order_relaxed);
+    // native_id() waits the few microseconds a thread just started takes to publish it.
     out += "\"" + rec.get_name() + "\" ident=" + format_id(ref.ident(), true) +
-           " native_id=" + format_id(native ? std::optional<std::uint64_t>(native) : std::nullopt, false) +
+           " native_id=" + format_id(ref.native_id(), false) +
            " daemon=" + (rec.daemon.load() ? "true" : "false") + " " + std::string(to_string(state)) +
            "\n";
     if (state == ThreadState::BLOCKED) out += "    waiting for " + world.waiting_for(snap) + "\n";

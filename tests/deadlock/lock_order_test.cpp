@@ -911,6 +911,34 @@ TEST_F(LockOrder, AnExceptionFromTheHandlerPropagatesFromAcquire) {
   EXPECT_EQ(calls.load(), 2);
 }
 
+// A handler that throws fails that acquisition only: the pair is not counted as reported, so the
+// next inverting acquisition of the same pair is reported (and fails) again.
+TEST_F(LockOrder, AfterAThrowingHandlerTheSamePairIsReportedAgain) {
+  dl::enable_lock_order_checking(true);
+  std::atomic<int> calls{0};
+  dl::set_reaction([&calls](const dl::Report&) {
+    ++calls;
+    throw std::runtime_error("from the handler");
+  });
+  th::Lock a("A"), b("B");
+  run_named("ab", [&] { take_nested(a, b); });
+  int threw = 0;
+  run_named("ba", [&] {
+    for (int i = 0; i < 2; ++i) {
+      std::lock_guard gb(b);
+      try {
+        std::lock_guard ga(a);
+      } catch (const std::runtime_error&) {
+        ++threw;
+      }
+    }
+  });
+  EXPECT_EQ(threw, 2);
+  EXPECT_EQ(calls.load(), 2);
+  EXPECT_FALSE(a.locked());
+  EXPECT_FALSE(b.locked());
+}
+
 TEST_F(LockOrder, CallHandlerWithoutAHandlerIsValueError) {
   EXPECT_EQ(dl::reaction(), dl::Reaction::print);
   EXPECT_THROW(dl::set_reaction(dl::Reaction::call_handler), concur::ValueError);

@@ -442,6 +442,8 @@ TEST_F(ThreadState, ThreadStatusConvertsToItsState) {
   const th::ThreadState s = t.state();  // converts
   EXPECT_EQ(s, th::ThreadState::NEW);
   EXPECT_TRUE(t.state() == th::ThreadState::NEW);
+  EXPECT_TRUE(t.state() == "NEW");  // compares with the state's name too
+  EXPECT_EQ(th::to_string(t.state()), "NEW");
   t.start();
   ASSERT_TRUE(t.join(long_wait()));
   EXPECT_TRUE(t.state() == th::ThreadState::TERMINATED);

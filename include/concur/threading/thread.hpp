@@ -76,6 +76,9 @@ struct ThreadStatus {
                                    // dump_threads for what "known" means)
   operator ThreadState() const noexcept { return state; }
   friend bool operator==(const ThreadStatus& s, ThreadState st) noexcept { return s.state == st; }
+  friend bool operator==(const ThreadStatus& s, std::string_view name) noexcept {
+    return to_string(s.state) == name;  // `ref.state() == "BLOCKED"`
+  }
 };
 std::ostream& operator<<(std::ostream& os, const ThreadStatus& status);
 
