@@ -8,7 +8,6 @@
 #include <atomic>
 #include <cerrno>
 #include <memory>
-#include <optional>
 #include <ostream>
 #include <set>
 #include <utility>
@@ -16,7 +15,7 @@
 #include "concur/deadlock/detection.hpp"
 #include "concur/errors.hpp"
 #include "concur/threading/event.hpp"
-#include "report.hpp"
+#include "report_delivery.hpp"
 #include "thread_record.hpp"
 
 namespace concur::deadlock {

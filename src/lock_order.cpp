@@ -21,7 +21,7 @@
 #include "concur/deadlock/lock_order.hpp"
 #include "concur/detail/lock_tracking.hpp"
 #include "concur/errors.hpp"
-#include "report.hpp"
+#include "report_delivery.hpp"
 #include "thread_record.hpp"
 
 namespace concur::deadlock {

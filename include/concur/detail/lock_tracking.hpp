@@ -18,8 +18,10 @@
 
 namespace concur::detail {
 
-inline constexpr unsigned kTrackHeld = 1;   // keep per-thread held-lock lists (dumps, watchdog)
-inline constexpr unsigned kCheckOrder = 2;  // also check every blocking acquisition's order
+// The two parts of lock-order checking, switched on and off together
+// (deadlock::enable_lock_order_checking); kept apart so that each call says which it needs.
+inline constexpr unsigned kTrackHeld = 1;   // keep per-thread held-lock lists (also in dumps)
+inline constexpr unsigned kCheckOrder = 2;  // check every blocking acquisition's order
 // Read relaxed: a lock that misses a switch flipped a moment ago is checked from its next
 // acquisition on; a held-lock list that misses entries only makes a report name fewer locks.
 inline std::atomic<unsigned> g_lock_tracking{0};

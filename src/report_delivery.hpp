@@ -1,4 +1,5 @@
-// Delivering a deadlock::Report according to the configured reaction (src/lock_order.cpp).
+// Delivering a deadlock::Report according to the configured reaction (defined in
+// src/lock_order.cpp; used there and by the watchdog in src/detection.cpp).
 #pragma once
 
 #include "concur/deadlock/report.hpp"
