@@ -59,23 +59,36 @@ namespace {
                      "to break the cycle");
 }
 
-}  // namespace
-
-bool Lock::take_slow(const detail::Deadline& deadline) {
-  const detail::WaitSite site{detail::WaitKind::lock, this, name(), &owner_, mutex_.futex_word(),
-                              !deadline.is_never()};
-  if (mutex_.lock_until(deadline, &site)) return true;
+// The sleeping half of a Lock or RLock acquire: the thread is seen blocked on the lock while it
+// sleeps, and the acquire throws if the deadlock watchdog chose this wait as its victim.
+bool lock_or_throw(detail::Mutex& mutex, detail::WaitKind kind, const void* lock,
+                   std::string_view name, const std::atomic<std::uint64_t>* owner,
+                   const detail::Deadline& deadline) {
+  const detail::WaitSite site{kind, lock, name, owner, mutex.futex_word(), !deadline.is_never()};
+  if (mutex.lock_until(deadline, &site)) return true;
   if (!deadline.is_immediate() && detail::take_deadlock_victim_mark())
-    throw_deadlock_victim(detail::WaitKind::lock, this, name());
+    throw_deadlock_victim(kind, lock, name);
   return false;
 }
 
+// Condition::wait() taking the lock back: seen as blocked on the lock, but never a deadlock
+// victim (no futex word in the site), since the caller's scope will release the lock.
+void relock_after_wait(detail::Mutex& mutex, detail::WaitKind kind, const void* lock,
+                       std::string_view name, const std::atomic<std::uint64_t>* owner) noexcept {
+  const detail::WaitSite site{kind, lock, name, owner, nullptr};
+  while (!mutex.lock_until(detail::Deadline::never(), &site)) {
+  }
+}
+
+}  // namespace
+
+bool Lock::take_slow(const detail::Deadline& deadline) {
+  return lock_or_throw(mutex_, detail::WaitKind::lock, this, name(), &owner_, deadline);
+}
+
 bool Lock::acquire_tracked(const detail::Deadline& deadline) {
-  const detail::TrackedLock me{this, detail::WaitKind::lock, name()};
-  if (!deadline.is_immediate()) detail::check_lock_order(me);  // before blocking
-  if (!take(deadline)) return false;
-  detail::note_acquired(me);
-  return true;
+  return detail::acquire_tracked({this, detail::WaitKind::lock, name()}, deadline,
+                                 [&] { return take(deadline); });
 }
 
 void Lock::release_for_wait() noexcept {
@@ -85,30 +98,18 @@ void Lock::release_for_wait() noexcept {
 }
 
 void Lock::reacquire_after_wait() noexcept {
-  // Seen as blocked on the lock, but never a deadlock victim (no futex word in the site): the
-  // caller of Condition::wait() must get the lock back, as its scope will release it.
-  const detail::WaitSite site{detail::WaitKind::lock, this, name(), &owner_, nullptr};
-  while (!mutex_.lock_until(detail::Deadline::never(), &site)) {
-  }
+  relock_after_wait(mutex_, detail::WaitKind::lock, this, name(), &owner_);
   owner_.store(detail::this_thread_key(), std::memory_order_relaxed);
   if (detail::lock_tracking_on()) detail::note_acquired({this, detail::WaitKind::lock, name()});
 }
 
 bool RLock::take_slow(const detail::Deadline& deadline) {
-  const detail::WaitSite site{detail::WaitKind::rlock, this, name(), &owner_, mutex_.futex_word(),
-                              !deadline.is_never()};
-  if (mutex_.lock_until(deadline, &site)) return true;
-  if (!deadline.is_immediate() && detail::take_deadlock_victim_mark())
-    throw_deadlock_victim(detail::WaitKind::rlock, this, name());
-  return false;
+  return lock_or_throw(mutex_, detail::WaitKind::rlock, this, name(), &owner_, deadline);
 }
 
 bool RLock::acquire_tracked(const detail::Deadline& deadline) {
-  const detail::TrackedLock me{this, detail::WaitKind::rlock, name()};
-  if (!deadline.is_immediate()) detail::check_lock_order(me);
-  if (!take(deadline, detail::this_thread_key())) return false;
-  detail::note_acquired(me);
-  return true;
+  return detail::acquire_tracked({this, detail::WaitKind::rlock, name()}, deadline,
+                                 [&] { return take(deadline, detail::this_thread_key()); });
 }
 
 std::uint32_t RLock::release_all() noexcept {
@@ -121,9 +122,7 @@ std::uint32_t RLock::release_all() noexcept {
 }
 
 void RLock::reacquire(std::uint32_t depth) noexcept {
-  const detail::WaitSite site{detail::WaitKind::rlock, this, name(), &owner_, nullptr};
-  while (!mutex_.lock_until(detail::Deadline::never(), &site)) {
-  }
+  relock_after_wait(mutex_, detail::WaitKind::rlock, this, name(), &owner_);
   owner_.store(detail::this_thread_key(), std::memory_order_relaxed);
   depth_ = depth;
   if (detail::lock_tracking_on()) detail::note_acquired({this, detail::WaitKind::rlock, name()});

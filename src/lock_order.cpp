@@ -211,7 +211,7 @@ std::vector<ThreadRecord::HeldLock> held_by(ThreadRecord& rec) {
 }
 
 
-// One switch for both parts: held-lock lists and order checks.
+// Serialises switching checking on and off (enable_lock_order_checking).
 Mutex switch_mutex;
 
 void clear_all_held() {
@@ -224,7 +224,7 @@ void clear_all_held() {
 }  // namespace
 
 void check_lock_order(const TrackedLock& lock) {
-  if (!(g_lock_tracking.load(std::memory_order_relaxed) & kCheckOrder)) return;
+  if (!lock_tracking_on()) return;  // switched off since the caller looked
   ThreadRecord* rec = current_record();
   if (!rec) return;
   const std::vector<ThreadRecord::HeldLock> held = held_by(*rec);
@@ -347,7 +347,7 @@ const bool env_read = [] {
   if (!v || !*v || std::strcmp(v, "0") == 0) return true;
   if (std::strcmp(v, "raise") == 0) deadlock::set_reaction(deadlock::Reaction::raise);
   g_lock_graph_used.store(true, std::memory_order_relaxed);
-  g_lock_tracking.store(kTrackHeld | kCheckOrder, std::memory_order_relaxed);
+  g_lock_tracking.store(true, std::memory_order_relaxed);
   return true;
 }();
 }  // namespace
@@ -359,19 +359,17 @@ namespace concur::deadlock {
 void enable_lock_order_checking(bool on) {
   using namespace concur::detail;
   MutexGuard g(switch_mutex);
-  const unsigned want = on ? (kTrackHeld | kCheckOrder) : 0;
-  if (g_lock_tracking.load(std::memory_order_relaxed) == want) return;
-  g_lock_tracking.store(0, std::memory_order_relaxed);
+  if (g_lock_tracking.load(std::memory_order_relaxed) == on) return;
+  g_lock_tracking.store(false, std::memory_order_relaxed);
   // Lists kept across an off period would name locks released meanwhile: start them afresh.
   clear_all_held();
   // From now on destroyed locks must leave the graph and the held lists (forget_lock).
   if (on) g_lock_graph_used.store(true, std::memory_order_relaxed);
-  g_lock_tracking.store(want, std::memory_order_relaxed);
+  g_lock_tracking.store(on, std::memory_order_relaxed);
 }
 
 bool lock_order_checking_enabled() noexcept {
-  return concur::detail::g_lock_tracking.load(std::memory_order_relaxed) &
-         concur::detail::kCheckOrder;
+  return concur::detail::lock_tracking_on();
 }
 
 void reset_lock_order_graph() {

@@ -23,11 +23,8 @@ Semaphore::Semaphore(std::ptrdiff_t value, std::ptrdiff_t bound, std::string_vie
 }
 
 bool Semaphore::acquire_tracked(const detail::Deadline& deadline) {
-  const detail::TrackedLock me{this, detail::WaitKind::semaphore, name()};
-  if (!deadline.is_immediate()) detail::check_lock_order(me);
-  if (!try_take() && !acquire_slow(deadline)) return false;
-  detail::note_acquired(me);
-  return true;
+  return detail::acquire_tracked({this, detail::WaitKind::semaphore, name()}, deadline,
+                                 [&] { return try_take() || acquire_slow(deadline); });
 }
 
 bool Semaphore::acquire_slow(const detail::Deadline& deadline) {

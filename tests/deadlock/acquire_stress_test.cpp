@@ -21,11 +21,13 @@
 #include <variant>
 #include <vector>
 
+#include "deadlock_test_support.hpp"
 #include "test_support.hpp"
 
 namespace dl = concur::deadlock;
 namespace th = concur::threading;
 using namespace concur_test;
+using namespace deadlock_test;
 using namespace std::chrono_literals;
 
 namespace {
@@ -34,30 +36,6 @@ using AnyLock = std::variant<th::Lock*, th::RLock*>;
 
 const void* address_of(const AnyLock& l) {
   return std::visit([](auto* p) -> const void* { return p; }, l);
-}
-
-struct Reports {
-  std::mutex m;
-  std::vector<dl::Report> list;
-  std::size_t count() {
-    std::lock_guard g(m);
-    return list.size();
-  }
-  std::string messages() {
-    std::lock_guard g(m);
-    std::string text;
-    for (const auto& r : list) text += r.message;
-    return text;
-  }
-};
-
-std::shared_ptr<Reports> collect_reports() {
-  auto reports = std::make_shared<Reports>();
-  dl::set_reaction([reports](const dl::Report& r) {
-    std::lock_guard g(reports->m);
-    reports->list.push_back(r);
-  });
-  return reports;
 }
 
 // Calls body() while holding the locks idx[0..n) taken by one dl::acquire call, naming them in
@@ -188,17 +166,7 @@ void run_stress(LockSet& set, int threads, int iterations) {
   set.expect_all_free();
 }
 
-class AcquireStress : public testing::Test {
- protected:
-  void SetUp() override { restore(); }
-  void TearDown() override { restore(); }
-  static void restore() {
-    dl::stop_watchdog();
-    dl::enable_lock_order_checking(false);
-    dl::reset_lock_order_graph();
-    dl::set_reaction(std::function<void(const dl::Report&)>{});
-  }
-};
+using AcquireStress = DiagnosticsTest;  // settings back to their defaults around each test
 
 }  // namespace
 

@@ -27,27 +27,17 @@
 #include <variant>
 #include <vector>
 
+#include "deadlock_test_support.hpp"
 #include "test_support.hpp"
 
 namespace dl = concur::deadlock;
 namespace th = concur::threading;
 namespace cq = concur::queue;
 using namespace concur_test;
+using namespace deadlock_test;
 using namespace std::chrono_literals;
 
 namespace {
-
-bool contains(const std::string& what, const std::string& part) {
-  return what.find(part) != std::string::npos;
-}
-
-bool starts_with(const std::string& what, const std::string& prefix) {
-  return what.rfind(prefix, 0) == 0;
-}
-
-bool has(const std::vector<std::string>& v, const std::string& x) {
-  return std::find(v.begin(), v.end(), x) != v.end();
-}
 
 std::string joined(const std::vector<std::string>& v) {
   std::string s;
@@ -59,39 +49,6 @@ std::string describe_all(const std::vector<dl::Cycle>& cycles) {
   std::string s;
   for (const auto& c : cycles) s += "cycle:\n" + c.describe();
   return s.empty() ? "<no cycle>" : s;
-}
-
-// The reports a handler received (deadlock reports: on the watchdog thread).
-struct Reports {
-  std::mutex m;
-  std::vector<dl::Report> list;
-  std::vector<std::string> delivered_on;  // the name of the thread that ran the handler
-
-  std::size_t count() {
-    std::lock_guard g(m);
-    return list.size();
-  }
-  std::vector<dl::Report> all() {
-    std::lock_guard g(m);
-    return list;
-  }
-  std::string messages() {
-    std::lock_guard g(m);
-    std::string text;
-    for (const auto& r : list) text += r.message;
-    return text;
-  }
-};
-
-std::shared_ptr<Reports> collect_reports() {
-  auto reports = std::make_shared<Reports>();
-  dl::set_reaction([reports](const dl::Report& r) {
-    const std::string on = th::current_thread().name();
-    std::lock_guard g(reports->m);
-    reports->list.push_back(r);
-    reports->delivered_on.push_back(on);
-  });
-  return reports;
 }
 
 // Frees the deadlocked threads: a fresh watchdog (a running one reports each cycle only once)
@@ -373,17 +330,7 @@ class NotDeadlocked {
 };
 
 // Every test leaves no watchdog running and the print reaction.
-class Detection : public testing::Test {
- protected:
-  void SetUp() override { restore(); }
-  void TearDown() override { restore(); }
-  static void restore() {
-    dl::stop_watchdog();
-    dl::enable_lock_order_checking(false);
-    dl::reset_lock_order_graph();
-    dl::set_reaction(std::function<void(const dl::Report&)>{});
-  }
-};
+using Detection = DiagnosticsTest;  // settings back to their defaults around each test
 using Watchdog = Detection;
 
 }  // namespace

@@ -27,76 +27,15 @@
 #include <utility>
 #include <vector>
 
+#include "deadlock_test_support.hpp"
 #include "test_support.hpp"
 
 namespace dl = concur::deadlock;
 namespace th = concur::threading;
 using namespace concur_test;
+using namespace deadlock_test;
 
 namespace {
-
-bool contains(const std::string& what, const std::string& part) {
-  return what.find(part) != std::string::npos;
-}
-
-bool starts_with(const std::string& what, const std::string& prefix) {
-  return what.rfind(prefix, 0) == 0;
-}
-
-std::size_t occurrences(const std::string& what, const std::string& part) {
-  std::size_t n = 0;
-  for (std::size_t at = what.find(part); at != std::string::npos; at = what.find(part, at + 1)) ++n;
-  return n;
-}
-
-bool has(const std::vector<std::string>& v, const std::string& x) {
-  return std::find(v.begin(), v.end(), x) != v.end();
-}
-
-// The reports a handler received (the handler runs in the acquiring thread).
-struct Reports {
-  std::mutex m;
-  std::vector<dl::Report> list;
-
-  void add(const dl::Report& r) {
-    std::lock_guard g(m);
-    list.push_back(r);
-  }
-  std::size_t count() {
-    std::lock_guard g(m);
-    return list.size();
-  }
-  std::vector<dl::Report> all() {
-    std::lock_guard g(m);
-    return list;
-  }
-  std::string messages() {
-    std::lock_guard g(m);
-    std::string text;
-    for (const auto& r : list) text += r.message;
-    return text;
-  }
-};
-
-// Installs a handler that collects every report.
-std::shared_ptr<Reports> collect_reports() {
-  auto reports = std::make_shared<Reports>();
-  dl::set_reaction([reports](const dl::Report& r) { reports->add(r); });
-  return reports;
-}
-
-// The message of the RuntimeError that f() throws ("<no throw>" if none, "<other>" for others).
-template <class F>
-std::string runtime_error_of(F&& f) {
-  try {
-    f();
-  } catch (const concur::RuntimeError& e) {
-    return e.what();
-  } catch (...) {
-    return "<other>";
-  }
-  return "<no throw>";
-}
 
 // Runs f on a concur thread named `name` and joins it. An exception escaping f fails the test.
 void run_named(const std::string& name, std::function<void()> f) {
@@ -131,18 +70,7 @@ void take_nested(L1& a, L2& b, L3& c) {
 
 // Every test starts and ends with checking off, an empty graph and the print reaction, so that
 // the tests also pass when the whole executable runs in one process.
-class LockOrder : public testing::Test {
- protected:
-  void SetUp() override { restore(); }
-  void TearDown() override { restore(); }
-  static void restore() {
-    dl::enable_lock_order_checking(false);
-    dl::reset_lock_order_graph();
-    // A null handler: the print reaction, and no handler kept (set_reaction(Reaction::print)
-    // would keep the last handler, which set_reaction(Reaction::call_handler) would bring back).
-    dl::set_reaction(std::function<void(const dl::Report&)>{});
-  }
-};
+using LockOrder = DiagnosticsTest;  // settings back to their defaults around each test
 
 // Two locks of any kinds: one thread records x -> y, another y -> x; exactly one new report,
 // naming both locks (by their labels), both threads and both orders.

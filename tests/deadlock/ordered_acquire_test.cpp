@@ -15,11 +15,13 @@
 #include <utility>
 #include <vector>
 
+#include "deadlock_test_support.hpp"
 #include "test_support.hpp"
 
 namespace dl = concur::deadlock;
 namespace th = concur::threading;
 using namespace concur_test;
+using namespace deadlock_test;
 
 namespace {
 
@@ -53,24 +55,6 @@ struct ThrowingLock {
   void lock() { throw Boom(); }
   void unlock() { ++unlocks; }
 };
-
-// Whether `what` contains `part`.
-bool contains(const std::string& what, const std::string& part) {
-  return what.find(part) != std::string::npos;
-}
-
-// The message of the RuntimeError that f() throws ("<no throw>" if none, "<other>" for others).
-template <class F>
-std::string runtime_error_of(F&& f) {
-  try {
-    f();
-  } catch (const concur::RuntimeError& e) {
-    return e.what();
-  } catch (...) {
-    return "<other>";
-  }
-  return "<no throw>";
-}
 
 // Whether another thread can take the std::mutex right now (never try_lock it from its owner).
 bool free_from_another_thread(std::mutex& m) {

@@ -29,6 +29,7 @@
 #include <thread>
 #include <vector>
 
+#include "deadlock_test_support.hpp"
 #include "test_support.hpp"
 
 namespace dl = concur::deadlock;
@@ -36,21 +37,10 @@ namespace th = concur::threading;
 namespace cq = concur::queue;
 namespace cf = concur::futures;
 using namespace concur_test;
+using namespace deadlock_test;
 using namespace std::chrono_literals;
 
 namespace {
-
-bool contains(const std::string& what, const std::string& part) {
-  return what.find(part) != std::string::npos;
-}
-
-bool starts_with(const std::string& what, const std::string& prefix) {
-  return what.rfind(prefix, 0) == 0;
-}
-
-bool has(const std::vector<std::string>& v, const std::string& x) {
-  return std::find(v.begin(), v.end(), x) != v.end();
-}
 
 // The block of thread `name` in a dump: its header line `"name" ident=...` and the indented
 // lines under it ("" if the thread is not in the dump).
@@ -152,14 +142,7 @@ class StderrToFile {
   std::string path_;
 };
 
-class Dump : public testing::Test {
- protected:
-  void TearDown() override {
-    dl::enable_lock_order_checking(false);
-    dl::reset_lock_order_graph();
-    dl::stop_watchdog();
-  }
-};
+using Dump = DiagnosticsTest;  // settings back to their defaults around each test
 using ThreadState = Dump;
 
 }  // namespace

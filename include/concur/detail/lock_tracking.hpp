@@ -14,23 +14,22 @@
 #include <atomic>
 #include <string_view>
 
+#include "concur/detail/deadline.hpp"
 #include "concur/detail/wait_site.hpp"
 
 namespace concur::detail {
 
-// The two parts of lock-order checking, switched on and off together
-// (deadlock::enable_lock_order_checking); kept apart so that each call says which it needs.
-inline constexpr unsigned kTrackHeld = 1;   // keep per-thread held-lock lists (also in dumps)
-inline constexpr unsigned kCheckOrder = 2;  // check every blocking acquisition's order
+// On while lock-order checking is (deadlock::enable_lock_order_checking): each thread's
+// held-lock list is kept (dumps show it too) and every blocking acquisition's order is checked.
 // Read relaxed: a lock that misses a switch flipped a moment ago is checked from its next
 // acquisition on; a held-lock list that misses entries only makes a report name fewer locks.
-inline std::atomic<unsigned> g_lock_tracking{0};
+inline std::atomic<bool> g_lock_tracking{false};
 // Set once checking has been on: a lock destroyed from then on is forgotten by the order graph
 // and the held-lock lists, so that a new lock at the same address inherits nothing.
 inline std::atomic<bool> g_lock_graph_used{false};
 
 inline bool lock_tracking_on() noexcept {
-  return g_lock_tracking.load(std::memory_order_relaxed) != 0;
+  return g_lock_tracking.load(std::memory_order_relaxed);
 }
 
 struct TrackedLock {
@@ -48,6 +47,16 @@ void note_acquired(const TrackedLock& lock) noexcept;
 bool note_released(const void* object) noexcept;  // false: no thread had it listed
 // A lock being destroyed: the order graph forgets it.
 void forget_lock(const void* object) noexcept;
+// An acquisition while tracking is on, for every lock kind: check the order (not for a try,
+// which cannot block), take the lock with take(), list it as held.
+template <class Take>
+bool acquire_tracked(const TrackedLock& lock, const Deadline& deadline, Take&& take) {
+  if (!deadline.is_immediate()) check_lock_order(lock);  // before blocking
+  if (!take()) return false;
+  note_acquired(lock);
+  return true;
+}
+
 inline void forget_lock_if_graphed(const void* object) noexcept {
   if (g_lock_graph_used.load(std::memory_order_relaxed)) [[unlikely]] forget_lock(object);
 }
