@@ -1,4 +1,4 @@
-// concur::detail::Deadline (include/concur/detail/deadline.hpp): the one place where a user's
+// concur::Deadline (include/concur/deadline.hpp): the one place where a user's
 // `timeout` becomes an absolute steady_clock deadline, and the (blocking, timeout) rules of
 // include/concur/detail/acquire_forms.hpp. API.md §1: any duration (integral or floating-point),
 // zero/negative means "do not wait", huge means "forever" without overflow.
@@ -9,14 +9,14 @@
 #include <limits>
 #include <thread>
 
-#include "concur/detail/deadline.hpp"
+#include "concur/deadline.hpp"
 #include "concur/detail/acquire_forms.hpp"
 #include "concur/errors.hpp"
 #include "test_support.hpp"
 
 namespace {
 
-using concur::detail::Deadline;
+using concur::Deadline;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 

@@ -15,7 +15,7 @@
 
 #include <chrono>
 
-#include "concur/detail/deadline.hpp"
+#include "concur/deadline.hpp"
 #include "concur/errors.hpp"
 
 namespace concur::detail {

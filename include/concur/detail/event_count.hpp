@@ -35,7 +35,7 @@
 #include <atomic>
 #include <cstdint>
 
-#include "concur/detail/deadline.hpp"
+#include "concur/deadline.hpp"
 #include "concur/detail/futex.hpp"
 #include "concur/detail/mutex.hpp"
 #include "concur/detail/wait_node.hpp"

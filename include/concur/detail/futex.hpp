@@ -19,7 +19,7 @@
 #include <atomic>
 #include <cstdint>
 
-#include "concur/detail/deadline.hpp"
+#include "concur/deadline.hpp"
 
 namespace concur::detail {
 

@@ -14,7 +14,7 @@
 #include <atomic>
 #include <string_view>
 
-#include "concur/detail/deadline.hpp"
+#include "concur/deadline.hpp"
 #include "concur/detail/wait_site.hpp"
 
 namespace concur::detail {

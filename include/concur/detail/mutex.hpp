@@ -13,7 +13,7 @@
 #include <atomic>
 #include <cstdint>
 
-#include "concur/detail/deadline.hpp"
+#include "concur/deadline.hpp"
 #include "concur/detail/futex.hpp"
 #include "concur/detail/wait_site.hpp"
 

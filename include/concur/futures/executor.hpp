@@ -41,7 +41,7 @@
 #include <variant>
 
 #include "concur/detail/block_cache.hpp"
-#include "concur/detail/deadline.hpp"
+#include "concur/deadline.hpp"
 #include "concur/errors.hpp"
 #include "concur/futures/future.hpp"
 
@@ -157,7 +157,7 @@ class MapRange {
   using Source = std::function<std::optional<Future<R>>()>;
 
   MapRange(Source source, const MapOptions& options) : source_(std::move(source)) {
-    if (options.timeout) deadline_ = detail::Deadline::after(*options.timeout);
+    if (options.timeout) deadline_ = Deadline::after(*options.timeout);
     if (options.buffersize && *options.buffersize < 1)
       throw ValueError("buffersize must be None or >= 1");
     if (options.buffersize) ahead_ = static_cast<std::size_t>(*options.buffersize);
@@ -226,7 +226,7 @@ class MapRange {
 
   Source source_;
   std::deque<Future<R>> pending_;
-  detail::Deadline deadline_ = detail::Deadline::never();
+  Deadline deadline_ = Deadline::never();
   std::size_t ahead_ = 0;
   bool started_ = false;
 };

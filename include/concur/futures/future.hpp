@@ -34,10 +34,10 @@
 #include <type_traits>
 #include <utility>
 
-#include "concur/detail/deadline.hpp"
+#include "concur/deadline.hpp"
 #include "concur/errors.hpp"
 #include "concur/futures/errors.hpp"
-#include "concur/futures/future_state.hpp"
+#include "concur/futures/detail/future_state.hpp"
 
 namespace concur::futures {
 
@@ -52,21 +52,21 @@ class Future {
   Future() : state_(new State) {}
 
   // ---- outcome ------------------------------------------------------------------------------
-  decltype(auto) result() const& { return get(detail::Deadline::never()); }
+  decltype(auto) result() const& { return get(Deadline::never()); }
   template <class Rep, class Period>
   decltype(auto) result(std::chrono::duration<Rep, Period> timeout) const& {
-    return get(detail::Deadline::after(timeout));
+    return get(Deadline::after(timeout));
   }
-  R result() && { return take(detail::Deadline::never()); }
+  R result() && { return take(Deadline::never()); }
   template <class Rep, class Period>
   R result(std::chrono::duration<Rep, Period> timeout) && {
-    return take(detail::Deadline::after(timeout));
+    return take(Deadline::after(timeout));
   }
 
-  std::exception_ptr exception() const { return exception_until(detail::Deadline::never()); }
+  std::exception_ptr exception() const { return exception_until(Deadline::never()); }
   template <class Rep, class Period>
   std::exception_ptr exception(std::chrono::duration<Rep, Period> timeout) const {
-    return exception_until(detail::Deadline::after(timeout));
+    return exception_until(Deadline::after(timeout));
   }
 
   // ---- status -------------------------------------------------------------------------------
@@ -91,7 +91,7 @@ class Future {
 
   // Blocks until done or the timeout; returns done(). (Not in Python's Future; wait() below
   // is the Python spelling for several futures.)
-  bool wait_until(const detail::Deadline& deadline) const { return state_->wait_done(deadline); }
+  bool wait_until(const Deadline& deadline) const { return state_->wait_done(deadline); }
 
   friend bool operator==(const Future& a, const Future& b) noexcept {
     return a.state_ == b.state_;
@@ -105,18 +105,18 @@ class Future {
   State& state() const noexcept { return *static_cast<State*>(state_.get()); }
 
   // Waits, then rethrows the failure or returns access to the value.
-  void wait_for_outcome(const detail::Deadline& deadline) const {
+  void wait_for_outcome(const Deadline& deadline) const {
     if (!state_->wait_done(deadline)) throw TimeoutError();
     if (std::exception_ptr e = state_->error_after_done()) std::rethrow_exception(e);
   }
-  decltype(auto) get(const detail::Deadline& deadline) const {
+  decltype(auto) get(const Deadline& deadline) const {
     wait_for_outcome(deadline);
     if constexpr (std::is_void_v<R>)
       return;
     else
       return static_cast<const R&>(state().value());
   }
-  R take(const detail::Deadline& deadline) const {
+  R take(const Deadline& deadline) const {
     wait_for_outcome(deadline);
     if constexpr (std::is_void_v<R>)
       return;
@@ -125,7 +125,7 @@ class Future {
     else
       return std::move(state().value());  // move-only value from a temporary handle
   }
-  std::exception_ptr exception_until(const detail::Deadline& deadline) const {
+  std::exception_ptr exception_until(const Deadline& deadline) const {
     if (!state_->wait_done(deadline)) throw TimeoutError();
     return state_->error_after_done();
   }

@@ -35,7 +35,7 @@
 #include <utility>
 #include <vector>
 
-#include "concur/detail/deadline.hpp"
+#include "concur/deadline.hpp"
 #include "concur/errors.hpp"
 #include "concur/futures/future.hpp"
 #include "concur/queue/simple_queue.hpp"
@@ -150,7 +150,7 @@ template <std::ranges::input_range Range>
 auto wait(Range&& futures, ReturnWhen return_when)
     -> DoneAndNotDoneFutures<detail::future_result_t<Range>> {
   using R = detail::future_result_t<Range>;
-  return detail::wait_until(detail::distinct_futures<R>(futures), detail::Deadline::never(),
+  return detail::wait_until(detail::distinct_futures<R>(futures), Deadline::never(),
                             return_when);
 }
 
@@ -159,14 +159,14 @@ auto wait(Range&& futures, std::chrono::duration<Rep, Period> timeout, ReturnWhe
     -> DoneAndNotDoneFutures<detail::future_result_t<Range>> {
   using R = detail::future_result_t<Range>;
   return detail::wait_until(detail::distinct_futures<R>(futures),
-                            detail::Deadline::after(timeout), return_when);
+                            Deadline::after(timeout), return_when);
 }
 
 // The range returned by as_completed(). Move-only; see the header comment.
 template <class R>
 class AsCompleted {
  public:
-  AsCompleted(std::vector<Future<R>> all, const detail::Deadline& deadline)
+  AsCompleted(std::vector<Future<R>> all, const Deadline& deadline)
       : deadline_(deadline), total_(all.size()), queue_(std::make_unique<detail::CompletionQueue>()) {
     for (Future<R>& f : all) {
       if (!f.done() && f.state_ptr()->add_listener(queue_.get()))
@@ -238,7 +238,7 @@ class AsCompleted {
   std::vector<Future<R>> ready_;    // done before the call: handed out first
   std::vector<Future<R>> pending_;  // registered with queue_, not handed out yet
   std::optional<Future<R>> current_;
-  detail::Deadline deadline_;
+  Deadline deadline_;
   std::size_t total_;
   std::size_t remaining_ = 0;
   std::unique_ptr<detail::CompletionQueue> queue_;  // stable address for the listeners
@@ -247,14 +247,14 @@ class AsCompleted {
 template <std::ranges::input_range Range>
 AsCompleted<detail::future_result_t<Range>> as_completed(Range&& futures) {
   using R = detail::future_result_t<Range>;
-  return AsCompleted<R>(detail::distinct_futures<R>(futures), detail::Deadline::never());
+  return AsCompleted<R>(detail::distinct_futures<R>(futures), Deadline::never());
 }
 
 template <std::ranges::input_range Range, class Rep, class Period>
 AsCompleted<detail::future_result_t<Range>> as_completed(Range&& futures,
                                                          std::chrono::duration<Rep, Period> timeout) {
   using R = detail::future_result_t<Range>;
-  return AsCompleted<R>(detail::distinct_futures<R>(futures), detail::Deadline::after(timeout));
+  return AsCompleted<R>(detail::distinct_futures<R>(futures), Deadline::after(timeout));
 }
 
 }  // namespace concur::futures

@@ -52,15 +52,15 @@
 #include <optional>
 #include <utility>
 
-#include "concur/detail/deadline.hpp"
+#include "concur/deadline.hpp"
 #include "concur/detail/event_count.hpp"
 #include "concur/errors.hpp"
 #include "concur/queue/errors.hpp"
-#include "concur/queue/core.hpp"
+#include "concur/queue/detail/core.hpp"
 
 namespace concur::queue::detail {
 
-using concur::detail::Deadline;
+using concur::Deadline;
 
 inline Deadline block_deadline(bool block) noexcept {
   return block ? Deadline::never() : Deadline::immediate();

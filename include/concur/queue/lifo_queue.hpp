@@ -4,7 +4,7 @@
 #pragma once
 
 #include "concur/queue/basic_queue.hpp"
-#include "concur/queue/locked_core.hpp"
+#include "concur/queue/detail/locked_core.hpp"
 
 namespace concur::queue {
 

@@ -9,7 +9,7 @@
 #include <functional>
 
 #include "concur/queue/basic_queue.hpp"
-#include "concur/queue/locked_core.hpp"
+#include "concur/queue/detail/locked_core.hpp"
 
 namespace concur::queue {
 

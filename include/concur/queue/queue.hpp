@@ -13,8 +13,8 @@
 #include <type_traits>
 
 #include "concur/queue/basic_queue.hpp"
-#include "concur/queue/fifo_core.hpp"
-#include "concur/queue/locked_core.hpp"
+#include "concur/queue/detail/fifo_core.hpp"
+#include "concur/queue/detail/locked_core.hpp"
 
 namespace concur::queue {
 namespace detail {

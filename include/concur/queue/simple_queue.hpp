@@ -16,8 +16,8 @@
 #include <type_traits>
 
 #include "concur/queue/basic_queue.hpp"
-#include "concur/queue/locked_core.hpp"
-#include "concur/queue/segmented_fifo.hpp"
+#include "concur/queue/detail/locked_core.hpp"
+#include "concur/queue/detail/segmented_fifo.hpp"
 
 namespace concur::queue {
 namespace detail {

@@ -23,7 +23,7 @@
 #include <functional>
 #include <optional>
 
-#include "concur/detail/deadline.hpp"
+#include "concur/deadline.hpp"
 #include "concur/errors.hpp"
 #include "concur/threading/condition.hpp"
 #include "concur/threading/lock.hpp"
@@ -51,13 +51,13 @@ class Barrier {
   // Wait for the round to fill; returns this thread's arrival index. Without an argument the
   // barrier's default timeout (if one was given at construction) applies.
   std::size_t wait() {
-    return wait_until(timeout_ ? detail::Deadline::after(*timeout_) : detail::Deadline::never());
+    return wait_until(timeout_ ? Deadline::after(*timeout_) : Deadline::never());
   }
   template <class Rep, class Period>
   std::size_t wait(std::chrono::duration<Rep, Period> timeout) {
-    return wait_until(detail::Deadline::after(timeout));
+    return wait_until(Deadline::after(timeout));
   }
-  std::size_t wait_until(const detail::Deadline& deadline);
+  std::size_t wait_until(const Deadline& deadline);
 
   void reset();
   void abort();
@@ -75,7 +75,7 @@ class Barrier {
   enum class State { filling, draining, resetting, broken };
   void enter();
   void release_round();
-  void await_round(const detail::Deadline& deadline);
+  void await_round(const Deadline& deadline);
   void leave();
   void break_barrier();
 

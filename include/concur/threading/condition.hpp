@@ -25,7 +25,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "concur/detail/deadline.hpp"
+#include "concur/deadline.hpp"
 #include "concur/detail/acquire_forms.hpp"
 #include "concur/detail/wait_node.hpp"
 #include "concur/detail/wait_site.hpp"
@@ -45,26 +45,26 @@ class Condition : public detail::AcquireForms<Condition> {
   Condition& operator=(const Condition&) = delete;
 
   // The underlying lock's acquire (all forms, see AcquireForms), release and Lockable calls.
-  bool acquire_until(const detail::Deadline& deadline) {
+  bool acquire_until(const Deadline& deadline) {
     return lock_ ? lock_->acquire_until(deadline) : rlock_->acquire_until(deadline);
   }
   void release() { lock_ ? lock_->release() : rlock_->release(); }
 
   // Wait until notified. wait(timeout): false if the timeout passed first.
-  void wait() { wait_until(detail::Deadline::never()); }
+  void wait() { wait_until(Deadline::never()); }
   template <class Rep, class Period>
   bool wait(std::chrono::duration<Rep, Period> timeout) {
-    return wait_until(detail::Deadline::after(timeout));
+    return wait_until(Deadline::after(timeout));
   }
 
   // Wait until pred() is true; returns pred()'s last value (false only after a timeout).
   template <class Predicate>
   bool wait_for(Predicate pred) {
-    return wait_for_until(pred, detail::Deadline::never());
+    return wait_for_until(pred, Deadline::never());
   }
   template <class Predicate, class Rep, class Period>
   bool wait_for(Predicate pred, std::chrono::duration<Rep, Period> timeout) {
-    return wait_for_until(pred, detail::Deadline::after(timeout));
+    return wait_for_until(pred, Deadline::after(timeout));
   }
 
   void notify(std::ptrdiff_t n = 1);
@@ -74,9 +74,9 @@ class Condition : public detail::AcquireForms<Condition> {
   std::string_view name() const noexcept { return lock_ ? lock_->name() : rlock_->name(); }
 
   // Building blocks for other primitives: wait on an absolute deadline.
-  bool wait_until(const detail::Deadline& deadline);
+  bool wait_until(const Deadline& deadline);
   template <class Predicate>
-  bool wait_for_until(Predicate& pred, const detail::Deadline& deadline) {
+  bool wait_for_until(Predicate& pred, const Deadline& deadline) {
     bool result = pred();
     // As CPython: a false predicate always leads to one wait(), even with a timeout already
     // spent, so calling without the lock is reported whatever the timeout.

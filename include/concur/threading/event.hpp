@@ -17,7 +17,7 @@
 #include <chrono>
 #include <cstdint>
 
-#include "concur/detail/deadline.hpp"
+#include "concur/deadline.hpp"
 #include "concur/detail/futex.hpp"
 
 namespace concur::threading {
@@ -33,12 +33,12 @@ class Event {
   void set() noexcept;
   void clear() noexcept { word_.fetch_and(~kSet, std::memory_order_relaxed); }
 
-  bool wait() noexcept { return wait_until(detail::Deadline::never()); }
+  bool wait() noexcept { return wait_until(Deadline::never()); }
   template <class Rep, class Period>
   bool wait(std::chrono::duration<Rep, Period> timeout) noexcept {
-    return wait_until(detail::Deadline::after(timeout));
+    return wait_until(Deadline::after(timeout));
   }
-  bool wait_until(const detail::Deadline& deadline) noexcept {
+  bool wait_until(const Deadline& deadline) noexcept {
     return is_set() || wait_slow(deadline);
   }
 
@@ -47,7 +47,7 @@ class Event {
   // set() advances, so that a waiter can tell it was woken by a set() even if clear() won the
   // race to the word.
   static constexpr std::uint32_t kSet = 1, kSleepers = 2, kGeneration = 4;
-  bool wait_slow(const detail::Deadline& deadline) noexcept;
+  bool wait_slow(const Deadline& deadline) noexcept;
   std::atomic<std::uint32_t> word_{0};
 };
 

@@ -46,7 +46,7 @@ class Lock : public detail::AcquireForms<Lock> {
   Lock& operator=(const Lock&) = delete;
 
   // acquire() in all its forms, lock(), try_lock(), try_lock_for/until: see AcquireForms.
-  bool acquire_until(const detail::Deadline& deadline) {
+  bool acquire_until(const Deadline& deadline) {
     if (detail::lock_tracking_on()) [[unlikely]] return acquire_tracked(deadline);
     return take(deadline);
   }
@@ -64,14 +64,14 @@ class Lock : public detail::AcquireForms<Lock> {
 
  private:
   friend class Condition;
-  bool take(const detail::Deadline& deadline) {
+  bool take(const Deadline& deadline) {
     if (!mutex_.try_lock() && !take_slow(deadline)) return false;
     // relaxed: read only by diagnostics, which tolerate a stale owner (they re-check).
     owner_.store(detail::this_thread_key(), std::memory_order_relaxed);
     return true;
   }
-  bool take_slow(const detail::Deadline& deadline);       // src/lock.cpp
-  bool acquire_tracked(const detail::Deadline& deadline);  // src/lock.cpp
+  bool take_slow(const Deadline& deadline);       // src/lock.cpp
+  bool acquire_tracked(const Deadline& deadline);  // src/lock.cpp
   // Condition::wait(): give the lock up, and take it back whatever happens.
   void release_for_wait() noexcept;
   void reacquire_after_wait() noexcept;

@@ -39,7 +39,7 @@ class RLock : public detail::AcquireForms<RLock> {
   RLock& operator=(const RLock&) = delete;
 
   // acquire() in all its forms, lock(), try_lock(), try_lock_for/until: see AcquireForms.
-  bool acquire_until(const detail::Deadline& deadline) {
+  bool acquire_until(const Deadline& deadline) {
     const std::uint64_t me = detail::this_thread_key();
     if (owner_.load(std::memory_order_relaxed) == me) {
       ++depth_;
@@ -69,14 +69,14 @@ class RLock : public detail::AcquireForms<RLock> {
  private:
   friend class Condition;
 
-  bool take(const detail::Deadline& deadline, std::uint64_t me) {
+  bool take(const Deadline& deadline, std::uint64_t me) {
     if (!mutex_.try_lock() && !take_slow(deadline)) return false;
     owner_.store(me, std::memory_order_relaxed);
     depth_ = 1;
     return true;
   }
-  bool take_slow(const detail::Deadline& deadline);       // src/lock.cpp
-  bool acquire_tracked(const detail::Deadline& deadline);  // src/lock.cpp
+  bool take_slow(const Deadline& deadline);       // src/lock.cpp
+  bool acquire_tracked(const Deadline& deadline);  // src/lock.cpp
 
   // Condition::wait() support: give the lock up entirely, remembering the depth, and take it
   // back whatever happens.

@@ -26,7 +26,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "concur/detail/deadline.hpp"
+#include "concur/deadline.hpp"
 #include "concur/detail/lock_name.hpp"
 #include "concur/detail/lock_tracking.hpp"
 #include "concur/detail/mutex.hpp"
@@ -46,7 +46,7 @@ class Semaphore : public detail::AcquireForms<Semaphore> {
 
   // acquire() in all its forms, and lock()/unlock()/try_lock() so that std::lock_guard works as
   // Python's `with sema:` — see AcquireForms.
-  bool acquire_until(const detail::Deadline& deadline) {
+  bool acquire_until(const Deadline& deadline) {
     if (detail::lock_tracking_on()) [[unlikely]] return acquire_tracked(deadline);
     return try_take() || acquire_slow(deadline);
   }
@@ -82,8 +82,8 @@ class Semaphore : public detail::AcquireForms<Semaphore> {
     }
     return false;
   }
-  bool acquire_slow(const detail::Deadline& deadline);
-  bool acquire_tracked(const detail::Deadline& deadline);
+  bool acquire_slow(const Deadline& deadline);
+  bool acquire_tracked(const Deadline& deadline);
 
   std::atomic<std::int64_t> value_;
   std::atomic<std::int64_t> sleepers_{0};  // queued waiters; changed under mutex_

@@ -44,7 +44,7 @@
 #include <utility>
 #include <vector>
 
-#include "concur/detail/deadline.hpp"
+#include "concur/deadline.hpp"
 #include "concur/detail/unique_function.hpp"
 #include "concur/errors.hpp"
 
@@ -141,12 +141,12 @@ class Thread {
   virtual ~Thread();
 
   void start();
-  void join() { join_until(detail::Deadline::never()); }
+  void join() { join_until(Deadline::never()); }
   template <class Rep, class Period>
   bool join(std::chrono::duration<Rep, Period> timeout) {
-    return join_until(detail::Deadline::after(timeout));
+    return join_until(Deadline::after(timeout));
   }
-  bool join_until(const detail::Deadline& deadline);
+  bool join_until(const Deadline& deadline);
 
   bool is_alive() const;
   std::string name() const;
@@ -229,13 +229,13 @@ std::uint64_t get_ident() noexcept;
 std::uint64_t get_native_id() noexcept;
 
 // Suspends the calling thread for at least `duration` (ValueError if negative, as time.sleep).
-void sleep_until(const detail::Deadline& deadline);
+void sleep_until(const Deadline& deadline);
 template <class Rep, class Period>
 void sleep(std::chrono::duration<Rep, Period> duration) {
   const double seconds = std::chrono::duration<double>(duration).count();
   if (seconds != seconds) throw ValueError("Invalid value NaN (not a number)");
   if (seconds < 0) throw ValueError("sleep length must be non-negative");
-  sleep_until(detail::Deadline::after(duration));
+  sleep_until(Deadline::after(duration));
 }
 
 }  // namespace concur::threading

@@ -17,7 +17,7 @@
 #include <tuple>
 #include <utility>
 
-#include "concur/detail/deadline.hpp"
+#include "concur/deadline.hpp"
 #include "concur/threading/event.hpp"
 #include "concur/threading/thread.hpp"
 

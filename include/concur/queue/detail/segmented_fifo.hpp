@@ -1,4 +1,4 @@
-// concur/queue/segmented_fifo.hpp — the unbounded lock-free MPMC FIFO under Queue<T>() and
+// concur/queue/detail/segmented_fifo.hpp — the unbounded lock-free MPMC FIFO under Queue<T>() and
 // SimpleQueue<T>.
 //
 // Items live in a linked list of blocks of kBlockCap slots. Producers claim a slot by advancing
@@ -42,7 +42,7 @@
 #include <utility>
 
 #include "concur/detail/futex.hpp"
-#include "concur/queue/core.hpp"
+#include "concur/queue/detail/core.hpp"
 
 namespace concur::queue::detail {
 

@@ -1,4 +1,4 @@
-// concur/queue/bounded_ring.hpp — the bounded lock-free MPMC FIFO under Queue<T>(maxsize).
+// concur/queue/detail/bounded_ring.hpp — the bounded lock-free MPMC FIFO under Queue<T>(maxsize).
 //
 // Dmitry Vyukov's bounded MPMC queue: an array of `capacity` cells, each with a sequence number
 // that says whose turn the cell is. For position p (cell p % capacity):
@@ -37,7 +37,7 @@
 #include <type_traits>
 #include <utility>
 
-#include "concur/queue/core.hpp"
+#include "concur/queue/detail/core.hpp"
 
 namespace concur::queue::detail {
 

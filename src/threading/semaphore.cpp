@@ -22,12 +22,12 @@ Semaphore::Semaphore(std::ptrdiff_t value, std::ptrdiff_t bound, std::string_vie
   if (!name.empty()) name_ = detail::LockName(name);
 }
 
-bool Semaphore::acquire_tracked(const detail::Deadline& deadline) {
+bool Semaphore::acquire_tracked(const Deadline& deadline) {
   return detail::acquire_tracked({this, detail::WaitKind::semaphore, name()}, deadline,
                                  [&] { return try_take() || acquire_slow(deadline); });
 }
 
-bool Semaphore::acquire_slow(const detail::Deadline& deadline) {
+bool Semaphore::acquire_slow(const Deadline& deadline) {
   if (deadline.is_immediate()) return try_take();
   // Spin once, here, for a free unit: catching a release before queueing spares both sides the
   // hand-off through mutex_. Having spun, the node's wait below sleeps at once.

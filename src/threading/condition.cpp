@@ -4,7 +4,7 @@
 
 namespace concur::threading {
 
-bool Condition::wait_until(const detail::Deadline& deadline) {
+bool Condition::wait_until(const Deadline& deadline) {
   if (!is_owned()) throw RuntimeError("cannot wait on un-acquired lock");
   detail::WaitNode node;
   waiters_.push_back(&node);

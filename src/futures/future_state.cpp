@@ -4,7 +4,7 @@
 
 #include "concur/detail/futex.hpp"
 #include "concur/futures/errors.hpp"
-#include "concur/futures/future_state.hpp"
+#include "concur/futures/detail/future_state.hpp"
 
 namespace concur::futures::detail {
 

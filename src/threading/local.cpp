@@ -7,7 +7,7 @@
 
 #include "concur/detail/mutex.hpp"
 #include "concur/threading/local.hpp"
-#include "thread_record.hpp"
+#include "threading/thread_record.hpp"
 
 namespace concur::detail {
 

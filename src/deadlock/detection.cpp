@@ -15,8 +15,8 @@
 #include "concur/deadlock/detection.hpp"
 #include "concur/errors.hpp"
 #include "concur/threading/event.hpp"
-#include "report_delivery.hpp"
-#include "thread_record.hpp"
+#include "deadlock/report_delivery.hpp"
+#include "threading/thread_record.hpp"
 
 namespace concur::deadlock {
 namespace {

@@ -4,44 +4,8 @@
 #include "concur/detail/mutex.hpp"
 #include "concur/threading/lock.hpp"
 #include "concur/threading/rlock.hpp"
-#include "thread_record.hpp"
+#include "threading/thread_record.hpp"
 
-namespace concur::detail {
-
-std::uint64_t new_thread_key() noexcept {
-  static std::atomic<std::uint64_t> next{1};
-  return next.fetch_add(1, std::memory_order_relaxed);
-}
-
-// Drepper's "mutex2" (Futexes Are Tricky, 2011) with a spin phase in front. A thread that has
-// to sleep marks the word kContended, so the unlocker knows a futex_wake is needed; a thread
-// woken from sleep re-marks it kContended, because it cannot know whether others still sleep.
-bool Mutex::lock_slow(const Deadline& deadline, const WaitSite* site) noexcept {
-  if (deadline.is_immediate()) return try_lock();
-  // Spin only while nobody sleeps on the lock, with pauses only, and with exponential backoff
-  // between looks (1, 2, 4 ... 32 pauses): a waiter that looks at every pause snatches each
-  // release and the threads alternate at cache-miss speed; one that looks ever less often lets
-  // the holder run uncontended batches. Measured on 2 vCPUs, 2 threads hammering one lock:
-  // 44-54 M/s against 26-45 for a look-every-pause spin, 23-38 for tbb::mutex and 27-47 for
-  // std::mutex, interleaved in one process. No spin on a single-CPU machine.
-  std::uint32_t prev = state_.load(std::memory_order_relaxed);
-  const int longest_step = spinning_can_help() ? 32 : 0;
-  for (int step = 1; prev != kContended && step <= longest_step; step *= 2) {
-    for (int i = 0; i < step; ++i) cpu_relax();
-    prev = state_.load(std::memory_order_relaxed);
-    if (prev == kUnlocked && try_lock()) return true;
-  }
-  prev = state_.exchange(kContended, std::memory_order_acquire);
-  if (prev == kUnlocked) return true;
-  const BlockedScope blocked(site);  // from here on, a dump shows this thread blocked on `site`
-  do {
-    if (!futex_wait(state_, kContended, deadline) || blocked.interrupted()) return false;
-    prev = state_.exchange(kContended, std::memory_order_acquire);
-  } while (prev != kUnlocked);
-  return true;
-}
-
-}  // namespace concur::detail
 
 // --- Lock and RLock: the paths that are not inline ---------------------------------------------
 
@@ -63,7 +27,7 @@ namespace {
 // sleeps, and the acquire throws if the deadlock watchdog chose this wait as its victim.
 bool lock_or_throw(detail::Mutex& mutex, detail::WaitKind kind, const void* lock,
                    std::string_view name, const std::atomic<std::uint64_t>* owner,
-                   const detail::Deadline& deadline) {
+                   const Deadline& deadline) {
   const detail::WaitSite site{kind, lock, name, owner, mutex.futex_word(), !deadline.is_never()};
   if (mutex.lock_until(deadline, &site)) return true;
   if (!deadline.is_immediate() && detail::take_deadlock_victim_mark())
@@ -76,17 +40,17 @@ bool lock_or_throw(detail::Mutex& mutex, detail::WaitKind kind, const void* lock
 void relock_after_wait(detail::Mutex& mutex, detail::WaitKind kind, const void* lock,
                        std::string_view name, const std::atomic<std::uint64_t>* owner) noexcept {
   const detail::WaitSite site{kind, lock, name, owner, nullptr};
-  while (!mutex.lock_until(detail::Deadline::never(), &site)) {
+  while (!mutex.lock_until(Deadline::never(), &site)) {
   }
 }
 
 }  // namespace
 
-bool Lock::take_slow(const detail::Deadline& deadline) {
+bool Lock::take_slow(const Deadline& deadline) {
   return lock_or_throw(mutex_, detail::WaitKind::lock, this, name(), &owner_, deadline);
 }
 
-bool Lock::acquire_tracked(const detail::Deadline& deadline) {
+bool Lock::acquire_tracked(const Deadline& deadline) {
   return detail::acquire_tracked({this, detail::WaitKind::lock, name()}, deadline,
                                  [&] { return take(deadline); });
 }
@@ -103,11 +67,11 @@ void Lock::reacquire_after_wait() noexcept {
   if (detail::lock_tracking_on()) detail::note_acquired({this, detail::WaitKind::lock, name()});
 }
 
-bool RLock::take_slow(const detail::Deadline& deadline) {
+bool RLock::take_slow(const Deadline& deadline) {
   return lock_or_throw(mutex_, detail::WaitKind::rlock, this, name(), &owner_, deadline);
 }
 
-bool RLock::acquire_tracked(const detail::Deadline& deadline) {
+bool RLock::acquire_tracked(const Deadline& deadline) {
   return detail::acquire_tracked({this, detail::WaitKind::rlock, name()}, deadline,
                                  [&] { return take(deadline, detail::this_thread_key()); });
 }

@@ -7,7 +7,7 @@
 #include <set>
 
 #include "concur/threading/thread.hpp"
-#include "thread_record.hpp"
+#include "threading/thread_record.hpp"
 
 namespace concur::detail {
 

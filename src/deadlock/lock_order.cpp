@@ -21,8 +21,8 @@
 #include "concur/deadlock/lock_order.hpp"
 #include "concur/detail/lock_tracking.hpp"
 #include "concur/errors.hpp"
-#include "report_delivery.hpp"
-#include "thread_record.hpp"
+#include "deadlock/report_delivery.hpp"
+#include "threading/thread_record.hpp"
 
 namespace concur::deadlock {
 namespace detail {

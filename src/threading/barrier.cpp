@@ -15,7 +15,7 @@ Barrier::Barrier(std::ptrdiff_t parties, std::function<void()> action)
   cond_.shown_as_ = this;
 }
 
-std::size_t Barrier::wait_until(const detail::Deadline& deadline) {
+std::size_t Barrier::wait_until(const Deadline& deadline) {
   std::unique_lock<Lock> held(lock_);
   enter();
   const std::size_t index = count_++;
@@ -48,7 +48,7 @@ void Barrier::release_round() {
   cond_.notify_all();
 }
 
-void Barrier::await_round(const detail::Deadline& deadline) {
+void Barrier::await_round(const Deadline& deadline) {
   auto round_over = [this] { return state_ != State::filling; };
   if (!cond_.wait_for_until(round_over, deadline)) {
     break_barrier();

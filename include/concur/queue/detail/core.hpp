@@ -1,4 +1,4 @@
-// concur/queue/core.hpp — what the queue cores share: the outcome of a push, the cache-line
+// concur/queue/detail/core.hpp — what the queue cores share: the outcome of a push, the cache-line
 // size they pad to, and the short wait for a thread that is a few instructions from done.
 //
 // A core (segmented_fifo.hpp, bounded_ring.hpp, fifo_core.hpp, locked_core.hpp) stores items

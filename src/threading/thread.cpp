@@ -14,7 +14,7 @@
 
 #include "concur/detail/futex.hpp"
 #include "concur/threading/local.hpp"
-#include "thread_record.hpp"
+#include "threading/thread_record.hpp"
 
 namespace concur::detail {
 
@@ -137,7 +137,7 @@ class Registry {
     for (auto& st : snapshot()) {
       if (st->kind != ThreadRecord::Kind::started || st->daemon.load()) continue;
       if (st->native_id.load() == os_thread_id()) continue;
-      st->wait_finished(detail::Deadline::never());
+      st->wait_finished(Deadline::never());
     }
   }
 
@@ -328,7 +328,7 @@ std::optional<std::uint64_t> ThreadRef::ident() const {
 std::optional<std::uint64_t> ThreadRef::native_id() const {
   // A thread just started may not have published its id yet: wait for it (microseconds).
   if (st_->phase.load(std::memory_order_acquire) == ThreadRecord::kStarting)
-    st_->wait_phase_change(ThreadRecord::kStarting, detail::Deadline::never());
+    st_->wait_phase_change(ThreadRecord::kStarting, Deadline::never());
   const auto v = st_->native_id.load(std::memory_order_relaxed);
   return v ? std::optional<std::uint64_t>(v) : std::nullopt;
 }
@@ -420,7 +420,7 @@ void Thread::start() {
   }
 }
 
-bool Thread::join_until(const detail::Deadline& deadline) {
+bool Thread::join_until(const Deadline& deadline) {
   if (!st_ || st_->phase.load(std::memory_order_acquire) == ThreadRecord::kNew)
     throw RuntimeError("cannot join thread before it is started");
   if (!tls_current_gone && st_ == tls_current.state)
@@ -501,7 +501,7 @@ std::uint64_t get_native_id() noexcept {
   return id;
 }
 
-void sleep_until(const detail::Deadline& deadline) {
+void sleep_until(const Deadline& deadline) {
   if (deadline.is_immediate()) return;
   const detail::WaitSite site{detail::WaitKind::sleep, nullptr, {}, nullptr, nullptr};
   const detail::BlockedScope blocked(&site);

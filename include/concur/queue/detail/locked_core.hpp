@@ -1,4 +1,4 @@
-// concur/queue/locked_core.hpp — queue cores kept under a lock: LIFO, priority, and the FIFO
+// concur/queue/detail/locked_core.hpp — queue cores kept under a lock: LIFO, priority, and the FIFO
 // behind PollableQueue.
 //
 // A stack's top and a heap's root are single points every operation must touch, so a lock-free
@@ -25,7 +25,7 @@
 #include <vector>
 
 #include "concur/detail/mutex.hpp"
-#include "concur/queue/core.hpp"
+#include "concur/queue/detail/core.hpp"
 
 namespace concur::queue::detail {
 

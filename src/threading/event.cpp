@@ -16,7 +16,7 @@ void Event::set() noexcept {
   if (w & kSleepers) detail::futex_wake_all(word_);
 }
 
-bool Event::wait_slow(const detail::Deadline& deadline) noexcept {
+bool Event::wait_slow(const Deadline& deadline) noexcept {
   if (deadline.is_immediate()) return is_set();
   std::uint32_t w = word_.load(std::memory_order_acquire);
   const std::uint32_t generation = w & ~(kSet | kSleepers);

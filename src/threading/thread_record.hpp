@@ -11,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-#include "concur/detail/deadline.hpp"
+#include "concur/deadline.hpp"
 #include "concur/detail/mutex.hpp"
 #include "concur/detail/wait_site.hpp"
 

@@ -1,4 +1,4 @@
-// concur/queue/fifo_core.hpp — the core of Queue<T>: a lock-free FIFO, bounded or not.
+// concur/queue/detail/fifo_core.hpp — the core of Queue<T>: a lock-free FIFO, bounded or not.
 //
 // Queue's maxsize is a run-time value, so the choice is made once, in the constructor:
 //   maxsize <= 0                     SegmentedFifo (unbounded, grows a block at a time)
@@ -18,8 +18,8 @@
 #include <new>
 #include <optional>
 
-#include "concur/queue/bounded_ring.hpp"
-#include "concur/queue/segmented_fifo.hpp"
+#include "concur/queue/detail/bounded_ring.hpp"
+#include "concur/queue/detail/segmented_fifo.hpp"
 
 namespace concur::queue::detail {
 

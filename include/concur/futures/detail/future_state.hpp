@@ -1,4 +1,4 @@
-// concur/futures/future_state.hpp — the shared state behind a Future: status, outcome,
+// concur/futures/detail/future_state.hpp — the shared state behind a Future: status, outcome,
 // waiters, callbacks. Independent of where the work runs: an executor (a thread pool today, a
 // process pool or a cluster later) only calls set_running_or_notify_cancel() and then
 // set_value()/set_exception(), exactly as CPython's executors drive a Future.
@@ -26,13 +26,13 @@
 #include <utility>
 #include <vector>
 
-#include "concur/detail/deadline.hpp"
+#include "concur/deadline.hpp"
 #include "concur/detail/mutex.hpp"
 #include "concur/detail/unique_function.hpp"
 
 namespace concur::futures::detail {
 
-using concur::detail::Deadline;
+using concur::Deadline;
 
 enum class Status : std::uint32_t { kPending = 0, kRunning = 1, kCancelled = 2, kFinished = 3 };
 
