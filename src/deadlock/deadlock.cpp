@@ -1,32 +1,30 @@
 // The per-thread record behind dl::acquire (include/concur/deadlock/ordered_acquire.hpp).
-#include <cstdio>
 #include <functional>
 #include <string>
 #include <vector>
 
 #include "concur/deadlock/ordered_acquire.hpp"
+#include "threading/thread_record.hpp"
 
 namespace concur::deadlock::detail {
 namespace {
 
 // The locks this thread took through dl::acquire, in order; scopes make it a stack.
-thread_local std::vector<HeldLock> tls_held;
+thread_local std::vector<ErasedLock> tls_held;
 
-std::string describe(const HeldLock& l) {
-  if (!l.name.empty()) return "\"" + std::string(l.name) + "\"";
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "at %p", l.key);
-  return buf;
+// As every report names a lock (thread_record.hpp): "name", or "Lock at 0x...".
+std::string describe(const ErasedLock& l) {
+  return concur::detail::describe_object(nullptr, l.key, l.name);
 }
 
 }  // namespace
 
-void check_order_and_push(const HeldLock* sorted, std::size_t n) {
+void check_order_and_push(const ErasedLock* sorted, std::size_t n) {
   tls_held.reserve(tls_held.size() + n);  // the pushes below cannot throw: all or nothing
   if (!tls_held.empty()) {
     // Python's check: max(id(lock) for lock in acquired) >= id(locks[0]).
-    const HeldLock* highest = &tls_held.front();
-    for (const HeldLock& l : tls_held)
+    const ErasedLock* highest = &tls_held.front();
+    for (const ErasedLock& l : tls_held)
       if (std::less<const void*>{}(highest->key, l.key)) highest = &l;
     if (!std::less<const void*>{}(highest->key, sorted[0].key)) {
       throw RuntimeError("Lock Order Violation: this thread holds lock " + describe(*highest) +

@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "concur/deadlock/detection.hpp"
+#include "concur/detail/text.hpp"
 #include "concur/errors.hpp"
 #include "concur/threading/event.hpp"
 #include "deadlock/report_delivery.hpp"
@@ -24,13 +25,12 @@ namespace {
 using concur::detail::MutexGuard;
 using concur::detail::ThreadRecord;
 using concur::detail::ThreadsSnapshot;
-using concur::detail::WaitKind;
+using concur::detail::quote;
 using concur::detail::WaitSnapshot;
 
 // A wait that one known thread can end: an edge of the wait-for graph.
 bool has_edge(const WaitSnapshot& s) noexcept {
-  return (s.kind == WaitKind::lock || s.kind == WaitKind::rlock || s.kind == WaitKind::join) &&
-         s.owner_key != 0;
+  return s.kind && s.kind->adds_edge && s.owner_key != 0;
 }
 
 // The cycles of one snapshot, each as indices into it, starting from its lowest index. Every
@@ -86,7 +86,6 @@ Cycle make_cycle(const ThreadsSnapshot& world, const std::vector<std::size_t>& m
   return cycle;
 }
 
-std::string quote(const std::string& s) { return "\"" + s + "\""; }
 
 Report deadlock_report(const Cycle& cycle) {
   Report r{ReportKind::deadlock, {}, {}, {}};
@@ -295,7 +294,7 @@ void install_dump_on_signal(int signal) {
           char buf[64];
           for (;;) {
             const ssize_t n = ::read(fd, buf, sizeof buf);
-            if (n > 0) detail::write_stderr(threading::dump_threads());
+            if (n > 0) concur::detail::write_stderr(threading::dump_threads());
             else if (n == 0 || errno != EINTR) return;
           }
         });

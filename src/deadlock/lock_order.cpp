@@ -20,7 +20,9 @@
 
 #include "concur/deadlock/lock_order.hpp"
 #include "concur/detail/lock_tracking.hpp"
+#include "concur/detail/text.hpp"
 #include "concur/errors.hpp"
+#include "concur/threading/detail/wait_kinds.hpp"
 #include "deadlock/report_delivery.hpp"
 #include "threading/thread_record.hpp"
 
@@ -45,10 +47,7 @@ ReactionState& reaction_state() {
 
 }  // namespace
 
-void write_stderr(const std::string& text) noexcept {
-  std::fwrite(text.data(), 1, text.size(), stderr);
-  std::fflush(stderr);
-}
+using concur::detail::write_stderr;
 
 bool deliver(const Report& report, bool from_watchdog) {
   Reaction reaction;
@@ -133,7 +132,7 @@ struct Graph {
   std::unordered_map<const void*, Node> nodes;
   std::set<std::pair<const void*, const void*>> reported;  // (held, acquired) pairs reported
 
-  Node& node(const void* object, WaitKind kind, std::string_view name) {
+  Node& node(const void* object, const WaitKind* kind, std::string_view name) {
     auto [it, fresh] = nodes.try_emplace(object);
     if (fresh || it->second.label.empty())
       it->second.label = describe_object(kind, object, name);
@@ -175,8 +174,6 @@ Graph& graph() {
   return *g;
 }
 
-std::string quote(const std::string& s) { return "\"" + s + "\""; }
-
 // The report for: thread `me` holds `held` and is about to wait for `wanted`, while the recorded
 // orders lead from `wanted` back to `held` along `path`.
 Report inversion_report(const Graph& g, const std::string& me, const void* held,
@@ -205,7 +202,7 @@ Report inversion_report(const Graph& g, const std::string& me, const void* held,
   return r;
 }
 
-std::vector<ThreadRecord::HeldLock> held_by(ThreadRecord& rec) {
+std::vector<TrackedLock> held_by(ThreadRecord& rec) {
   MutexGuard g(rec.diag_mutex);
   return rec.held;
 }
@@ -221,13 +218,13 @@ void clear_all_held() {
   }
 }
 
-}  // namespace
+// --- the lock observer (lock_tracking.hpp) ------------------------------------------------------
 
-void check_lock_order(const TrackedLock& lock) {
+void check_order(const TrackedLock& lock) {
   if (!lock_tracking_on()) return;  // switched off since the caller looked
   ThreadRecord* rec = current_record();
   if (!rec) return;
-  const std::vector<ThreadRecord::HeldLock> held = held_by(*rec);
+  const std::vector<TrackedLock> held = held_by(*rec);
   if (held.empty()) return;
   const std::string me = rec->get_name();
 
@@ -243,7 +240,7 @@ void check_lock_order(const TrackedLock& lock) {
       if (h.object == lock.object) {
         // Only a plain Lock reaches here while held (an RLock re-enters without a check, a
         // Semaphore may be held several times).
-        if (lock.kind != WaitKind::lock) continue;
+        if (lock.kind != &kLockWait) continue;
         reported_pair = {h.object, h.object};
         first_time = g.reported.insert(reported_pair).second;
         const std::string label = g.node(lock.object, lock.kind, lock.name).label;
@@ -285,18 +282,18 @@ void check_lock_order(const TrackedLock& lock) {
   }
 }
 
-void note_acquired(const TrackedLock& lock) noexcept {
+void held_acquired(const TrackedLock& lock) noexcept {
   ThreadRecord* rec = current_record();
   if (!rec) return;
   try {
     MutexGuard g(rec->diag_mutex);
-    rec->held.push_back({lock.object, lock.kind, lock.name});
+    rec->held.push_back(lock);
   } catch (...) {
     // Out of memory: the lock goes unlisted, which only makes reports poorer.
   }
 }
 
-bool note_released(const void* object) noexcept {
+bool held_released(const void* object) noexcept {
   auto drop_from = [object](ThreadRecord& rec) {
     MutexGuard g(rec.diag_mutex);
     for (auto it = rec.held.rbegin(); it != rec.held.rend(); ++it) {
@@ -317,7 +314,7 @@ bool note_released(const void* object) noexcept {
   return false;
 }
 
-void forget_lock(const void* object) noexcept {
+void forget_everywhere(const void* object) noexcept {
   {
     Graph& g = graph();
     MutexGuard guard(g.mutex);
@@ -333,16 +330,27 @@ void forget_lock(const void* object) noexcept {
   try {
     for (auto& rec : all_thread_records()) {
       MutexGuard g(rec->diag_mutex);
-      std::erase_if(rec->held, [object](const ThreadRecord::HeldLock& h) { return h.object == object; });
+      std::erase_if(rec->held, [object](const TrackedLock& h) { return h.object == object; });
     }
   } catch (...) {
   }
 }
 
-namespace {
-// CONCUR_LOCK_ORDER, read during static initialisation of the library (this file is linked
-// whenever a concur lock is used: their inline code calls into it).
-const bool env_read = [] {
+constexpr LockObserver kLockOrderObserver{check_order, held_acquired, held_released,
+                                          forget_everywhere};
+
+}  // namespace
+
+}  // namespace concur::detail
+
+namespace concur::deadlock::detail {
+
+// CONCUR_LOCK_ORDER, read during static initialisation of the library. This file is linked into
+// every program that includes <concur/deadlock.hpp> (its anchor, deadlock/lock_order.hpp) or
+// uses libconcur as a shared library.
+const bool lock_order_env_read = [] {
+  using namespace concur::detail;
+  install_lock_observer(&kLockOrderObserver);
   const char* v = std::getenv("CONCUR_LOCK_ORDER");
   if (!v || !*v || std::strcmp(v, "0") == 0) return true;
   if (std::strcmp(v, "raise") == 0) deadlock::set_reaction(deadlock::Reaction::raise);
@@ -350,15 +358,16 @@ const bool env_read = [] {
   g_lock_tracking.store(true, std::memory_order_relaxed);
   return true;
 }();
-}  // namespace
 
-}  // namespace concur::detail
+
+}  // namespace concur::deadlock::detail
 
 namespace concur::deadlock {
 
 void enable_lock_order_checking(bool on) {
   using namespace concur::detail;
   MutexGuard g(switch_mutex);
+  install_lock_observer(&kLockOrderObserver);  // before tracking can be on
   if (g_lock_tracking.load(std::memory_order_relaxed) == on) return;
   g_lock_tracking.store(false, std::memory_order_relaxed);
   // Lists kept across an off period would name locks released meanwhile: start them afresh.

@@ -1,5 +1,5 @@
 // Delivering a deadlock::Report according to the configured reaction (defined in
-// src/lock_order.cpp; used there and by the watchdog in src/detection.cpp).
+// lock_order.cpp; used there and by the watchdog in detection.cpp).
 #pragma once
 
 #include "concur/deadlock/report.hpp"
@@ -11,8 +11,5 @@ namespace concur::deadlock::detail {
 // For a lock-order report, exceptions from a handler propagate; for a deadlock report
 // (`from_watchdog`), they are printed and dropped.
 bool deliver(const Report& report, bool from_watchdog);
-
-// Writes text to stderr in one call, so that concurrent reports do not interleave.
-void write_stderr(const std::string& text) noexcept;
 
 }  // namespace concur::deadlock::detail

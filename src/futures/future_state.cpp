@@ -79,11 +79,11 @@ std::exception_ptr StateBase::error_after_done() const {
 }
 
 void StateBase::complete(std::uint32_t old_word) noexcept {
-  if (old_word & kSleepers) concur::detail::futex_wake_all(word_);
-  if (!(old_word & kListeners)) return;
+  if (!(old_word & kWatched)) return;
   std::vector<concur::detail::UniqueFunction<void()>> callbacks;
   {
     concur::detail::MutexGuard guard(mutex_);
+    while (concur::detail::WaitNode* n = waiters_.pop_front()) n->signal();
     callbacks.swap(callbacks_);
     for (Listener* l : listeners_) l->on_done(*this);
     listeners_.clear();
@@ -103,12 +103,12 @@ void StateBase::run_callback(concur::detail::UniqueFunction<void()>& callback) n
 }
 
 // Under mutex_: flags the future as watched unless it is done (returns false then). The
-// completer, seeing kListeners, takes mutex_ after us and finds what we register.
+// completer, seeing kWatched, takes mutex_ after us and finds what we register.
 bool StateBase::watch_locked() noexcept {
   std::uint32_t w = word_.load(std::memory_order_acquire);
   while (!is_done(w)) {
-    if ((w & kListeners) ||
-        word_.compare_exchange_weak(w, w | kListeners, std::memory_order_acq_rel,
+    if ((w & kWatched) ||
+        word_.compare_exchange_weak(w, w | kWatched, std::memory_order_acq_rel,
                                     std::memory_order_acquire))
       return true;
   }
@@ -124,6 +124,18 @@ void StateBase::add_callback(concur::detail::UniqueFunction<void()> callback) {
     }
   }
   run_callback(callback);  // already done: at once, in this thread
+}
+
+bool StateBase::add_waiter(concur::detail::WaitNode& node) {
+  concur::detail::MutexGuard guard(mutex_);
+  if (!watch_locked()) return false;
+  waiters_.push_back(&node);
+  return true;
+}
+
+bool StateBase::remove_waiter(concur::detail::WaitNode& node) noexcept {
+  concur::detail::MutexGuard guard(mutex_);
+  return waiters_.remove(&node);  // else: signaled under this lock, the signal is complete
 }
 
 bool StateBase::add_listener(Listener* listener) {
@@ -157,21 +169,12 @@ bool StateBase::wait_done(const Deadline& deadline) {
     if (done()) return true;
   }
   if (concur::detail::spin_until([this] { return done(); })) return true;
-  const concur::detail::WaitSite site{concur::detail::WaitKind::future, this, {}, nullptr, nullptr};
-  const concur::detail::BlockedScope blocked(&site);
-  for (;;) {
-    std::uint32_t w = word_.load(std::memory_order_acquire);
-    if (is_done(w)) return true;
-    if (!(w & kSleepers)) {
-      if (!word_.compare_exchange_weak(w, w | kSleepers, std::memory_order_relaxed,
-                                       std::memory_order_relaxed))
-        continue;
-      w |= kSleepers;
-    }
-    const bool in_time = concur::detail::futex_wait(word_, w, deadline);
-    if (done()) return true;
-    if (!in_time) return false;
-  }
+  concur::detail::WaitNode node;
+  if (!add_waiter(node)) return true;  // done meanwhile
+  const concur::detail::WaitSite site{&kFutureWait, this, {}, nullptr, nullptr};
+  if (node.wait(deadline, concur::detail::WaitNode::kNoSpin, &site)) return true;
+  remove_waiter(node);  // timed out; a completion that raced us has finished signaling
+  return done();
 }
 
 }  // namespace concur::futures::detail

@@ -2,6 +2,7 @@
 // out of a draining (or resetting) round re-opens the barrier for the next one, so a fast
 // thread cannot lap the slow ones and join the round they are still leaving.
 #include "concur/threading/barrier.hpp"
+#include "concur/threading/detail/wait_kinds.hpp"
 
 #include <mutex>
 
@@ -11,7 +12,7 @@ Barrier::Barrier(std::ptrdiff_t parties, std::function<void()> action)
     : parties_(parties < 1 ? throw ValueError("a Barrier needs at least 1 party")
                            : static_cast<std::size_t>(parties)),
       action_(std::move(action)) {
-  cond_.shown_kind_ = detail::WaitKind::barrier;  // dumps show "barrier", not its condition
+  cond_.shown_kind_ = &detail::kBarrierWait;  // dumps show "barrier", not its condition
   cond_.shown_as_ = this;
 }
 

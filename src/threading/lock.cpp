@@ -2,6 +2,7 @@
 #include <string>
 
 #include "concur/detail/mutex.hpp"
+#include "concur/threading/detail/wait_kinds.hpp"
 #include "concur/threading/lock.hpp"
 #include "concur/threading/rlock.hpp"
 #include "threading/thread_record.hpp"
@@ -14,10 +15,10 @@ namespace {
 
 // A blocking acquire that came back empty: a timeout, or the deadlock watchdog chose this wait
 // to break a cycle (deadlock::Reaction::raise).
-[[noreturn]] void throw_deadlock_victim(detail::WaitKind kind, const void* lock,
+[[noreturn]] void throw_deadlock_victim(const detail::WaitKind* kind, const void* lock,
                                         std::string_view name) {
   throw RuntimeError("Deadlock detected: this thread was waiting for " +
-                     std::string(detail::wait_kind_name(kind)) + " " +
+                     std::string(kind->name) + " " +
                      detail::describe_object(kind, lock, name) +
                      " in a cycle of blocked threads; the deadlock watchdog failed this acquire "
                      "to break the cycle");
@@ -25,7 +26,7 @@ namespace {
 
 // The sleeping half of a Lock or RLock acquire: the thread is seen blocked on the lock while it
 // sleeps, and the acquire throws if the deadlock watchdog chose this wait as its victim.
-bool lock_or_throw(detail::Mutex& mutex, detail::WaitKind kind, const void* lock,
+bool lock_or_throw(detail::Mutex& mutex, const detail::WaitKind* kind, const void* lock,
                    std::string_view name, const std::atomic<std::uint64_t>* owner,
                    const Deadline& deadline) {
   const detail::WaitSite site{kind, lock, name, owner, mutex.futex_word(), !deadline.is_never()};
@@ -37,7 +38,7 @@ bool lock_or_throw(detail::Mutex& mutex, detail::WaitKind kind, const void* lock
 
 // Condition::wait() taking the lock back: seen as blocked on the lock, but never a deadlock
 // victim (no futex word in the site), since the caller's scope will release the lock.
-void relock_after_wait(detail::Mutex& mutex, detail::WaitKind kind, const void* lock,
+void relock_after_wait(detail::Mutex& mutex, const detail::WaitKind* kind, const void* lock,
                        std::string_view name, const std::atomic<std::uint64_t>* owner) noexcept {
   const detail::WaitSite site{kind, lock, name, owner, nullptr};
   while (!mutex.lock_until(Deadline::never(), &site)) {
@@ -47,11 +48,11 @@ void relock_after_wait(detail::Mutex& mutex, detail::WaitKind kind, const void* 
 }  // namespace
 
 bool Lock::take_slow(const Deadline& deadline) {
-  return lock_or_throw(mutex_, detail::WaitKind::lock, this, name(), &owner_, deadline);
+  return lock_or_throw(mutex_, &detail::kLockWait, this, name(), &owner_, deadline);
 }
 
 bool Lock::acquire_tracked(const Deadline& deadline) {
-  return detail::acquire_tracked({this, detail::WaitKind::lock, name()}, deadline,
+  return detail::acquire_tracked({this, &detail::kLockWait, name()}, deadline,
                                  [&] { return take(deadline); });
 }
 
@@ -62,17 +63,17 @@ void Lock::release_for_wait() noexcept {
 }
 
 void Lock::reacquire_after_wait() noexcept {
-  relock_after_wait(mutex_, detail::WaitKind::lock, this, name(), &owner_);
+  relock_after_wait(mutex_, &detail::kLockWait, this, name(), &owner_);
   owner_.store(detail::this_thread_key(), std::memory_order_relaxed);
-  if (detail::lock_tracking_on()) detail::note_acquired({this, detail::WaitKind::lock, name()});
+  if (detail::lock_tracking_on()) detail::note_acquired({this, &detail::kLockWait, name()});
 }
 
 bool RLock::take_slow(const Deadline& deadline) {
-  return lock_or_throw(mutex_, detail::WaitKind::rlock, this, name(), &owner_, deadline);
+  return lock_or_throw(mutex_, &detail::kRLockWait, this, name(), &owner_, deadline);
 }
 
 bool RLock::acquire_tracked(const Deadline& deadline) {
-  return detail::acquire_tracked({this, detail::WaitKind::rlock, name()}, deadline,
+  return detail::acquire_tracked({this, &detail::kRLockWait, name()}, deadline,
                                  [&] { return take(deadline, detail::this_thread_key()); });
 }
 
@@ -86,10 +87,10 @@ std::uint32_t RLock::release_all() noexcept {
 }
 
 void RLock::reacquire(std::uint32_t depth) noexcept {
-  relock_after_wait(mutex_, detail::WaitKind::rlock, this, name(), &owner_);
+  relock_after_wait(mutex_, &detail::kRLockWait, this, name(), &owner_);
   owner_.store(detail::this_thread_key(), std::memory_order_relaxed);
   depth_ = depth;
-  if (detail::lock_tracking_on()) detail::note_acquired({this, detail::WaitKind::rlock, name()});
+  if (detail::lock_tracking_on()) detail::note_acquired({this, &detail::kRLockWait, name()});
 }
 
 }  // namespace concur::threading

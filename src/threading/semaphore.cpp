@@ -6,6 +6,7 @@
 // In any total order one of the two sees the other's write, so either the releaser finds the
 // sleeper and serves it, or the sleeper finds the unit and never sleeps: no lost wake-up.
 #include "concur/threading/semaphore.hpp"
+#include "concur/threading/detail/wait_kinds.hpp"
 
 #include <limits>
 #include <string>
@@ -23,7 +24,7 @@ Semaphore::Semaphore(std::ptrdiff_t value, std::ptrdiff_t bound, std::string_vie
 }
 
 bool Semaphore::acquire_tracked(const Deadline& deadline) {
-  return detail::acquire_tracked({this, detail::WaitKind::semaphore, name()}, deadline,
+  return detail::acquire_tracked({this, &detail::kSemaphoreWait, name()}, deadline,
                                  [&] { return try_take() || acquire_slow(deadline); });
 }
 
@@ -45,7 +46,7 @@ bool Semaphore::acquire_slow(const Deadline& deadline) {
     }
     waiters_.push_back(&node);
   }
-  const detail::WaitSite site{detail::WaitKind::semaphore, this, name(), nullptr, nullptr};
+  const detail::WaitSite site{&detail::kSemaphoreWait, this, name(), nullptr, nullptr};
   if (node.wait(deadline, detail::WaitNode::kNoSpin, &site)) return true;  // a releaser served us
 
   detail::MutexGuard g(mutex_);

@@ -13,29 +13,20 @@
 #include <typeinfo>
 
 #include "concur/detail/futex.hpp"
+#include "concur/threading/detail/wait_kinds.hpp"
 #include "concur/threading/local.hpp"
 #include "threading/thread_record.hpp"
 
 namespace concur::detail {
 
 void ThreadRecord::set_phase(std::uint32_t p) noexcept {
-  phase.store(p, std::memory_order_seq_cst);
-  if (phase_waiters.load(std::memory_order_seq_cst) != 0) futex_wake_all(phase);
+  phase.store(p, std::memory_order_release);
+  phase_changed.notify_all();
 }
 
 bool ThreadRecord::wait_phase_change(std::uint32_t from, const Deadline& deadline) noexcept {
-  auto changed = [&] { return phase.load(std::memory_order_acquire) != from; };
-  if (spin_until(changed)) return true;
-  phase_waiters.fetch_add(1, std::memory_order_seq_cst);
-  bool in_time = true;
-  while (phase.load(std::memory_order_seq_cst) == from) {
-    if (!futex_wait(phase, from, deadline)) {
-      in_time = changed();
-      break;
-    }
-  }
-  phase_waiters.fetch_sub(1, std::memory_order_relaxed);
-  return in_time;
+  return phase_changed.wait_until(
+      [&] { return phase.load(std::memory_order_acquire) != from; }, deadline);
 }
 
 bool ThreadRecord::wait_finished(const Deadline& deadline) noexcept {
@@ -426,7 +417,7 @@ bool Thread::join_until(const Deadline& deadline) {
   if (!tls_current_gone && st_ == tls_current.state)
     throw RuntimeError("cannot join current thread");
   // Seen as blocked in join (dumps), with an edge to the joined thread (deadlock detection).
-  const detail::WaitSite site{detail::WaitKind::join, st_.get(), {}, &st_->key, nullptr,
+  const detail::WaitSite site{&detail::kJoinWait, st_.get(), {}, &st_->key, nullptr,
                               !deadline.is_never()};
   const detail::BlockedScope blocked(
       st_->phase.load(std::memory_order_acquire) == ThreadRecord::kFinished ? nullptr : &site);
@@ -503,7 +494,7 @@ std::uint64_t get_native_id() noexcept {
 
 void sleep_until(const Deadline& deadline) {
   if (deadline.is_immediate()) return;
-  const detail::WaitSite site{detail::WaitKind::sleep, nullptr, {}, nullptr, nullptr};
+  const detail::WaitSite site{&detail::kSleepWait, nullptr, {}, nullptr, nullptr};
   const detail::BlockedScope blocked(&site);
   if (deadline.is_never()) {
     for (;;) ::pause();
@@ -526,7 +517,11 @@ std::vector<std::shared_ptr<ThreadRecord>> all_thread_records() {
   return threading::Registry::get().snapshot_all();
 }
 
-void* BlockedScope::begin_wait(const WaitSite& site) noexcept {
+// --- the wait observer (wait_site.hpp): a blocked thread's record says what it waits for ----
+
+namespace {
+
+void* begin_wait(const WaitSite& site) noexcept {
   ThreadRecord* rec = record_or_null();
   if (!rec) return nullptr;
   MutexGuard g(rec->diag_mutex);
@@ -538,20 +533,27 @@ void* BlockedScope::begin_wait(const WaitSite& site) noexcept {
   return rec;
 }
 
-void BlockedScope::end_wait(void* record) noexcept {
+void end_wait(void* record) noexcept {
   auto* rec = static_cast<ThreadRecord*>(record);
   MutexGuard g(rec->diag_mutex);
   rec->waiting = WaitSite{};
 }
 
-bool BlockedScope::victim_flag(void* record) noexcept {
+bool victim_flag(void* record) noexcept {
   return static_cast<ThreadRecord*>(record)->deadlock_victim.load(std::memory_order_acquire);
 }
 
-bool take_deadlock_victim_mark() noexcept {
+bool take_victim_mark() noexcept {
   // Only a thread that has blocked has a record worth looking at; never create one here.
   if (threading::tls_current_gone || !threading::tls_current.state) return false;
   return threading::tls_current.state->deadlock_victim.exchange(false, std::memory_order_acq_rel);
 }
+
+constexpr WaitObserver kRecordWaits{begin_wait, end_wait, victim_flag, take_victim_mark};
+
+// Installed during static initialisation, on the main thread, before main() can block.
+[[maybe_unused]] const bool record_waits_installed = (install_wait_observer(&kRecordWaits), true);
+
+}  // namespace
 
 }  // namespace concur::detail

@@ -6,50 +6,17 @@
 #include <ostream>
 #include <set>
 
+#include "concur/detail/text.hpp"
 #include "concur/threading/thread.hpp"
 #include "threading/thread_record.hpp"
 
 namespace concur::detail {
 
-std::string_view wait_kind_name(WaitKind kind) noexcept {
-  switch (kind) {
-    case WaitKind::none: return "";
-    case WaitKind::lock: return "lock";
-    case WaitKind::rlock: return "rlock";
-    case WaitKind::condition: return "condition";
-    case WaitKind::semaphore: return "semaphore";
-    case WaitKind::event: return "event";
-    case WaitKind::barrier: return "barrier";
-    case WaitKind::queue: return "queue";
-    case WaitKind::join: return "join";
-    case WaitKind::sleep: return "sleep";
-    case WaitKind::future: return "future";
-  }
-  return "";
-}
-
-namespace {
-std::string_view type_name(WaitKind kind) noexcept {
-  switch (kind) {
-    case WaitKind::lock: return "Lock";
-    case WaitKind::rlock: return "RLock";
-    case WaitKind::condition: return "Condition";
-    case WaitKind::semaphore: return "Semaphore";
-    case WaitKind::event: return "Event";
-    case WaitKind::barrier: return "Barrier";
-    case WaitKind::queue: return "Queue";
-    case WaitKind::join: return "Thread";
-    case WaitKind::future: return "Future";
-    default: return "object";
-  }
-}
-}  // namespace
-
-std::string describe_object(WaitKind kind, const void* object, std::string_view name) {
-  if (!name.empty()) return "\"" + std::string(name) + "\"";
+std::string describe_object(const WaitKind* kind, const void* object, std::string_view name) {
+  if (!name.empty()) return quote(name);
+  const std::string_view type = kind && !kind->type_name.empty() ? kind->type_name : "lock";
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*s at %p", static_cast<int>(type_name(kind).size()),
-                type_name(kind).data(), object);
+  std::snprintf(buf, sizeof buf, "%.*s at %p", static_cast<int>(type.size()), type.data(), object);
   return buf;
 }
 
@@ -92,16 +59,16 @@ std::string ThreadsSnapshot::name_of_key(std::uint64_t key) const {
 }
 
 std::string ThreadsSnapshot::waiting_for(const WaitSnapshot& snap, bool with_owner) const {
-  if (snap.kind == WaitKind::none) return {};
-  std::string text(wait_kind_name(snap.kind));
-  if (snap.kind == WaitKind::sleep) return text;
+  if (!snap.kind) return {};
+  std::string text(snap.kind->name);
+  if (snap.kind->type_name.empty()) return text;  // a wait on no object: "sleep"
   const std::string owner = name_of_key(snap.owner_key);
-  if (snap.kind == WaitKind::join)
-    return text + " thread " + (owner.empty() ? describe_object(snap.kind, snap.object, snap.name)
-                                              : "\"" + owner + "\"");
+  if (snap.kind->adds_edge && !snap.kind->owned)  // waits for a thread to end: "join thread X"
+    return text + " thread " +
+           (owner.empty() ? describe_object(snap.kind, snap.object, snap.name) : quote(owner));
   text += " " + describe_object(snap.kind, snap.object, snap.name);
   if (with_owner && snap.owner_key != 0)
-    text += " (held by " + (owner.empty() ? std::string("a thread concur does not know") : "\"" + owner + "\"") + ")";
+    text += " (held by " + (owner.empty() ? std::string("a thread concur does not know") : quote(owner)) + ")";
   return text;
 }
 
@@ -110,13 +77,13 @@ std::vector<std::string> ThreadsSnapshot::holds(std::uint64_t key, const WaitSna
   std::set<const void*> seen;
   for (const auto& h : snap.held)
     if (seen.insert(h.object).second)
-      out.push_back(std::string(wait_kind_name(h.kind)) + " " +
+      out.push_back(std::string(h.kind->name) + " " +
                     describe_object(h.kind, h.object, h.name));
   if (key == 0) return out;
   for (const auto& other : snaps)
-    if ((other.kind == WaitKind::lock || other.kind == WaitKind::rlock) &&
-        other.owner_key == key && seen.insert(other.object).second)
-      out.push_back(std::string(wait_kind_name(other.kind)) + " " +
+    if (other.kind && other.kind->owned && other.owner_key == key &&
+        seen.insert(other.object).second)
+      out.push_back(std::string(other.kind->name) + " " +
                     describe_object(other.kind, other.object, other.name));
   return out;
 }
@@ -126,7 +93,6 @@ std::vector<std::string> ThreadsSnapshot::holds(std::uint64_t key, const WaitSna
 namespace concur::threading {
 
 using detail::ThreadRecord;
-using detail::WaitKind;
 using detail::WaitSnapshot;
 using World = detail::ThreadsSnapshot;
 
@@ -152,7 +118,7 @@ ThreadState state_of(const ThreadRecord& rec, const WaitSnapshot& snap) {
   switch (rec.phase.load(std::memory_order_acquire)) {
     case ThreadRecord::kNew: return ThreadState::NEW;
     case ThreadRecord::kFinished: return ThreadState::TERMINATED;
-    default: return snap.kind == WaitKind::none ? ThreadState::RUNNING : ThreadState::BLOCKED;
+    default: return !snap.kind ? ThreadState::RUNNING : ThreadState::BLOCKED;
   }
 }
 
@@ -171,7 +137,7 @@ ThreadStatus ThreadRef::state() const {
   ThreadStatus status;
   status.state = state_of(*st_, snap);
   if (status.state == ThreadState::BLOCKED) {
-    status.wait_kind = std::string(detail::wait_kind_name(snap.kind));
+    status.wait_kind = std::string(snap.kind->name);
     status.waiting_for = world.waiting_for(snap);
   }
   if (status.state != ThreadState::TERMINATED && status.state != ThreadState::NEW)
@@ -194,7 +160,7 @@ std::string dump_threads() {
     const ThreadRef ref(world.records[i]);
     const ThreadState state = state_of(rec, snap);
     // native_id() waits the few microseconds a thread just started takes to publish it.
-    out += "\"" + rec.get_name() + "\" ident=" + format_id(ref.ident(), true) +
+    out += detail::quote(rec.get_name()) + " ident=" + format_id(ref.ident(), true) +
            " native_id=" + format_id(ref.native_id(), false) +
            " daemon=" + (rec.daemon.load() ? "true" : "false") + " " + std::string(to_string(state)) +
            "\n";

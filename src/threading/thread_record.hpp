@@ -13,6 +13,8 @@
 
 #include "concur/deadline.hpp"
 #include "concur/detail/mutex.hpp"
+#include "concur/detail/event_count.hpp"
+#include "concur/detail/lock_tracking.hpp"
 #include "concur/detail/wait_site.hpp"
 
 namespace concur::detail {
@@ -29,7 +31,7 @@ struct ThreadRecord {
   std::string name;  // guarded by name_mutex
   std::atomic<bool> daemon;
   std::atomic<std::uint32_t> phase{kNew};
-  std::atomic<std::uint32_t> phase_waiters{0};  // threads asleep on `phase`: wake only if any
+  EventCount phase_changed;  // join() and native_id() wait here for the phase to move on
   std::atomic<std::uint64_t> ident{0};      // 0 until the thread runs
   std::atomic<std::uint64_t> native_id{0};
   // The stop source exists only once something can use it (a stop_token target, request_stop(),
@@ -62,17 +64,13 @@ struct ThreadRecord {
   // leads back to this record. 0 until the thread runs.
   std::atomic<std::uint64_t> key{0};
 
-  // A lock a thread holds, as recorded while lock tracking is on (lock_tracking.hpp).
-  struct HeldLock {
-    const void* object;
-    WaitKind kind;
-    std::string_view name;  // the lock's own name: valid while the lock lives
-  };
 
   mutable Mutex diag_mutex;    // guards the fields below
-  WaitSite waiting{};          // kind none when the thread is not blocked
+  WaitSite waiting{};          // kind null when the thread is not blocked
   std::uint64_t wait_seq = 0;  // counts the thread's blocking waits: tells one wait from the next
-  std::vector<HeldLock> held;  // in acquisition order; only while lock tracking is on
+  // The locks it holds, in acquisition order, while lock tracking is on (lock_tracking.hpp); a
+  // name is the lock's own, valid while the lock lives.
+  std::vector<TrackedLock> held;
   // Set by the deadlock watchdog to make this thread's current lock wait give up (victim).
   std::atomic<bool> deadlock_victim{false};
 
@@ -91,10 +89,8 @@ struct ThreadRecord {
     return p == kStarting || p == kRunning;
   }
 
-  // Phase changes, and waiting for them. set_phase() makes the system call only when a thread
-  // sleeps on the word; the Dekker pair (phase store / waiters load against waiters increment /
-  // phase load, all seq_cst) guarantees that either the setter sees the waiter or the waiter
-  // sees the new phase.
+  // Phase changes, and waiting for them, through the one waiting seam (event_count.hpp):
+  // set_phase() costs a fence and a load when nobody waits.
   void set_phase(std::uint32_t p) noexcept;
   // Waits while phase == from; false if the deadline passed first.
   bool wait_phase_change(std::uint32_t from, const Deadline& deadline) noexcept;
@@ -106,10 +102,10 @@ struct ThreadRecord {
 struct WaitSnapshot {
   struct Held {
     const void* object;
-    WaitKind kind;
+    const WaitKind* kind;
     std::string name;
   };
-  WaitKind kind = WaitKind::none;  // none: not blocked
+  const WaitKind* kind = nullptr;  // null: not blocked
   const void* object = nullptr;
   std::string name;
   std::uint64_t owner_key = 0;  // the thread that can end the wait (lock owner, joined thread)
@@ -118,14 +114,14 @@ struct WaitSnapshot {
   std::uint64_t seq = 0;
   std::vector<Held> held;  // as recorded by lock tracking
 };
-WaitSnapshot snapshot_waits(const ThreadRecord& rec);  // src/thread_dump.cpp
+WaitSnapshot snapshot_waits(const ThreadRecord& rec);  // thread_dump.cpp
 
 // How reports name a lock or other waitable: "account-A" (quoted) when it has a name, else its
-// type and address ("Lock at 0x55d0c3a4e2c0").
-std::string describe_object(WaitKind kind, const void* object, std::string_view name);
+// type and address ("Lock at 0x55d0c3a4e2c0"; a null kind, any Lockable: "lock at 0x...").
+std::string describe_object(const WaitKind* kind, const void* object, std::string_view name);
 
 // Every live thread's wait snapshot at one moment, and what can be said from them together
-// (src/thread_dump.cpp): used by thread dumps, ThreadRef::state() and deadlock detection.
+// (thread_dump.cpp): used by thread dumps, ThreadRef::state() and deadlock detection.
 struct ThreadsSnapshot {
   std::vector<std::shared_ptr<ThreadRecord>> records;
   std::vector<WaitSnapshot> snaps;  // snaps[i] is records[i]'s
@@ -145,9 +141,9 @@ struct ThreadsSnapshot {
 };
 
 // The calling thread's record (a foreign thread gets its Dummy one); null only if that record
-// could not be allocated. (src/thread.cpp)
+// could not be allocated. (thread.cpp)
 ThreadRecord* current_record() noexcept;
-// Every live thread's record, main first. (src/thread.cpp)
+// Every live thread's record, main first. (thread.cpp)
 std::vector<std::shared_ptr<ThreadRecord>> all_thread_records();
 
 }  // namespace concur::detail

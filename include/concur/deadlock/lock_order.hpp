@@ -17,7 +17,10 @@
 // recorded as held.
 //
 // Environment, read at start-up: CONCUR_LOCK_ORDER=1 (or "print") turns checking on;
-// CONCUR_LOCK_ORDER=raise also sets Reaction::raise.
+// CONCUR_LOCK_ORDER=raise also sets Reaction::raise. Read by any program that includes this
+// header (or <concur/deadlock.hpp>) or links libconcur as a shared library: the locks reach the
+// checker only through the hook table this module installs (detail/lock_tracking.hpp), so a
+// statically linked program that never names the deadlock module does not contain it.
 //
 // Cost: off, one relaxed load and a never-taken branch per acquire and per release (make bench
 // shows it against plain Lock figures). On, each acquisition also takes the thread's
@@ -33,5 +36,12 @@ void enable_lock_order_checking(bool on = true);
 bool lock_order_checking_enabled() noexcept;
 // Forget every recorded order and every report already made (the graph starts empty).
 void reset_lock_order_graph();
+
+namespace detail {
+// Makes every program that includes this header link the checker, so that CONCUR_LOCK_ORDER is
+// read at start-up (src/deadlock/lock_order.cpp).
+extern const bool lock_order_env_read;
+[[gnu::used]] inline const bool* const lock_order_link_anchor = &lock_order_env_read;
+}  // namespace detail
 
 }  // namespace concur::deadlock

@@ -37,7 +37,7 @@ namespace detail {
 
 // One lock of a dl::acquire call, type-erased: its address (the global order) and how to
 // release it.
-struct HeldLock {
+struct ErasedLock {
   const void* key = nullptr;
   std::string_view name;          // the lock's name(), if it has one, for error messages
   void* lock = nullptr;
@@ -46,11 +46,11 @@ struct HeldLock {
 };
 
 // The locks this thread holds through dl::acquire, in acquisition order (src/deadlock.cpp).
-void check_order_and_push(const HeldLock* sorted, std::size_t n);  // throws on a violation
+void check_order_and_push(const ErasedLock* sorted, std::size_t n);  // throws on a violation
 void pop_held(std::size_t n) noexcept;
 
 template <class L>
-HeldLock erase(L& lock) noexcept {
+ErasedLock erase(L& lock) noexcept {
   // A name() that returns a view or a reference outlives the call; one returned by value
   // (a temporary std::string) would not, and is not kept.
   std::string_view name;
@@ -61,7 +61,7 @@ HeldLock erase(L& lock) noexcept {
                    std::is_convertible_v<Name, std::string_view>))
       name = lock.name();
   }
-  return HeldLock{static_cast<const void*>(&lock), name, static_cast<void*>(&lock),
+  return ErasedLock{static_cast<const void*>(&lock), name, static_cast<void*>(&lock),
                   [](void* p) { static_cast<L*>(p)->lock(); },
                   [](void* p) noexcept { static_cast<L*>(p)->unlock(); }};
 }
@@ -86,9 +86,9 @@ class Held {
   template <class... Locks>
   friend Held<sizeof...(Locks)> acquire(Locks&... locks);
 
-  explicit Held(const std::array<detail::HeldLock, N>& sorted) : locks_(sorted) {}
+  explicit Held(const std::array<detail::ErasedLock, N>& sorted) : locks_(sorted) {}
 
-  std::array<detail::HeldLock, N> locks_;  // in acquisition order
+  std::array<detail::ErasedLock, N> locks_;  // in acquisition order
   bool active_ = true;
 };
 
@@ -97,8 +97,8 @@ template <class... Locks>
 [[nodiscard]] Held<sizeof...(Locks)> acquire(Locks&... locks) {
   static_assert(sizeof...(Locks) > 0, "dl::acquire needs at least one lock");
   constexpr std::size_t n = sizeof...(Locks);
-  std::array<detail::HeldLock, n> sorted{detail::erase(locks)...};
-  std::sort(sorted.begin(), sorted.end(), [](const detail::HeldLock& a, const detail::HeldLock& b) {
+  std::array<detail::ErasedLock, n> sorted{detail::erase(locks)...};
+  std::sort(sorted.begin(), sorted.end(), [](const detail::ErasedLock& a, const detail::ErasedLock& b) {
     return std::less<const void*>{}(a.key, b.key);
   });
   for (std::size_t i = 1; i < n; ++i)

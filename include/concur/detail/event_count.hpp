@@ -28,7 +28,13 @@
 // the call that returned true. If ready() throws, the exception propagates and the waiter is
 // unlinked first.
 //
-// Thread-safety: every member may be called concurrently. Waiting is done through the one
+// Waiters that cannot block (coroutines) use the same protocol through link_waiter() and
+// cancel_waiter() with an action WaitNode (wait_node.hpp); see there.
+//
+// Happens-before: the notifier's change, made before notify_*(), is visible to a waiter whose
+// ready() observes it (ready() reads it with acquire or stronger).
+//
+// Thread-safety: every member may be called concurrently. Threads wait through the one
 // mechanism of futex.hpp (bounded spin, then a futex sleep on a stack WaitNode).
 #pragma once
 
@@ -100,14 +106,35 @@ class EventCount {
     wake_one_locked();
   }
 
-  // Wakes every waiter (shutdown, a count reaching zero).
+  // Wakes every waiter (shutdown, a count reaching zero, an Event set).
   void notify_all() noexcept {
     std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (waiters_.load(std::memory_order_relaxed) == 0) return;
+    notify_all_after_seq_cst_change();
+  }
+  // notify_all() for a change made by a seq_cst read-modify-write (as notify_one's twin).
+  void notify_all_after_seq_cst_change() noexcept {
+    if (waiters_.load(std::memory_order_seq_cst) == 0) return;
     MutexGuard guard(mutex_);
     while (wake_one_locked()) {
     }
   }
+
+  // ---- waiters that cannot block: an action WaitNode (a coroutine) -----------------------------
+  // The waiter side of the protocol above, for a waiter that suspends instead of sleeping:
+  //   if (ready()) -> done
+  //   link_waiter(node);                          // linked, Dekker fence taken
+  //   if (ready()) { cancel_waiter(node); -> done }
+  //   if (!node.arm()) -> already signaled: node.reset(), start again
+  //   suspend; node's action schedules the continuation once a notifier signals it; on
+  //   resumption: ready()? done : node.reset(), start again.
+  // To give up while suspended (a timeout, a cancellation): cancel_waiter(node) returns true if
+  // the node was still linked (its action will never run), false if it was signaled (its
+  // action has run; the signal is passed on to the next waiter, as for a thread).
+  void link_waiter(WaitNode& node) noexcept {
+    link(node);
+    std::atomic_thread_fence(std::memory_order_seq_cst);  // Dekker, waiter side
+  }
+  bool cancel_waiter(WaitNode& node) noexcept { return cancel(node); }
 
  private:
   void link(WaitNode& node) noexcept {
@@ -118,13 +145,14 @@ class EventCount {
 
   // The waiter no longer needs a signal. If one was already spent on it, hand it to the next
   // waiter: the notifier meant it for "a waiter", and another one may still be waiting for it.
-  void cancel(WaitNode& node) noexcept {
+  bool cancel(WaitNode& node) noexcept {
     MutexGuard guard(mutex_);
     if (list_.remove(&node)) {
       waiters_.store(waiters_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
-    } else {
-      wake_one_locked();
+      return true;
     }
+    wake_one_locked();
+    return false;
   }
 
   void unlink_after_timeout(WaitNode& node) noexcept {

@@ -1,16 +1,28 @@
-// concur/detail/wait_node.hpp — parking one thread until another signals it, and FIFO lists of
-// parked threads.
+// concur/detail/wait_node.hpp — the one waiting seam: a waiter node whose wake-up is an action,
+// and FIFO lists of waiters.
 //
-// A WaitNode lives on the waiting thread's stack for the duration of one wait. The primitive
-// that owns the wait (a Condition, a Semaphore, ...) links it into its WaitList under its own
-// lock, releases that lock, and calls wait(). A waker pops the node under the same lock and calls
-// signal(). Because waiters are served in list order, Condition.notify(n) and
-// Semaphore.release(n) wake the oldest waiters first, and a signal is never spent on a thread
+// Every structure that makes someone wait (Condition, Semaphore, EventCount and so the queues,
+// Event, a Future, a thread join) registers its waiters as WaitNodes. A node is one of two
+// kinds, fixed at construction:
+//   - a thread waiter (the default): the thread parks on the node's futex word (wait()), after
+//     a bounded spin; signal() unparks it. The node lives on the thread's stack for one wait.
+//   - an action waiter (WaitNode(action, context)): a waiter that cannot block — a coroutine.
+//     After linking the node it calls arm(); false means "already signaled, go on", true means
+//     signal() will call action(context) exactly once (a coroutine's action hands its
+//     continuation to the event loop it belongs to). The node lives in the coroutine's frame.
+//     The action runs in the signaling thread, under the owner's lock: it must only schedule
+//     (never resume the coroutine inline, block or take the owner's lock).
+// The owner links a node into its WaitList under its own lock; a waker pops it under the same
+// lock and signals it. Because waiters are served in list order, Condition.notify(n) and
+// Semaphore.release(n) wake the oldest waiters first, and a signal is never spent on a waiter
 // that has already given up: a waiter that times out re-takes the owner's lock and either finds
 // itself signaled (it wins after all) or unlinks itself.
 //
-// Thread-safety: wait() is called only by the node's thread; signal() by any thread holding the
-// owner's lock. WaitList is not synchronized: its owner's lock protects it.
+// Happens-before: what the signaler wrote before signal() is visible to the waiter once wait()
+// returned true, or once its action's continuation runs.
+//
+// Thread-safety: wait()/arm() are called only by the node's owner; signal() by any thread
+// holding the owner's lock. WaitList is not synchronized: its owner's lock protects it.
 #pragma once
 
 #include <atomic>
@@ -25,7 +37,10 @@ namespace concur::detail {
 
 class WaitNode {
  public:
-  WaitNode() = default;
+  using Action = void (*)(void* context) noexcept;
+
+  WaitNode() = default;  // a thread waiter
+  WaitNode(Action action, void* context) noexcept : action_(action), context_(context) {}
   WaitNode(const WaitNode&) = delete;
   WaitNode& operator=(const WaitNode&) = delete;
 
@@ -36,6 +51,7 @@ class WaitNode {
   static constexpr bool kNoSpin = false;
   bool wait(const Deadline& deadline, bool spin = true, const WaitSite* site = nullptr) noexcept {
     if (deadline.is_immediate()) return signaled();
+    // A thread waits on a thread waiter only (an action waiter's owner cannot block).
     if (spin && spin_until([this] { return signaled(); })) return true;
     std::uint32_t s = kWaiting;
     // Announce that we are going to sleep, so that signal() knows a futex_wake is needed.
@@ -49,17 +65,35 @@ class WaitNode {
     }
   }
 
-  // Wakes the node's thread. The exchange publishes (release) everything the signaler wrote
-  // before it; the system call is made only when the waiter actually went to sleep.
-  void signal() noexcept {
-    if (mark_signaled()) futex_wake(state_, 1);
+  // For an action waiter, once linked: true if the action will be called when the node is
+  // signaled; false if it has been signaled already (the owner goes on at once). acq_rel: on
+  // failure we read kSignaled and must see what the signaler published.
+  bool arm() noexcept {
+    std::uint32_t s = kWaiting;
+    return state_.compare_exchange_strong(s, kSleeping, std::memory_order_acq_rel);
   }
 
-  // The first half of signal(): returns true if the waiter sleeps and needs futex_wake() on
-  // word() (see DeferredWakes).
+  // Wakes the node's owner. The exchange publishes (release) everything the signaler wrote
+  // before it; the wake-up (a system call, or the action) happens only when the waiter actually
+  // went to sleep (or armed).
+  void signal() noexcept {
+    if (mark_signaled()) wake();
+  }
+
+  // The halves of signal(): mark_signaled() returns true if the waiter sleeps and needs wake()
+  // (see DeferredWakes).
   bool mark_signaled() noexcept {
     return state_.exchange(kSignaled, std::memory_order_release) == kSleeping;
   }
+  void wake() noexcept {
+    if (action_) action_(context_);
+    else futex_wake(state_, 1);
+  }
+  bool is_action_waiter() const noexcept { return action_ != nullptr; }
+
+  // Makes an unlinked node ready for another wait (an action waiter woken for a change that
+  // another waiter consumed waits again with the same node).
+  void reset() noexcept { state_.store(kWaiting, std::memory_order_relaxed); }
   std::atomic<std::uint32_t>& word() noexcept { return state_; }
 
   bool signaled() const noexcept { return state_.load(std::memory_order_acquire) == kSignaled; }
@@ -68,6 +102,8 @@ class WaitNode {
   friend class WaitList;
   static constexpr std::uint32_t kWaiting = 0, kSleeping = 1, kSignaled = 2;
   std::atomic<std::uint32_t> state_{kWaiting};
+  Action action_ = nullptr;  // null: a thread waiter
+  void* context_ = nullptr;
   WaitNode* prev_ = nullptr;
   WaitNode* next_ = nullptr;
   bool linked_ = false;
@@ -80,13 +116,15 @@ class WaitNode {
 // they are read before the release: once the lock is free, a waiter that timed out may return
 // and its stack node vanish, and a futex_wake on such an address is harmless (at worst the
 // spurious wake-up of a wait that re-checks its word). Up to kInline wake-ups are held back;
-// beyond that a signal is sent at once, as without deferral. Protected by the lock it serves.
+// beyond that a signal is sent at once, as without deferral, and so is an action waiter's (its
+// action only schedules, and its node must not be touched once the lock is released). Protected
+// by the lock it serves.
 class DeferredWakes {
  public:
   static constexpr int kInline = 4;
 
   void signal_later(WaitNode* n) noexcept {
-    if (count_ == kInline) {
+    if (count_ == kInline || n->is_action_waiter()) {
       n->signal();
       return;
     }

@@ -62,6 +62,9 @@ namespace concur::queue::detail {
 
 using concur::Deadline;
 
+// How a thread blocked in a queue's get() or put() appears in thread dumps (wait_site.hpp).
+inline constexpr concur::detail::WaitKind kQueueWait{"queue", "Queue", false, false};
+
 inline Deadline block_deadline(bool block) noexcept {
   return block ? Deadline::never() : Deadline::immediate();
 }
@@ -290,7 +293,7 @@ class BasicQueue {
   concur::detail::EventCount all_done_;
   // Read by every get, never written: kept off the waiters' lines.
   alignas(kCacheLine) const long maxsize_;
-  const concur::detail::WaitSite site_{concur::detail::WaitKind::queue, this, {}, nullptr, nullptr};
+  const concur::detail::WaitSite site_{&kQueueWait, this, {}, nullptr, nullptr};
 };
 
 }  // namespace concur::queue::detail

@@ -30,6 +30,7 @@
 #include "concur/detail/wait_node.hpp"
 #include "concur/detail/wait_site.hpp"
 #include "concur/errors.hpp"
+#include "concur/threading/detail/wait_kinds.hpp"
 #include "concur/threading/lock.hpp"
 #include "concur/threading/rlock.hpp"
 
@@ -103,7 +104,7 @@ class Condition : public detail::AcquireForms<Condition> {
   detail::WaitList waiters_;  // protected by the underlying lock
   // What a thread blocked in wait() is shown waiting for (dumps): this condition, or the
   // primitive built on it.
-  detail::WaitKind shown_kind_ = detail::WaitKind::condition;
+  const detail::WaitKind* shown_kind_ = &detail::kConditionWait;
   const void* shown_as_ = this;
 };
 

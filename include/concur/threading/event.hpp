@@ -8,7 +8,11 @@
 // Contract
 // - set() wakes every thread waiting at that moment, even if clear() follows at once (a waiter
 //   that was woken returns true; it does not miss the pulse).
+// - Happens-before: what a thread did before set() is visible to a thread whose wait() returned
+//   true (or whose is_set() returned true) for that set().
 // - Thread-safety: every member may be called concurrently from any thread.
+// - Waiting goes through detail::EventCount (the one waiting seam): a bounded spin, then a
+//   sleep on a waiter node; set() costs one read-modify-write and one load when nobody sleeps.
 // - Blocks: wait() while the flag is false (bounded by the timeout, if any). Nothing throws.
 // - Undefined: destroying an Event while threads wait on it.
 #pragma once
@@ -18,7 +22,7 @@
 #include <cstdint>
 
 #include "concur/deadline.hpp"
-#include "concur/detail/futex.hpp"
+#include "concur/detail/event_count.hpp"
 
 namespace concur::threading {
 
@@ -43,12 +47,12 @@ class Event {
   }
 
  private:
-  // Word layout: bit 0 the flag, bit 1 "a thread may be sleeping", bits 2.. a generation that
-  // set() advances, so that a waiter can tell it was woken by a set() even if clear() won the
-  // race to the word.
-  static constexpr std::uint32_t kSet = 1, kSleepers = 2, kGeneration = 4;
+  // Word layout: bit 0 the flag, bits 1.. a generation that set() advances, so that a waiter
+  // can tell it was woken by a set() even if clear() won the race to the word.
+  static constexpr std::uint32_t kSet = 1, kGeneration = 2;
   bool wait_slow(const Deadline& deadline) noexcept;
   std::atomic<std::uint32_t> word_{0};
+  detail::EventCount waiters_;
 };
 
 }  // namespace concur::threading

@@ -4,15 +4,20 @@
 // set_value()/set_exception(), exactly as CPython's executors drive a Future.
 //
 // Status word: PENDING -> RUNNING -> FINISHED, or PENDING -> CANCELLED (also PENDING ->
-// FINISHED for a future completed by hand). Two flag bits ride along:
-//   kSleepers   a thread sleeps in wait_done(): completion must futex_wake it
-//   kListeners  callbacks or listeners were attached: completion must take the lock and run them
+// FINISHED for a future completed by hand). One flag bit rides along:
+//   kWatched  waiters, callbacks or listeners were attached: completion must take the lock,
+//             signal the waiters and run the callbacks
 // so a completion nobody watches is one CAS, and a wait that finds the future done is one load.
 //
-// Waiting follows the one mechanism of detail/futex.hpp: a short spin, then a futex sleep on
-// the status word. A thread running tasks of an executor (a pool worker) does not sleep while
+// Waiting goes through the one waiting seam (detail/wait_node.hpp): a short spin, then a
+// WaitNode linked under the state's lock and signaled by the completion — a thread's node
+// parks it, a coroutine's (add_waiter) schedules it. A thread running tasks of an executor (a
+// pool worker) does not sleep while
 // that executor has queued tasks: it runs them meanwhile (help-while-waiting, see HelpSource),
 // so a task that waits on another task of its own saturated pool cannot deadlock it.
+//
+// Happens-before: everything the completer did before set_value()/set_exception()/cancel() is
+// visible to a thread whose wait_done() (result(), exception()) returned, and to callbacks.
 //
 // Thread-safety: all members may be called concurrently. The value is written once, before
 // the release that publishes FINISHED, and only read after an acquire that sees it.
@@ -29,10 +34,15 @@
 #include "concur/deadline.hpp"
 #include "concur/detail/mutex.hpp"
 #include "concur/detail/unique_function.hpp"
+#include "concur/detail/wait_node.hpp"
+#include "concur/detail/wait_site.hpp"
 
 namespace concur::futures::detail {
 
 using concur::Deadline;
+
+// How a thread blocked in result() or exception() appears in thread dumps (wait_site.hpp).
+inline constexpr concur::detail::WaitKind kFutureWait{"future", "Future", false, false};
 
 enum class Status : std::uint32_t { kPending = 0, kRunning = 1, kCancelled = 2, kFinished = 3 };
 
@@ -105,6 +115,12 @@ class StateBase {
   // the future. An exception from a callback is reported on stderr and ignored.
   void add_callback(concur::detail::UniqueFunction<void()> callback);
 
+  // A waiter that cannot block (an action WaitNode: a coroutine): linked unless the future is
+  // done (returns false then); signaled when it completes. remove_waiter() returns true if it
+  // was still linked (no signal will come), false if it was signaled.
+  bool add_waiter(concur::detail::WaitNode& node);
+  bool remove_waiter(concur::detail::WaitNode& node) noexcept;
+
   // Registers a listener unless the future is already done (returns false then).
   bool add_listener(Listener* listener);
   // Unregisters; after it returns, the listener is not being called for this future.
@@ -131,8 +147,7 @@ class StateBase {
  private:
   static constexpr std::uint32_t kStatusMask = 3;
   static constexpr std::uint32_t kFinishing = 4;  // claimed by a completer, outcome being stored
-  static constexpr std::uint32_t kSleepers = 8;
-  static constexpr std::uint32_t kListeners = 16;
+  static constexpr std::uint32_t kWatched = 8;
 
   void complete(std::uint32_t old_word) noexcept;  // wake and notify after reaching a done state
   bool watch_locked() noexcept;
@@ -141,7 +156,8 @@ class StateBase {
   std::atomic<std::uint32_t> word_{static_cast<std::uint32_t>(Status::kPending)};
   std::atomic<std::uint32_t> refs_{1};
   std::exception_ptr error_;
-  concur::detail::Mutex mutex_;  // guards callbacks_ and listeners_
+  concur::detail::Mutex mutex_;  // guards waiters_, callbacks_ and listeners_
+  concur::detail::WaitList waiters_;
   std::vector<concur::detail::UniqueFunction<void()>> callbacks_;
   std::vector<Listener*> listeners_;
 
