@@ -14,12 +14,19 @@
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <iomanip>
 #include <sstream>
 #include <string>
 #include <thread>
 
 namespace timing {
+
+inline std::string fixed(double x, int digits) {
+  std::ostringstream s;
+  s << std::fixed << std::setprecision(digits) << x;
+  return s.str();
+}
 
 // std::thread::hardware_concurrency(): the hardware threads of the machine (0 if unknown).
 inline unsigned hardware_threads() { return std::thread::hardware_concurrency(); }
@@ -41,6 +48,44 @@ inline std::string cores_text() {
          std::to_string(n) + ")";
 }
 
+// How many threads of other programs are running or waiting for a core right now: the
+// procs_running line of /proc/stat (which counts this thread too), sampled 20 times over 0.1 s
+// and averaged; -1 if unknown. (Not the load average: that still counts, for minutes, a build that
+// has just finished.)
+inline double others_running() {
+  double sum = 0;
+  constexpr int samples = 20;
+  for (int i = 0; i < samples; ++i) {
+    std::ifstream f("/proc/stat");
+    std::string key;
+    double running = -1;
+    while (f >> key) {
+      if (key == "procs_running") {
+        f >> running;
+        break;
+      }
+      f.ignore(1 << 20, '\n');
+    }
+    if (running < 0) return -1;
+    sum += running - 1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return sum / samples;
+}
+
+// "this machine: 2 cores (...)", and a warning when other programs keep the cores busy: the
+// times measured then include waits for a core, and the speed-ups come out lower (or, when the
+// disturbance hits the one-thread runs, higher) than on a quiet machine.
+inline std::string machine_text() {
+  std::string text = "this machine: " + cores_text();
+  const double others = others_running();
+  if (others >= 0.5) {
+    text += "\n(busy: other programs keep about " + fixed(others, 1) + " threads running on " +
+            "these cores, so the times below are disturbed; on a quiet machine they are clean)";
+  }
+  return text;
+}
+
 inline double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
@@ -51,12 +96,6 @@ double time_it(F&& f) {
   const auto start = std::chrono::steady_clock::now();
   f();
   return seconds_since(start);
-}
-
-inline std::string fixed(double x, int digits) {
-  std::ostringstream s;
-  s << std::fixed << std::setprecision(digits) << x;
-  return s.str();
 }
 
 // "1.9x", and a warning when the figure exceeds what `threads` threads on this machine's cores

@@ -70,7 +70,7 @@ int main() {
   }  // the end of the with block waits for fib(30), and so for the callback
 
   print("--- CPU-bound work on threads: no GIL, so no ProcessPoolExecutor needed");
-  print("this machine:", timing::cores_text());
+  print(timing::machine_text());
   const std::vector<int> timed_inputs = {38, 38, 38, 38};
   std::string sequential_results, pooled_results;
   auto sequential = [&] {

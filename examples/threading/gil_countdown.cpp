@@ -46,7 +46,7 @@ int main() {
   constexpr std::uint64_t n = 800'000'000;
   constexpr int rounds = 5;
 
-  print("this machine:", timing::cores_text());
+  print(timing::machine_text());
 
   two_threads(n / 4);  // warm-up: the clock speed ramps up, the first threads are made
   double one = 1e9, two = 1e9;
