@@ -7,7 +7,10 @@
 // C++ has no GIL: the threads run truly at the same time on several cores, and an unprotected
 // read-modify-write loses updates far more often. One `n += 1` per thread finishes before the
 // next thread has even started, so here each thread does it 100000 times, and the threads wait
-// at an Event until all 100 are started, so that they really overlap. Then:
+// at an Event until all 100 are started, so that they really overlap. Between the read and the
+// write, add_one() takes about as long as the interpreter's LOAD_CONST and INPLACE_ADD (a few
+// dozen nanoseconds), so that a thread preempted in mid-loop has most likely read n and not yet
+// written it: then updates are lost even when the threads share one core. Then:
 //   1. no lock: n is read, then written back plus one (two separate steps, like the bytecodes);
 //   2. with a th::Lock around n += 1 (the seed's §7 fix): nothing is lost;
 //   3. std::atomic's fetch_add: the C++ answer, one indivisible read-modify-write, no lock.
@@ -31,6 +34,14 @@ namespace th = concur::threading;
 constexpr int kThreads = 100;
 constexpr long kTimes = 100'000;  // n += 1 per thread
 constexpr long kExpected = kThreads * kTimes;
+
+// LOAD_CONST 1; INPLACE_ADD: v + 1, taking the time of a few dozen simple steps (`volatile`
+// keeps each of them).
+long add_one(long v) {
+  volatile int steps = 0;
+  while (steps < 16) steps = steps + 1;
+  return v + 1;
+}
 
 // threads = [Thread(target=foo) for i in range(100)]; start them all; join them all. The threads
 // wait at `go` until all are started, then run together.
@@ -61,7 +72,8 @@ int main() {
   run_threads([&] {
     for (long i = 0; i < kTimes; ++i) {
       long v = n.load(std::memory_order_relaxed);  // LOAD_GLOBAL n
-      n.store(v + 1, std::memory_order_relaxed);   // INPLACE_ADD, STORE_GLOBAL n
+      v = add_one(v);                              // LOAD_CONST 1; INPLACE_ADD
+      n.store(v, std::memory_order_relaxed);       // STORE_GLOBAL n
     }
   });
   print("print(n):", result(n.load()));
@@ -77,7 +89,7 @@ int main() {
   run_threads([&] {
     for (long i = 0; i < kTimes; ++i) {
       std::lock_guard g(lock);
-      locked_n += 1;
+      locked_n = add_one(locked_n);
     }
   });
   print("print(n):", result(locked_n));
