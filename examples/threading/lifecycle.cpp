@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <fstream>
@@ -96,7 +97,7 @@ void life() {
   // 阻塞 2: it waits for "user input" (a line on a pipe)
   reading.store(true);
   char buf[64];
-  while (::read(input_pipe[0], buf, sizeof buf) < 0) {
+  while (::read(input_pipe[0], buf, sizeof buf) < 0 && errno == EINTR) {
   }
   // 阻塞 3: it takes a lock that another thread holds
   { std::lock_guard g(lock); }
@@ -123,7 +124,8 @@ int main() {
   show("t calls sleep(0.3)", wait_until(t, blocked_on("sleep")));
 
   wait_until(t, [](const th::ThreadStatus&) { return reading.load(); });
-  while (kernel_state(*t.native_id()) != 'S') th::sleep(1ms);
+  // (up to 2 s: where /proc cannot be read, the kernel's view is '?')
+  for (int i = 0; i < 2000 && kernel_state(*t.native_id()) != 'S'; ++i) th::sleep(1ms);
   show("t waits for input (read() on a pipe)", t.state());
   print("   ... not a concur wait, so state() says RUNNING; the kernel says",
         std::string(1, kernel_state(*t.native_id())), "(sleeping)");
