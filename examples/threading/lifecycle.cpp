@@ -127,8 +127,9 @@ int main() {
   // (up to 2 s: where /proc cannot be read, the kernel's view is '?')
   for (int i = 0; i < 2000 && kernel_state(*t.native_id()) != 'S'; ++i) th::sleep(1ms);
   show("t waits for input (read() on a pipe)", t.state());
+  const char k = kernel_state(*t.native_id());
   print("   ... not a concur wait, so state() says RUNNING; the kernel says",
-        std::string(1, kernel_state(*t.native_id())), "(sleeping)");
+        std::string(1, k) + (k == 'S' ? " (sleeping)" : ""));
   if (::write(input_pipe[1], "input\n", 6) != 6) return 1;
 
   show("t takes the lock the main thread holds", wait_until(t, blocked_on("lock")));
