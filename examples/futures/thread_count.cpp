@@ -11,7 +11,7 @@
 // amount of arithmetic, calibrated at start to take about 4 ms). 24 such tasks run on a
 // cf::ThreadPoolExecutor(max_workers) for max_workers = 1, 2, 3, 4, 6, 8. The wait and CPU
 // time per task are measured (the CPU time with the thread's CPU clock) and put into the formula;
-// the measured best is the smallest max_workers within 10% of the fastest sweep time. Each count
+// the measured best is the smallest max_workers within 15% of the fastest sweep time. Each count
 // runs 3 times (the sweeps interleaved) after a warm-up, and the best time counts
 // (examples/common/timing.hpp). On a quiet machine with 2 cores, both say 4; on a busy one the
 // cores are shared with other programs, and the measured figures move.
@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -134,7 +135,7 @@ int main() {
   for (const auto& [w, t] : best) fastest = std::min(fastest, t);
   int best_workers = kWorkers.back();
   for (int w : kWorkers) {
-    if (best[w] <= fastest * 1.10) {
+    if (best[w] <= fastest * 1.15) {
       best_workers = w;
       break;
     }
@@ -149,5 +150,9 @@ int main() {
     print(line);
   }
   print("the formula predicts", timing::fixed(predicted, 1), "threads; measured best:", best_workers,
-        "threads (the fewest within 10% of the fastest; more threads only queue for the cores)");
+        "threads (the fewest within 15% of the fastest: more gain little)");
+  print(std::abs(best_workers - predicted) <= 1.0
+            ? "they agree: beyond that many threads, the extra ones only queue for the cores"
+            : "they differ: the formula takes the cores to be ours alone, and the waits and the "
+              "computations to interleave perfectly");
 }
