@@ -67,6 +67,17 @@ void StateBase::end_finish() noexcept {
   complete(w);
 }
 
+void StateBase::abandon_finish() noexcept {
+  word_.fetch_and(~kFinishing, std::memory_order_release);
+}
+
+bool StateBase::try_set_exception(std::exception_ptr error) noexcept {
+  if (!begin_finish()) return false;
+  error_ = std::move(error);
+  end_finish();
+  return true;
+}
+
 void StateBase::set_exception(std::exception_ptr error) {
   if (!begin_finish()) throw InvalidStateError("set_exception() on a future that is already done");
   error_ = std::move(error);

@@ -36,6 +36,7 @@
 #include <optional>
 #include <ranges>
 #include <tuple>
+#include <typeinfo>
 #include <type_traits>
 #include <utility>
 #include <variant>
@@ -50,11 +51,43 @@ namespace concur::futures {
 // Options of Executor::map (Python's timeout=, chunksize=, buffersize=).
 struct MapOptions {
   std::optional<std::chrono::duration<double>> timeout{};  // from the map() call; unset: none
-  int chunksize = 1;                    // ignored by thread pools, as in Python (used by §6 pools)
+  int chunksize = 1;  // reaches the executor (enqueue_map_call); a thread pool ignores it
   std::optional<long> buffersize{};     // unset: submit everything at once; else >= 1
 };
 
 namespace detail {
+
+// Calls `fn` on `args` and stores the outcome in `state`; what every worker does with a task.
+template <class R, class Fn, class Tuple>
+void run_call(Fn& fn, Tuple&& args, State<R>& state) noexcept {
+  if (!state.set_running_or_notify_cancel()) {  // cancelled while queued
+    StateBase::task_finishing();
+    return;
+  }
+  try {
+    if constexpr (std::is_void_v<R>) {
+      std::apply(fn, std::forward<Tuple>(args));
+      StateBase::task_finishing();
+      state.try_set_value();
+    } else {
+      R value = std::apply(fn, std::forward<Tuple>(args));
+      StateBase::task_finishing();
+      state.try_set_value(std::move(value));
+    }
+  } catch (...) {
+    // The call threw, or storing its value did; either way the future, if nobody completed it
+    // meanwhile, fails with that exception (never a throw out of this noexcept function).
+    StateBase::task_finishing();
+    state.try_set_exception(std::current_exception());
+  }
+}
+
+// A function type with a call form (call_form.hpp): a plain function pointer, or a capture-less
+// lambda (empty and default-constructible: another process can make its own).
+template <class Fn>
+inline constexpr bool has_call_form_v =
+    (std::is_pointer_v<Fn> && std::is_function_v<std::remove_pointer_t<Fn>>) ||
+    (std::is_empty_v<Fn> && std::is_default_constructible_v<Fn>);
 
 // The task and the future's state in one allocation: fn and its arguments, stored by value.
 template <class R, class Fn, class... Args>
@@ -64,34 +97,40 @@ class TaskState final : public State<R> {
   explicit TaskState(F&& fn, A&&... args)
       : fn_(std::forward<F>(fn)), args_(std::forward<A>(args)...) {}
 
+  bool call_form(CallForm& form) noexcept override {
+    if constexpr (has_call_form_v<Fn>) {
+      form.invoke = &invoke_elsewhere;
+      if constexpr (std::is_pointer_v<Fn>) form.target = reinterpret_cast<void (*)()>(fn_);
+      form.arguments = &args_;
+      form.arguments_type = &typeid(std::tuple<Args...>);
+      form.function_type = &typeid(Fn);
+      return true;
+    } else {
+      return false;
+    }
+  }
+
   // One task per submit(): from the per-thread block cache, not a fresh malloc each time.
   static void* operator new(std::size_t size) { return concur::detail::BlockCache::allocate(size); }
   static void operator delete(void* p, std::size_t size) noexcept {
     concur::detail::BlockCache::deallocate(p, size);
   }
 
-  void run() noexcept override {
-    if (!this->set_running_or_notify_cancel()) {  // cancelled while queued
-      StateBase::task_finishing();
-      return;
-    }
-    try {
-      if constexpr (std::is_void_v<R>) {
-        std::apply(fn_, std::move(args_));
-        StateBase::task_finishing();
-        this->try_set_value();
-      } else {
-        R value = std::apply(fn_, std::move(args_));
-        StateBase::task_finishing();
-        this->try_set_value(std::move(value));
-      }
-    } catch (...) {
-      StateBase::task_finishing();
-      this->set_exception(std::current_exception());
-    }
-  }
+  void run() noexcept override { run_call(fn_, std::move(args_), *this); }
 
  private:
+  // CallForm::invoke for this call's types: what a worker in another process runs, on the
+  // arguments it received and a state of its own.
+  static void invoke_elsewhere(void (*target)(), void* arguments, StateBase& state) noexcept {
+    (void)target;  // null for a capture-less lambda
+    Fn fn = [&] {
+      if constexpr (std::is_pointer_v<Fn>) return reinterpret_cast<Fn>(target);
+      else return Fn{};
+    }();
+    run_call(fn, std::move(*static_cast<std::tuple<Args...>*>(arguments)),
+             static_cast<State<R>&>(state));
+  }
+
   Fn fn_;
   std::tuple<Args...> args_;
 };
@@ -118,13 +157,7 @@ class Executor {
   template <class Fn, class... Args>
   auto submit(Fn&& fn, Args&&... args)
       -> Future<std::invoke_result_t<std::decay_t<Fn>&, std::decay_t<Args>...>> {
-    using R = std::invoke_result_t<std::decay_t<Fn>&, std::decay_t<Args>...>;
-    auto* task = new detail::TaskState<R, std::decay_t<Fn>, std::decay_t<Args>...>(
-        std::forward<Fn>(fn), std::forward<Args>(args)...);
-    task->add_ref();  // one reference for the Future, one for the queue
-    Future<R> future{detail::StateRef(task)};
-    enqueue(detail::StateRef(task));  // on a throw, the StateRef gives its reference back
-    return future;
+    return submit_with(0, std::forward<Fn>(fn), std::forward<Args>(args)...);
   }
 
   // map(fn, ranges...), map(fn, ranges..., timeout), map(fn, ranges..., MapOptions)
@@ -136,10 +169,38 @@ class Executor {
 
  protected:
   // Takes one reference to a task whose run() the executor must call exactly once (or cancel
-  // it). Throws RuntimeError after shutdown, BrokenExecutor when broken.
+  // it). Throws RuntimeError after shutdown, BrokenExecutor when broken. An executor that runs
+  // tasks in other processes takes the call's form instead (task->call_form(), call_form.hpp).
   virtual void enqueue(detail::StateRef task) = 0;
 
+  // The calls of one map(): MapOptions::chunksize (>= 1) reaches the executor here. A thread
+  // pool ignores it (as Python's); a process pool may send `chunksize` consecutive calls as one
+  // message, and must send what it holds back when flush_map_calls() is called: map() calls it
+  // whenever its consumer is about to wait for a result, and when its input ends.
+  virtual void enqueue_map_call(detail::StateRef task, int chunksize) {
+    (void)chunksize;
+    enqueue(std::move(task));
+  }
+  virtual void flush_map_calls() {}
+
  private:
+  // submit(), or one call of a map() when chunksize >= 1.
+  template <class Fn, class... Args>
+  auto submit_with(int chunksize, Fn&& fn, Args&&... args)
+      -> Future<std::invoke_result_t<std::decay_t<Fn>&, std::decay_t<Args>...>> {
+    using R = std::invoke_result_t<std::decay_t<Fn>&, std::decay_t<Args>...>;
+    auto* task = new detail::TaskState<R, std::decay_t<Fn>, std::decay_t<Args>...>(
+        std::forward<Fn>(fn), std::forward<Args>(args)...);
+    task->add_ref();  // one reference for the Future, one for the queue
+    Future<R> future{detail::StateRef(task)};
+    // On a throw, the StateRef gives its reference back.
+    if (chunksize > 0)
+      enqueue_map_call(detail::StateRef(task), chunksize);
+    else
+      enqueue(detail::StateRef(task));
+    return future;
+  }
+
   template <class Fn, class... Ranges>
   auto map_with(const MapOptions& options, Fn&& fn, Ranges&&... ranges);
 
@@ -155,8 +216,11 @@ class MapRange {
 
   // Submits the next call, or returns nullopt when the input is exhausted.
   using Source = std::function<std::optional<Future<R>>()>;
+  // Sends the calls submitted so far (Executor::flush_map_calls).
+  using Flush = std::function<void()>;
 
-  MapRange(Source source, const MapOptions& options) : source_(std::move(source)) {
+  MapRange(Source source, Flush flush, const MapOptions& options)
+      : source_(std::move(source)), flush_(std::move(flush)) {
     if (options.timeout) deadline_ = Deadline::after(*options.timeout);
     if (options.buffersize && *options.buffersize < 1)
       throw ValueError("buffersize must be None or >= 1");
@@ -200,6 +264,7 @@ class MapRange {
  private:
   // Keeps `ahead_` calls submitted (all of them when there is no buffersize).
   void fill() {
+    bool submitted = false;
     while (source_ && (ahead_ == 0 || pending_.size() < ahead_)) {
       std::optional<Future<R>> f = source_();
       if (!f) {
@@ -207,7 +272,9 @@ class MapRange {
         break;
       }
       pending_.push_back(std::move(*f));
+      submitted = true;
     }
+    if (submitted && flush_) flush_();  // the consumer may wait for any of them next
   }
   value_type current() {
     Future<R>& f = pending_.front();
@@ -225,6 +292,7 @@ class MapRange {
   }
 
   Source source_;
+  Flush flush_;
   std::deque<Future<R>> pending_;
   Deadline deadline_ = Deadline::never();
   std::size_t ahead_ = 0;
@@ -268,7 +336,8 @@ auto Executor::map_with(const MapOptions& options, Fn&& fn, Ranges&&... ranges) 
   };
   auto inputs = std::make_shared<Inputs>(
       Inputs{std::forward<Fn>(fn), {std::views::all(std::forward<Ranges>(ranges))...}, {}});
-  typename MapRange<R>::Source source = [inputs,
+  const int chunksize = options.chunksize < 1 ? 1 : options.chunksize;
+  typename MapRange<R>::Source source = [inputs, chunksize,
                                          executor = alive_]() -> std::optional<Future<R>> {
     Executor* self = *executor;
     if (!self) return std::nullopt;  // the executor is gone: nothing more is submitted
@@ -282,10 +351,13 @@ auto Executor::map_with(const MapOptions& options, Fn&& fn, Ranges&&... ranges) 
       }
       if (((std::get<I>(in.its) == std::ranges::end(std::get<I>(in.views))) || ...))
         return std::nullopt;  // the shortest input is exhausted
-      return self->submit(in.fn, *std::get<I>(in.its)...);
+      return self->submit_with(chunksize, in.fn, *std::get<I>(in.its)...);
     }(std::index_sequence_for<Ranges...>{});
   };
-  return MapRange<R>(std::move(source), options);
+  typename MapRange<R>::Flush flush = [executor = alive_] {
+    if (Executor* self = *executor) self->flush_map_calls();
+  };
+  return MapRange<R>(std::move(source), std::move(flush), options);
 }
 
 }  // namespace concur::futures

@@ -35,6 +35,7 @@
 #include "concur/detail/mutex.hpp"
 #include "concur/detail/unique_function.hpp"
 #include "concur/detail/wait_node.hpp"
+#include "concur/futures/detail/call_form.hpp"
 #include "concur/detail/wait_site.hpp"
 
 namespace concur::futures::detail {
@@ -103,6 +104,17 @@ class StateBase {
 
   // Finishes the future with an exception. Throws InvalidStateError if already done.
   void set_exception(std::exception_ptr error);
+  // For executors: the same, unless the future is already done (returns false then: cancelled,
+  // or completed by hand meanwhile). Never throws.
+  bool try_set_exception(std::exception_ptr error) noexcept;
+
+  // For executors that run the call elsewhere (another process): fills `form` with the call in
+  // a form that can leave this process and returns true, or returns false if it has none
+  // (call_form.hpp). A future made by hand has none.
+  virtual bool call_form(CallForm& form) noexcept {
+    (void)form;
+    return false;
+  }
 
   // Blocks until done or the deadline; returns done(). See the header comment for helping.
   bool wait_done(const Deadline& deadline);
@@ -143,6 +155,7 @@ class StateBase {
   // Returns false (and changes nothing) if the future was already done.
   bool begin_finish() noexcept;  // claim: only the claimer may store the outcome
   void end_finish() noexcept;    // publish FINISHED, wake, run callbacks
+  void abandon_finish() noexcept;  // storing the outcome threw: the future stays as it was
 
  private:
   static constexpr std::uint32_t kStatusMask = 3;
@@ -191,17 +204,21 @@ class State : public StateBase {
   }
 
   // Finishes the future with a value. Throws InvalidStateError if already done.
+  // If storing the value throws (R's constructor), the future stays pending and the
+  // exception propagates.
   template <class... A>
   void set_value(A&&... args) {
     if (!begin_finish()) throw_already_done();
-    store(std::forward<A>(args)...);
+    store_or_abandon(std::forward<A>(args)...);
     end_finish();
   }
   // For executors: the task's result; false if the future was already done (cancelled).
+  // Throws what storing the value throws, leaving the future pending (the task then fails it
+  // with that exception).
   template <class... A>
   bool try_set_value(A&&... args) {
     if (!begin_finish()) return false;
-    store(std::forward<A>(args)...);
+    store_or_abandon(std::forward<A>(args)...);
     end_finish();
     return true;
   }
@@ -211,8 +228,13 @@ class State : public StateBase {
 
  private:
   template <class... A>
-  void store(A&&... args) noexcept(std::is_nothrow_constructible_v<R, A&&...>) {
-    ::new (static_cast<void*>(&value_)) R(std::forward<A>(args)...);
+  void store_or_abandon(A&&... args) {
+    try {
+      ::new (static_cast<void*>(&value_)) R(std::forward<A>(args)...);
+    } catch (...) {
+      abandon_finish();
+      throw;
+    }
     has_value_ = true;
   }
   [[noreturn]] static void throw_already_done();
