@@ -1,8 +1,7 @@
 // The non-template half of concur::futures::detail::StateBase (future_state.hpp).
-#include <cstdio>
 #include <exception>
 
-#include "concur/detail/futex.hpp"
+#include "concur/detail/text.hpp"
 #include "concur/futures/errors.hpp"
 #include "concur/futures/detail/future_state.hpp"
 
@@ -106,10 +105,15 @@ void StateBase::run_callback(concur::detail::UniqueFunction<void()>& callback) n
   try {
     callback();
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "concur.futures: exception calling callback for a future: %s\n",
-                 e.what());
+    try {
+      concur::detail::write_stderr(
+          std::string("concur.futures: exception calling callback for a future: ") + e.what() +
+          "\n");
+    } catch (...) {  // no memory for the message: the short form
+      concur::detail::write_stderr("concur.futures: exception calling callback for a future\n");
+    }
   } catch (...) {
-    std::fprintf(stderr, "concur.futures: exception calling callback for a future\n");
+    concur::detail::write_stderr("concur.futures: exception calling callback for a future\n");
   }
 }
 

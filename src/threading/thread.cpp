@@ -7,12 +7,11 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdio>
 #include <cstdlib>
 #include <ctime>
 #include <typeinfo>
 
-#include "concur/detail/futex.hpp"
+#include "concur/detail/text.hpp"
 #include "concur/threading/detail/wait_kinds.hpp"
 #include "concur/threading/local.hpp"
 #include "threading/thread_record.hpp"
@@ -242,10 +241,7 @@ void default_excepthook(const ExceptHookArgs& args) {
     what = e.what();
   } catch (...) {
   }
-  // One write, so that reports of threads dying together do not interleave mid-line.
-  const std::string text = "Exception in thread " + args.thread_name + ":\n" + what + "\n";
-  std::fwrite(text.data(), 1, text.size(), stderr);
-  std::fflush(stderr);
+  detail::write_stderr("Exception in thread " + args.thread_name + ":\n" + what + "\n");
 }
 
 void report_exception(const std::shared_ptr<ThreadRecord>& st, std::exception_ptr e) noexcept {
@@ -260,7 +256,7 @@ void report_exception(const std::shared_ptr<ThreadRecord>& st, std::exception_pt
     try {
       user(args);
     } catch (...) {
-      std::fputs("Exception in threading excepthook:\n", stderr);
+      detail::write_stderr("Exception in threading excepthook:\n");
       default_excepthook(ExceptHookArgs{std::current_exception(), args.thread_name, args.thread});
     }
   } catch (...) {

@@ -42,12 +42,16 @@ struct ThreadRecord {
   }
   bool request_stop() {
     MutexGuard g(stop_mutex);
-    return stop_source_locked().request_stop();
+    const bool first = stop_source_locked().request_stop();
+    stop_was_requested.store(true, std::memory_order_release);
+    return first;
   }
-  bool stop_requested() {
-    MutexGuard g(stop_mutex);
-    return stop.stop_requested();
+  // Polled by a running target on every loop iteration: one load, no lock. (Only request_stop()
+  // can request a stop: the source never leaves the record, its tokens cannot request one.)
+  bool stop_requested() const noexcept {
+    return stop_was_requested.load(std::memory_order_acquire);
   }
+  std::atomic<bool> stop_was_requested{false};
 
   Mutex stop_mutex;  // guards stop
   std::stop_source stop{std::nostopstate};

@@ -33,7 +33,7 @@ class SimpleQueue : private detail::BasicQueue<T, detail::SimpleCoreFor<T>, fals
  public:
   using value_type = T;
 
-  SimpleQueue() : Base(0, std::size_t{0}) {}
+  SimpleQueue() : Base(0) {}
 
   using Base::empty;
   using Base::get;

@@ -23,6 +23,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include "concur/deadline.hpp"
@@ -38,8 +39,8 @@ namespace concur::threading {
 
 class Condition : public detail::AcquireForms<Condition> {
  public:
-  Condition() : rlock_(&own_) {}
-  explicit Condition(std::string_view name) : own_(name), rlock_(&own_) {}  // names its RLock
+  Condition() : rlock_(&own_.emplace()) {}
+  explicit Condition(std::string_view name) : rlock_(&own_.emplace(name)) {}  // names its RLock
   explicit Condition(Lock& lock) noexcept : lock_(&lock) {}
   explicit Condition(RLock& lock) noexcept : rlock_(&lock) {}
   Condition(const Condition&) = delete;
@@ -98,7 +99,7 @@ class Condition : public detail::AcquireForms<Condition> {
     return lock_ ? lock_->deferred_ : rlock_->deferred_;
   }
 
-  RLock own_;                 // used only by a default-constructed Condition
+  std::optional<RLock> own_;  // made only by a Condition that owns its lock
   Lock* lock_ = nullptr;      // exactly one of lock_ / rlock_ is set
   RLock* rlock_ = nullptr;
   detail::WaitList waiters_;  // protected by the underlying lock

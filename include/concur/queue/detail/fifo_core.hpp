@@ -35,16 +35,18 @@ class FifoCore {
   explicit FifoCore(std::size_t capacity) : capacity_(capacity) {
     if (capacity >= 2 && capacity <= kMaxRingCapacity)
       ring_ = std::make_unique<BoundedRing<T>>(capacity);
+    else
+      list_.emplace();
   }
 
   // Moves `x` in (kDone), or leaves it untouched: kFull, kClosed.
   PushResult try_push(T& x) {
     if (ring_) return ring_->try_push(x);
-    if (capacity_ == 0) return list_.try_push(x);
-    if (!reserve()) return list_.closed() ? PushResult::kClosed : PushResult::kFull;
+    if (capacity_ == 0) return list_->try_push(x);
+    if (!reserve()) return list_->closed() ? PushResult::kClosed : PushResult::kFull;
     bool pushed;
     try {
-      pushed = list_.push(std::move(x));
+      pushed = list_->push(std::move(x));
     } catch (...) {  // std::bad_alloc for a new block: give the place back
       count_.fetch_sub(1, std::memory_order_seq_cst);
       throw;
@@ -56,23 +58,23 @@ class FifoCore {
 
   std::optional<T> try_pop(bool& closed) noexcept {
     if (ring_) return ring_->try_pop(closed);
-    std::optional<T> out = list_.try_pop(closed);
+    std::optional<T> out = list_->try_pop(closed);
     // seq_cst: freeing a place is this core's "claim" for waiting producers (their reserve()
     // reads the count with seq_cst); see basic_queue.hpp.
     if (out && capacity_ != 0) count_.fetch_sub(1, std::memory_order_seq_cst);
     return out;
   }
 
-  std::size_t size() const noexcept { return ring_ ? ring_->size() : list_.size(); }
-  std::uint64_t pushed() const noexcept { return ring_ ? ring_->pushed() : list_.pushed(); }
+  std::size_t size() const noexcept { return ring_ ? ring_->size() : list_->size(); }
+  std::uint64_t pushed() const noexcept { return ring_ ? ring_->pushed() : list_->pushed(); }
 
   void close() noexcept {
     if (ring_)
       ring_->close();
     else
-      list_.close();
+      list_->close();
   }
-  bool closed() const noexcept { return ring_ ? ring_->closed() : list_.closed(); }
+  bool closed() const noexcept { return ring_ ? ring_->closed() : list_->closed(); }
 
  private:
   // One place for a bounded SegmentedFifo. A CAS loop rather than fetch_add-then-undo: a
@@ -90,8 +92,8 @@ class FifoCore {
   const std::size_t capacity_;
   std::unique_ptr<BoundedRing<T>> ring_;
   // Inline, so that the unbounded queue, the common case, reaches its items without a pointer
-  // hop; a bounded queue leaves it unused (one empty block).
-  SegmentedFifo<T> list_;
+  // hop; made only when there is no ring.
+  std::optional<SegmentedFifo<T>> list_;
   alignas(kCacheLine) std::atomic<std::size_t> count_{0};  // places reserved (large bound only)
 };
 

@@ -98,7 +98,7 @@ class LockedCore {
   static constexpr bool kSeqCstClaims = false;
 
   // capacity 0: unbounded.
-  explicit LockedCore(std::size_t capacity) : capacity_(capacity) {}
+  explicit LockedCore(std::size_t capacity = 0) : capacity_(capacity) {}  // 0: unbounded
 
   // Moves `x` in (kDone), or leaves it untouched: kFull, kClosed.
   PushResult try_push(T& x) {

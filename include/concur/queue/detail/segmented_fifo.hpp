@@ -56,9 +56,8 @@ class SegmentedFifo {
   // consumers decide "empty" with a seq_cst load of what it modified (see basic_queue.hpp).
   static constexpr bool kSeqCstClaims = true;
 
-  // The core interface of basic_queue.hpp passes a capacity; this core is unbounded (0).
-  explicit SegmentedFifo(std::size_t capacity = 0) {
-    (void)capacity;
+  // Unbounded: a bound, where a queue has one, is kept by FifoCore.
+  SegmentedFifo() {
     Block* b = new Block;
     head_.block.store(b, std::memory_order_relaxed);
     tail_.block.store(b, std::memory_order_relaxed);
