@@ -7,15 +7,19 @@
 //
 //   threading_bench [--rounds N] [--sample-ms MS] [--only a,b,...] [--python SCRIPT]
 //                   [--python-exe EXE] [--no-python] [--verbose]
-// workloads: pingpong, lock-contended, lock-uncontended, lock-diagnostics, thread-start, prodcons
+// workloads: pingpong, pingpong-loaded (beside a CPU-bound process), idle-wait, lock-contended,
+//            lock-uncontended, lock-diagnostics, thread-start, prodcons
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include <time.h>
 
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <semaphore>
 #include <string>
@@ -52,67 +56,95 @@ void futex_await(std::atomic<std::uint32_t>& w, std::uint32_t want) {
 // ------------------------------------------------------------------------------------------------
 // 1. Two-thread wake ping-pong: round trips per second (each round trip is two wake-ups).
 // ------------------------------------------------------------------------------------------------
+// The variants, shared by the quiet and the loaded workload.
+double pp_event(std::int64_t& n) {
+  th::Event ping, pong;
+  return two_thread(
+      n, [&](std::int64_t) { ping.set(); pong.wait(); pong.clear(); },
+      [&](std::int64_t) { ping.wait(); ping.clear(); pong.set(); });
+}
+double pp_semaphore(std::int64_t& n) {
+  th::Semaphore ping(0), pong(0);
+  return two_thread(
+      n, [&](std::int64_t) { ping.release(); pong.acquire(); },
+      [&](std::int64_t) { ping.acquire(); pong.release(); });
+}
+double pp_condition(std::int64_t& n) {
+  th::Lock lock;
+  th::Condition c_ping(lock), c_pong(lock);
+  int turn = 0;  // 1: the partner's turn
+  return two_thread(
+      n,
+      [&](std::int64_t) {
+        lock.acquire();
+        turn = 1;
+        c_ping.notify();
+        while (turn != 0) c_pong.wait();
+        lock.release();
+      },
+      [&](std::int64_t) {
+        lock.acquire();
+        while (turn != 1) c_ping.wait();
+        turn = 0;
+        c_pong.notify();
+        lock.release();
+      });
+}
+// libstdc++ 12: 12 pauses, then 4 sched_yield()s, then a futex sleep (atomic_wait.h).
+double pp_binary_semaphore(std::int64_t& n) {
+  std::binary_semaphore ping(0), pong(0);
+  return two_thread(
+      n, [&](std::int64_t) { ping.release(); pong.acquire(); },
+      [&](std::int64_t) { ping.acquire(); pong.release(); });
+}
+// Idiomatic C++: notify after unlocking, the fastest way to use a condition_variable.
+double pp_condition_variable(std::int64_t& n) {
+  std::mutex m;
+  std::condition_variable c_ping, c_pong;
+  int turn = 0;
+  return two_thread(
+      n,
+      [&](std::int64_t) {
+        { std::lock_guard g(m); turn = 1; }
+        c_ping.notify_one();
+        std::unique_lock l(m);
+        c_pong.wait(l, [&] { return turn == 0; });
+      },
+      [&](std::int64_t) {
+        { std::unique_lock l(m); c_ping.wait(l, [&] { return turn == 1; }); turn = 0; }
+        c_pong.notify_one();
+      });
+}
+double pp_raw_futex(std::int64_t& n) {
+  std::atomic<std::uint32_t> ping{0}, pong{0};
+  return two_thread(
+      n,
+      [&](std::int64_t i) {
+        const auto k = static_cast<std::uint32_t>(i + 1);
+        ping.store(k, std::memory_order_release);
+        sys_futex(&ping, FUTEX_WAKE, 1);
+        futex_await(pong, k);
+      },
+      [&](std::int64_t i) {
+        const auto k = static_cast<std::uint32_t>(i + 1);
+        futex_await(ping, k);
+        pong.store(k, std::memory_order_release);
+        sys_futex(&pong, FUTEX_WAKE, 1);
+      });
+}
+
+// The plain wake-up hand-off must win: Event and Semaphore at least as fast as a
+// std::binary_semaphore pair, on a quiet machine and beside a CPU-bound process.
+constexpr double kHandoffGoal = 1.0;
+
 Workload make_pingpong() {
   Workload w{"pingpong", "ping-pong", "round trips/s between two threads, each one two wake-ups",
              2000};
-
-  w.add("concur Event", [](std::int64_t& n) {
-    th::Event ping, pong;
-    return two_thread(
-        n, [&](std::int64_t) { ping.set(); pong.wait(); pong.clear(); },
-        [&](std::int64_t) { ping.wait(); ping.clear(); pong.set(); });
-  });
-  w.add("concur Semaphore", [](std::int64_t& n) {
-    th::Semaphore ping(0), pong(0);
-    return two_thread(
-        n, [&](std::int64_t) { ping.release(); pong.acquire(); },
-        [&](std::int64_t) { ping.acquire(); pong.release(); });
-  });
-  w.add("concur Condition", [](std::int64_t& n) {
-    th::Lock lock;
-    th::Condition c_ping(lock), c_pong(lock);
-    int turn = 0;  // 1: the partner's turn
-    return two_thread(
-        n,
-        [&](std::int64_t) {
-          lock.acquire();
-          turn = 1;
-          c_ping.notify();
-          while (turn != 0) c_pong.wait();
-          lock.release();
-        },
-        [&](std::int64_t) {
-          lock.acquire();
-          while (turn != 1) c_ping.wait();
-          turn = 0;
-          c_pong.notify();
-          lock.release();
-        });
-  });
-  w.add("std::binary_semaphore", [](std::int64_t& n) {
-    std::binary_semaphore ping(0), pong(0);
-    return two_thread(
-        n, [&](std::int64_t) { ping.release(); pong.acquire(); },
-        [&](std::int64_t) { ping.acquire(); pong.release(); });
-  });
-  // Idiomatic C++: notify after unlocking, the fastest way to use a condition_variable.
-  w.add("std::condition_variable", [](std::int64_t& n) {
-    std::mutex m;
-    std::condition_variable c_ping, c_pong;
-    int turn = 0;
-    return two_thread(
-        n,
-        [&](std::int64_t) {
-          { std::lock_guard g(m); turn = 1; }
-          c_ping.notify_one();
-          std::unique_lock l(m);
-          c_pong.wait(l, [&] { return turn == 0; });
-        },
-        [&](std::int64_t) {
-          { std::unique_lock l(m); c_ping.wait(l, [&] { return turn == 1; }); turn = 0; }
-          c_pong.notify_one();
-        });
-  });
+  w.add("concur Event", pp_event);
+  w.add("concur Semaphore", pp_semaphore);
+  w.add("concur Condition", pp_condition);
+  w.add("std::binary_semaphore", pp_binary_semaphore);
+  w.add("std::condition_variable", pp_condition_variable);
 #ifdef CONCUR_BENCH_HAVE_BOOST
   w.add("boost::condition_variable", [](std::int64_t& n) {
     boost::mutex m;
@@ -135,31 +167,146 @@ Workload make_pingpong() {
   // No std::atomic::wait peer: with libstdc++ 12 (Debian 12's g++) a ping-pong on
   // atomic::wait/notify_one hangs now and then — both threads asleep in __atomic_wait_address_v,
   // seen here in a `make bench` run — a lost wake-up in that implementation, not a usable peer.
-  w.add("raw futex", [](std::int64_t& n) {
-    std::atomic<std::uint32_t> ping{0}, pong{0};
-    return two_thread(
-        n,
-        [&](std::int64_t i) {
-          const auto k = static_cast<std::uint32_t>(i + 1);
-          ping.store(k, std::memory_order_release);
-          sys_futex(&ping, FUTEX_WAKE, 1);
-          futex_await(pong, k);
-        },
-        [&](std::int64_t i) {
-          const auto k = static_cast<std::uint32_t>(i + 1);
-          futex_await(ping, k);
-          pong.store(k, std::memory_order_release);
-          sys_futex(&pong, FUTEX_WAKE, 1);
-        });
-  });
+  w.add("raw futex", pp_raw_futex);
   w.add_python("Python Event", "pingpong_event");
 
-  w.compare("concur Event", "std::binary_semaphore");
+  w.compare("concur Event", "std::binary_semaphore", kHandoffGoal);
   w.compare("concur Event", "raw futex");
   w.compare("concur Event", "Python Event");
-  w.compare("concur Semaphore", "std::binary_semaphore");
+  w.compare("concur Semaphore", "std::binary_semaphore", kHandoffGoal);
   w.compare("concur Condition", "std::condition_variable");
   w.compare("concur Condition", "boost::condition_variable");
+  return w;
+}
+
+// The same hand-off beside one CPU-bound process: three runnable threads on two CPUs, so the
+// partner is now and then preempted, and a waiter that spins while it cannot answer only
+// delays it.
+Workload make_pingpong_loaded() {
+  Workload w{"pingpong-loaded", "ping-pong loaded",
+             "round trips/s between two threads, each one two wake-ups", 2000};
+  w.beside_cpu_hog = true;
+  w.add("concur Event", pp_event);
+  w.add("concur Semaphore", pp_semaphore);
+  w.add("concur Condition", pp_condition);
+  w.add("std::binary_semaphore", pp_binary_semaphore);
+  w.add("std::condition_variable", pp_condition_variable);
+  w.add("raw futex", pp_raw_futex);
+  w.compare("concur Event", "std::binary_semaphore", kHandoffGoal);
+  w.compare("concur Semaphore", "std::binary_semaphore", kHandoffGoal);
+  w.compare("concur Event", "raw futex");
+  w.compare("concur Condition", "std::condition_variable");
+  return w;
+}
+
+// ------------------------------------------------------------------------------------------------
+// 1b. A wait nobody answers must not burn a core: the waiter's own CPU time
+// (CLOCK_THREAD_CPUTIME_ID) over a 200 ms timed wait that no one ends, as a share of the wall
+// time, after a ping-pong has grown the thread's spin budget to its largest (the worst case);
+// goal: at most kIdleCpuGoalPercent. Then, for information, 200 timed waits of 1 ms in a row
+// (the budget shrinks after each unanswered spin), next to the same waits made directly with
+// futex(FUTEX_WAIT) and no spin: most of that CPU time is the system calls and timers of the
+// sleep itself, the difference is what the spins cost.
+// ------------------------------------------------------------------------------------------------
+constexpr double kIdleCpuGoalPercent = 2.0;
+
+double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+// In a fresh thread: `train` (a ping-pong with a partner thread), then `waits` calls of
+// `wait_once` (each a timed wait nobody answers); returns {CPU %, wall seconds}.
+template <class Train, class WaitOnce>
+std::pair<double, double> idle_cpu(Train train, WaitOnce wait_once, int waits) {
+  double cpu = 0, wall = 0;
+  std::thread t([&] {
+    train();
+    const double c0 = thread_cpu_seconds();
+    const auto t0 = Clock::now();
+    for (int i = 0; i < waits; ++i) wait_once();
+    wall = seconds_since(t0);
+    cpu = thread_cpu_seconds() - c0;
+  });
+  t.join();
+  return {100 * cpu / wall, wall};
+}
+
+Workload make_idle_wait() {
+  Workload w{"idle-wait", "unanswered wait",
+             "the waiting thread's CPU time / wall time while nobody answers its wait", 0};
+  w.report = [title = w.title] {
+    using namespace std::chrono_literals;
+    auto train_event = [] {  // grows this thread's spin budget: spins that get their answer
+      std::int64_t n = 20000;
+      pp_event(n);
+    };
+    auto train_semaphore = [] {
+      std::int64_t n = 20000;
+      pp_semaphore(n);
+    };
+    th::Event event;
+    th::Semaphore sem(0);
+    th::Lock lock;
+    th::Condition cond(lock);
+    struct Line {
+      const char* name;
+      std::function<std::pair<double, double>()> measure;
+      bool goal = true;
+    };
+    std::atomic<std::uint32_t> never{0};
+    const timespec one_ms{0, 1000000};
+    const Line lines[] = {
+        {"concur Event, 1 x 200 ms",
+         [&] { return idle_cpu(train_event, [&] { check(!event.wait(200ms), "Event set"); }, 1); }},
+        {"concur Semaphore, 1 x 200 ms",
+         [&] {
+           return idle_cpu(train_semaphore, [&] { check(!sem.acquire(200ms), "unit"); }, 1);
+         }},
+        {"concur Condition, 1 x 200 ms",
+         [&] {
+           return idle_cpu(train_event, [&] {
+             lock.acquire();
+             cond.wait(200ms);
+             lock.release();
+           }, 1);
+         }},
+        {"concur Event, 200 x 1 ms",
+         [&] { return idle_cpu(train_event, [&] { check(!event.wait(1ms), "Event set"); }, 200); },
+         false},
+        {"raw futex, 200 x 1 ms",
+         [&] {
+           return idle_cpu([] {}, [&] {
+             syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&never),
+                     FUTEX_WAIT | FUTEX_PRIVATE_FLAG, 0, &one_ms, nullptr, 0);
+           }, 200);
+         },
+         false},
+    };
+    for (const Line& line : lines) {
+      running = title + ": " + line.name;
+      try {
+        std::vector<double> pct;
+        double wall = 0;
+        for (int r = 0; r < 3; ++r) {
+          const auto [p, s] = line.measure();
+          pct.push_back(p);
+          wall = s;
+        }
+        const double worst = *std::max_element(pct.begin(), pct.end());
+        std::printf("%-17s %-30s %6.3f%% of a CPU (worst of 3; median %.3f%%; %.0f ms)",
+                    title.c_str(), line.name, worst, median(pct), wall * 1e3);
+        if (line.goal)
+          std::printf(" goal <= %.0f%%: %s", kIdleCpuGoalPercent,
+                      worst <= kIdleCpuGoalPercent ? "met" : "MISSED");
+        std::printf("\n");
+      } catch (const std::exception& e) {
+        std::printf("%-17s %s: left out (%s)\n", title.c_str(), line.name, e.what());
+      }
+      std::fflush(stdout);
+    }
+  };
   return w;
 }
 
@@ -427,6 +574,7 @@ Workload make_lock_diagnostics() {
 
 int main(int argc, char** argv) {
   return concur_bench::run_main(argc, argv, "threading",
-                                {make_pingpong, make_lock_contended, make_lock_uncontended,
+                                {make_pingpong, make_pingpong_loaded, make_idle_wait,
+                                 make_lock_contended, make_lock_uncontended,
                                  make_lock_diagnostics, make_thread_start, make_prodcons});
 }

@@ -9,6 +9,8 @@
 //   - Python runs as one co-process for the whole run (bench/python/<name>_bench.py --serve),
 //     answering "<workload> <n>" with the seconds n operations took, so its samples interleave
 //     with the C++ ones and its start-up is never timed.
+//   - a workload may run beside one CPU-bound process (Workload::beside_cpu_hog, CpuHog), forked
+//     for it and killed after it: how a primitive holds up when a CPU is contested.
 //
 // A benchmark binary defines its workloads (each a Workload with its variants and the
 // (concur, peer) pairs to compare, optionally with the ratio concur is meant to reach, reported
@@ -27,6 +29,7 @@
 #pragma once
 
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -41,6 +44,7 @@
 #include <cstring>
 #include <functional>
 #include <initializer_list>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -149,6 +153,26 @@ struct CpuSnapshot {
   double busy = 0, steal = 0, ours = 0;  // CPU-seconds
 };
 
+// CPU-seconds a live child has used: utime and stime are fields 14 and 15 of /proc/PID/stat.
+inline double proc_cpu_seconds(pid_t pid) {
+  const std::string path = "/proc/" + std::to_string(pid) + "/stat";
+  FILE* f = std::fopen(path.c_str(), "r");
+  if (!f) return 0;
+  char buf[1024];
+  const std::size_t len = std::fread(buf, 1, sizeof buf - 1, f);
+  buf[len] = 0;
+  std::fclose(f);
+  unsigned long long ut = 0, st = 0;
+  if (const char* p = std::strrchr(buf, ')'))  // skip "pid (comm)"
+    if (std::sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) == 2)
+      return static_cast<double>(ut + st) / static_cast<double>(sysconf(_SC_CLK_TCK));
+  return 0;
+}
+
+// Children the benchmark itself runs beside a workload (CpuHog): their CPU counts as ours, not
+// as other load.
+inline std::vector<pid_t> live_helpers;
+
 inline CpuSnapshot cpu_snapshot() {
   CpuSnapshot s;
   s.when = Clock::now();
@@ -162,25 +186,16 @@ inline CpuSnapshot cpu_snapshot() {
     }
     std::fclose(f);
   }
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  s.ours = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-           static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-  if (python.ok()) {  // the co-process: utime and stime are fields 14 and 15 of /proc/PID/stat
-    const std::string path = "/proc/" + std::to_string(python.pid()) + "/stat";
-    if (FILE* f = std::fopen(path.c_str(), "r")) {
-      char buf[1024];
-      const std::size_t len = std::fread(buf, 1, sizeof buf - 1, f);
-      buf[len] = 0;
-      std::fclose(f);
-      if (const char* p = std::strrchr(buf, ')')) {  // skip "pid (comm)"
-        unsigned long long ut = 0, st = 0;
-        if (std::sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
-                        &st) == 2)
-          s.ours += static_cast<double>(ut + st) / tick;
-      }
-    }
-  }
+  auto add_rusage = [&s](int who) {
+    rusage ru{};
+    getrusage(who, &ru);
+    s.ours += static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+              static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+  };
+  add_rusage(RUSAGE_SELF);
+  add_rusage(RUSAGE_CHILDREN);  // CPU hogs already reaped (the co-process is reaped at the end)
+  if (python.ok()) s.ours += proc_cpu_seconds(python.pid());
+  for (pid_t pid : live_helpers) s.ours += proc_cpu_seconds(pid);
   return s;
 }
 
@@ -198,6 +213,36 @@ inline double other_cpus(const CpuSnapshot& a, const CpuSnapshot& b) {
   const double wall = std::chrono::duration<double>(b.when - a.when).count();
   return wall > 0 ? std::max(0.0, (b.busy - a.busy) - (b.ours - a.ours)) / wall : 0;
 }
+
+// One CPU-bound process beside a workload ("loaded"): a forked child that spins in a busy loop
+// until it is killed, which the destructor does. PR_SET_PDEATHSIG kills it too if the benchmark
+// dies first, so it never outlives the run. Its CPU counts as ours in the load figures.
+class CpuHog {
+ public:
+  CpuHog() {
+    const pid_t parent = getpid();
+    pid_ = fork();
+    if (pid_ < 0) fail("fork() for the CPU-bound child failed");
+    if (pid_ == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (getppid() != parent) _exit(0);  // the parent died before prctl() took effect
+      volatile std::uint64_t spins = 0;
+      for (;;) spins = spins + 1;
+    }
+    live_helpers.push_back(pid_);
+  }
+  ~CpuHog() {
+    kill(pid_, SIGKILL);
+    int status;
+    waitpid(pid_, &status, 0);
+    live_helpers.erase(std::find(live_helpers.begin(), live_helpers.end(), pid_));
+  }
+  CpuHog(const CpuHog&) = delete;
+  CpuHog& operator=(const CpuHog&) = delete;
+
+ private:
+  pid_t pid_ = -1;
+};
 
 // ------------------------------------------------------------------------------------------------
 // Harness
@@ -285,6 +330,9 @@ struct Workload {
   // ratio lines, and it prints its own lines (title first, as the ratio lines do). The footer
   // (unit, seconds, other load) is printed as for every workload; nothing enters the summary.
   std::function<void()> report;
+  // true: the whole workload (calibration, rounds, report) runs beside one CPU-bound process
+  // (CpuHog), started before it and killed after it; the footer says so.
+  bool beside_cpu_hog = false;
   struct Pair {
     std::string concur, peer;
     double goal;
@@ -315,14 +363,17 @@ struct Workload {
   }
 
   void run() {
+    std::unique_ptr<CpuHog> hog;
+    if (beside_cpu_hog) hog = std::make_unique<CpuHog>();
+    const std::string beside = beside_cpu_hog ? "beside 1 CPU-bound process; " : "";
     const auto t_start = Clock::now();
     const CpuSnapshot cpu0 = cpu_snapshot();
     if (report) {
       running = title;
       report();
       running.clear();
-      std::printf("%-17s (%s; %.1f s; %s)\n\n", "", unit.c_str(), seconds_since(t_start),
-                  other_load(cpu0, cpu_snapshot()).c_str());
+      std::printf("%-17s (%s; %s%.1f s; %s)\n\n", "", unit.c_str(), beside.c_str(),
+                  seconds_since(t_start), other_load(cpu0, cpu_snapshot()).c_str());
       std::fflush(stdout);
       return;
     }
@@ -398,8 +449,8 @@ struct Workload {
                   goal_note(cmp).c_str());
       all_comparisons.push_back(cmp);
     }
-    std::printf("%-17s (%s; %.1f s; %s)\n\n", "", unit.c_str(), seconds_since(t_start),
-                other_load(cpu0, cpu_snapshot()).c_str());
+    std::printf("%-17s (%s; %s%.1f s; %s)\n\n", "", unit.c_str(), beside.c_str(),
+                seconds_since(t_start), other_load(cpu0, cpu_snapshot()).c_str());
     std::fflush(stdout);
   }
 };
@@ -586,9 +637,9 @@ inline int run_main(int argc, char** argv, const std::string& name,
               python.ok() ? ", Python " : "", python.ok() ? python.version().c_str() : "");
   std::printf("   %d rounds of ~%.0f ms samples, variants interleaved (A B C, C B A, ...); "
               "rates are medians,\n   ratios the median of per-round concur/peer ratios "
-              "(>1: concur faster). concur waits spin %d-%d pauses (adaptive), then sleep.\n\n",
-              opts.rounds, opts.sample_s * 1000, concur::detail::kMinSpin,
-              concur::detail::kMaxSpin);
+              "(>1: concur faster). concur waits spin %.2f-%.0f us (adaptive), then sleep.\n\n",
+              opts.rounds, opts.sample_s * 1000, concur::detail::kSpinFloorNs / 1e3,
+              concur::detail::kSpinMaxNs / 1e3);
   std::fflush(stdout);
 
   const auto t0 = Clock::now();

@@ -27,6 +27,12 @@ bool spinning_can_help() noexcept {
 
 void yield_cpu() noexcept { sched_yield(); }
 
+std::int64_t spin_clock_ns() noexcept {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return std::int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
+}
+
 bool futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected,
                 const Deadline& deadline) noexcept {
   static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t));

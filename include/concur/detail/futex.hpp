@@ -1,10 +1,11 @@
 // concur/detail/futex.hpp — the one waiting mechanism under every blocking call in concur.
 //
 // A thread that must wait does it in two phases:
-//   1. spin: re-check the condition a short, bounded number of times with a pause instruction
-//      in between. When the thread that will satisfy it is running on another core, the answer
-//      usually arrives within a microsecond, far sooner than a sleep/wake round trip through the
-//      kernel (a system call on each side plus a reschedule). See PERFORMANCE.md.
+//   1. spin: re-check the condition with a pause instruction in between, for at most a few
+//      microseconds of clock time (spin_until below). When the thread that will satisfy it is
+//      running on another core, the answer usually arrives within a microsecond, far sooner than
+//      a sleep/wake round trip through the kernel (a system call on each side plus a
+//      reschedule). See PERFORMANCE.md.
 //   2. sleep: futex(FUTEX_WAIT_BITSET) on a 32-bit word, with an absolute CLOCK_MONOTONIC
 //      deadline (the clock behind std::chrono::steady_clock), until another thread changes the
 //      word and calls futex_wake().
@@ -35,41 +36,93 @@ inline void cpu_relax() noexcept {
 #endif
 }
 
-// The spin budget, per thread and adaptive, as glibc's adaptive mutexes: a spin that got its
-// answer doubles the thread's budget for the next one (up to kMaxSpin pauses), a spin that had
-// to give up halves it (down to kMinSpin). When the partner runs on another core, answers come
-// within a few hundred pauses and the spins keep succeeding; when it cannot run until we stop
-// (it shares our CPU), spinning only delays it, and the budget soon shrinks to a token spin
-// before the futex sleep. No spinning at all when the process may use a single CPU.
+// ---- The spin phase: the policy and every constant of it -----------------------------------
+// A spin is bounded in time, not in pauses: a pause takes 16 ns on this project's AMD Zen 5
+// vCPUs and ~40 ns on recent Intel cores, and a spinner that is preempted mid-spin must stop
+// once it runs again rather than finish a count. The clock is read every few pauses
+// (steady_clock, ~22 ns through the vDSO here; CLOCK_MONOTONIC_COARSE is cheaper but ticks
+// every 4 ms). Each thread keeps its own budget, adaptive as in glibc's adaptive mutexes: a spin
+// that got its answer doubles the budget (up to kSpinMaxNs), one that had to give up halves it
+// (down to kSpinFloorNs).
 //
-// No sched_yield(), ever: on Linux (EEVDF) a yield when other programs keep the CPUs busy hands
-// the CPU to one of them and pushes the yielder's deadline back a slice, so even its later
-// futex wake-ups stop preempting them: measured on these machines, a two-thread handoff fell
-// from ~30K to ~240 per second under three CPU-bound processes (std::binary_semaphore, which
-// yields, falls the same way), while a plain futex sleep kept its pace.
-inline constexpr int kMinSpin = 4;
-inline constexpr int kMaxSpin = 64;
-inline thread_local int tls_spin_budget = 16;
-bool spinning_can_help() noexcept;  // more than one CPU available to us (src/futex.cpp)
+// Why these numbers, measured on the 2-vCPU KVM guests this project runs on (see
+// bench/threading_bench.cpp: pingpong, pingpong-loaded, idle-wait):
+//  - Once one side of a hand-off sleeps, waking it is slow: futex_wake() itself takes 3-7 us
+//    (an IPI through the hypervisor), and the sleeper runs 4-15 us later (median; 15-50 us p90).
+//    A partner that has just been woken answers only after those, so a spin shorter than them
+//    (the old policy: 4-64 pauses, at most ~1 us) always misses it, and both threads then sleep
+//    on every hand-off for good: an Event ping-pong made 30.6 K round trips/s on a quiet
+//    machine, 0.12x std::binary_semaphore, where two threads that keep spinning make 1.5-4 M/s.
+//    kSpinMaxNs covers a wake-up and the partner's answer, and is about what the sleep would
+//    have cost (the classic bound: spin no longer than blocking costs).
+//  - When the partner cannot run while we spin (it shares our CPU, or other programs keep the
+//    CPUs busy), every pause delays it; then the budget falls to kSpinFloorNs, a token spin.
+//  - A thread at the floor cannot find out by itself that spinning would pay again (its short
+//    spins keep missing a partner that is busy in futex_wake), so every kSpinProbeEvery-th spin
+//    at the floor is a probe with the full kSpinMaxNs; when it gets its answer the thread is back
+//    at the full budget. Costs at most kSpinMaxNs / kSpinProbeEvery (0.6 us) per wait on
+//    average when probes fail.
+//  - A wait nobody answers spins at most kSpinMaxNs (20 us) and then sleeps: under 0.1% of a
+//    CPU over a 200 ms wait, 1-2% for back-to-back 1 ms timed waits (idle-wait in the bench).
+//  - No spinning at all when the process may use a single CPU (spinning_can_help()).
+inline constexpr std::int64_t kSpinFloorNs = 250;     // ~15 pauses: a token spin
+inline constexpr std::int64_t kSpinMaxNs = 20000;     // a futex wake-up and an answer
+inline constexpr std::int64_t kSpinInitialNs = 4000;  // a new thread's budget
+inline constexpr int kSpinProbeEvery = 32;            // at the floor: one full spin in 32
+inline constexpr int kSpinPausesPerClockRead = 4;     // ~65 ns between reads here
 
-// sched_yield(), for the one kind of wait that must let a preempted thread run: a lock-free
-// structure waiting for a thread a few instructions from done (queue/segmented_fifo.hpp).
+// No sched_yield() in any wait that can sleep: the blocking calls of every module (Lock,
+// Condition, Semaphore, Event, queue get/put, futures, thread start/join) spin as above and then
+// sleep on a futex. On Linux (EEVDF) a yield when other programs keep the CPUs busy hands the
+// CPU to one of them and pushes the yielder's deadline back a slice, so even its later futex
+// wake-ups stop preempting them: measured on these machines, a two-thread handoff fell from
+// ~30K to ~240 per second under three CPU-bound processes (std::binary_semaphore, which yields,
+// falls the same way), while a plain futex sleep kept its pace.
+// The one wait that yields is queue/detail/core.hpp's ShortWait, in the lock-free queue cores
+// (segmented_fifo.hpp, bounded_ring.hpp): a thread that finds a slot claimed but not yet
+// written, or a block being switched, waits for another thread a few instructions from done.
+// There is no futex word to sleep on there (that thread signals nothing when it finishes), and
+// it can only be late because it was preempted, possibly on our CPU; so after ~60 pauses
+// ShortWait calls yield_cpu() on every further round until the slot is ready.
 void yield_cpu() noexcept;
 
-// Spin until `ready()` is true or the thread's budget is spent; returns ready()'s last value.
+// A thread's spin budget (thread-local: each thread adapts to its own partners and load).
+struct SpinBudget {
+  std::int64_t ns = kSpinInitialNs;
+  int spins_at_floor = 0;  // counts towards the next probe
+};
+inline thread_local SpinBudget tls_spin_budget;
+
+// More than one CPU available to us (src/detail/futex.cpp).
+bool spinning_can_help() noexcept;
+std::int64_t spin_clock_ns() noexcept;  // CLOCK_MONOTONIC (steady_clock), in nanoseconds
+
+// Spin until `ready()` is true or the thread's budget of time is spent; returns ready()'s last
+// value. An answer found by the first call to ready() spins not at all and leaves the budget.
 template <class Ready>
 inline bool spin_until(Ready&& ready) noexcept(noexcept(ready())) {
   if (ready()) return true;
   if (!spinning_can_help()) return false;
-  const int budget = tls_spin_budget;
-  for (int i = 0; i < budget; ++i) {
-    cpu_relax();
-    if (ready()) {
-      if (budget < kMaxSpin) tls_spin_budget = budget * 2;
-      return true;
-    }
+  SpinBudget& b = tls_spin_budget;
+  std::int64_t budget = b.ns;
+  bool probe = false;
+  if (budget <= kSpinFloorNs && ++b.spins_at_floor >= kSpinProbeEvery) {
+    b.spins_at_floor = 0;
+    budget = kSpinMaxNs;
+    probe = true;
   }
-  if (budget > kMinSpin) tls_spin_budget = budget / 2;
+  const std::int64_t start = spin_clock_ns();
+  for (;;) {
+    for (int i = 0; i < kSpinPausesPerClockRead; ++i) {
+      cpu_relax();
+      if (ready()) {
+        b.ns = budget < kSpinMaxNs / 2 ? budget * 2 : kSpinMaxNs;
+        return true;
+      }
+    }
+    if (spin_clock_ns() - start >= budget) break;
+  }
+  b.ns = probe || budget / 2 < kSpinFloorNs ? kSpinFloorNs : budget / 2;
   return false;
 }
 
