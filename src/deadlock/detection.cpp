@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "concur/deadlock/detection.hpp"
+#include "concur/detail/at_fork.hpp"
 #include "concur/detail/text.hpp"
 #include "concur/errors.hpp"
 #include "concur/threading/event.hpp"
@@ -274,6 +275,35 @@ DumpThread& dump_thread() {
   static auto* d = new DumpThread();  // never destroyed, as its daemon thread
   return *d;
 }
+
+// --- fork (detail/at_fork.hpp) -----------------------------------------------------------------
+// Nothing is taken before the fork: stop_watchdog() holds the watchdog's mutex while it joins the
+// watchdog thread, which may be inside a user's report handler, so waiting for it could take any
+// time. In the child both threads are gone (threading's child handler, a lower layer, has marked
+// their records finished, so their Thread objects may be destroyed), and both mutexes are
+// re-initialised: only a vanished thread can have held them. Both can be started again there.
+void after_fork_in_child() noexcept {
+  Watchdog& w = watchdog();
+  concur::detail::reinit_in_child(w.mutex);
+  w.thread.reset();
+  concur::detail::reinit_in_child(w.wake);  // a vanished watchdog may be marked asleep on it
+  w.stopping.store(false);
+  w.running.store(false);
+
+  DumpThread& d = dump_thread();
+  concur::detail::reinit_in_child(d.mutex);
+  d.thread.reset();
+  // The pipe is shared with the parent: the parent's dump thread would answer the child's
+  // signals (and a new child dump thread the parent's). Closed; the handler stays installed and
+  // does nothing until install_dump_on_signal() makes a new pipe and thread.
+  const int write_fd = dump_pipe_write.exchange(-1);
+  if (write_fd >= 0) ::close(write_fd);
+  if (d.read_fd >= 0) ::close(d.read_fd);
+  d.read_fd = -1;
+}
+
+[[maybe_unused]] const bool fork_handlers_registered = concur::detail::register_at_fork(
+    concur::detail::AtForkLayer::deadlock, {nullptr, nullptr, after_fork_in_child});
 
 }  // namespace
 

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "concur/deadlock/lock_order.hpp"
+#include "concur/detail/at_fork.hpp"
 #include "concur/detail/lock_tracking.hpp"
 #include "concur/detail/text.hpp"
 #include "concur/errors.hpp"
@@ -361,6 +362,34 @@ const bool lock_order_env_read = [] {
 
 
 }  // namespace concur::deadlock::detail
+
+namespace concur::detail {
+namespace {
+
+// --- fork (detail/at_fork.hpp) -----------------------------------------------------------------
+// All three locks are taken before the fork and released on both sides, so that the child
+// inherits a graph, a reaction and a tracking switch that no vanished thread left half-changed.
+// Safe to wait for: the graph's and the reaction's critical sections take no other lock, and the
+// switch's takes only threading's (registry, records), a lower layer, taken after this one.
+const bool fork_handlers_registered = register_at_fork(
+    AtForkLayer::deadlock,
+    {[]() noexcept {
+       switch_mutex.lock();
+       deadlock::detail::reaction_state().mutex.lock();
+       graph().mutex.lock();
+     },
+     []() noexcept {
+       graph().mutex.unlock();
+       deadlock::detail::reaction_state().mutex.unlock();
+       switch_mutex.unlock();
+     },
+     []() noexcept {
+       graph().mutex.unlock();
+       deadlock::detail::reaction_state().mutex.unlock();
+       switch_mutex.unlock();
+     }});
+}  // namespace
+}  // namespace concur::detail
 
 namespace concur::deadlock {
 

@@ -29,19 +29,40 @@ int checked_max_workers(const std::optional<int>& requested) {
   return *requested;
 }
 
+// Every live pool, for the at-fork handlers. Its mutex is taken before any pool's mutex_, and
+// nothing holding a pool's mutex_ takes it.
+struct Pools {
+  concur::detail::Mutex mutex;
+  std::vector<ThreadPoolExecutor*> list;
+};
+Pools& pools() {
+  static auto* p = new Pools();  // never destroyed: pools may outlive static destruction
+  return *p;
+}
+
 }  // namespace
 
 ThreadPoolExecutor::ThreadPoolExecutor(ThreadPoolOptions options)
     : max_workers_(checked_max_workers(options.max_workers)),
       prefix_(options.thread_name_prefix.empty() ? default_prefix()
                                                  : std::move(options.thread_name_prefix)),
-      initializer_(std::move(options.initializer)) {}
+      initializer_(std::move(options.initializer)) {
+  Pools& p = pools();
+  concur::detail::MutexGuard guard(p.mutex);
+  p.list.push_back(this);
+}
 
-ThreadPoolExecutor::~ThreadPoolExecutor() { shutdown(true); }
+ThreadPoolExecutor::~ThreadPoolExecutor() {
+  shutdown(true);
+  Pools& p = pools();
+  concur::detail::MutexGuard guard(p.mutex);
+  std::erase(p.list, this);
+}
 
 void ThreadPoolExecutor::enqueue(detail::StateRef task) {
   // Under the lock, so that no task slips in behind shutdown()'s exit signal.
   concur::detail::MutexGuard guard(mutex_);
+  if (fork_generation_ != concur::detail::fork_generation()) [[unlikely]] restart_after_fork();
   if (!broken_.empty()) throw BrokenExecutor(broken_);
   if (shutdown_) throw RuntimeError("cannot schedule new futures after shutdown");
   work_.put(std::move(task));
@@ -121,6 +142,7 @@ void ThreadPoolExecutor::shutdown(bool wait, bool cancel_futures) {
   std::vector<threading::Thread*> to_join;
   {
     concur::detail::MutexGuard guard(mutex_);
+    if (fork_generation_ != concur::detail::fork_generation()) [[unlikely]] restart_after_fork();
     if (cancel_futures) {
       // Drain the queue, cancelling every task that has not started.
       while (std::optional<detail::StateRef> task = work_.try_get()) {
@@ -138,5 +160,64 @@ void ThreadPoolExecutor::shutdown(bool wait, bool cancel_futures) {
   }
   for (threading::Thread* t : to_join) t->join();
 }
+
+// --- fork (detail/at_fork.hpp) -----------------------------------------------------------------
+//
+// Before the fork, every pool's mutex_ is taken (after the list's): every put of a real task
+// happens under it (enqueue, initializer_failed), so the child never finds a task half-pushed
+// into work_, which would make its consumers wait forever for the missing item. Waiting for it
+// is safe: its critical sections take only lower layers' locks (the thread registry and records
+// when starting a worker, the idle semaphore's), and those are taken after this layer's.
+// (shutdown(cancel_futures) and a failed initializer complete futures under it, running their
+// done-callbacks: a callback that waited for the thread calling fork() would hang the fork.)
+// The child handler only releases them: the rest waits for the pool's first use in the child,
+// noticed by its fork generation (one relaxed load per submit), so that a child that execs at
+// once starts no thread and allocates nothing.
+//
+// At that first use, the pool forgets its workers (threading's child handler made them
+// TERMINATED) and re-creates what they may have left locked or miscounted: the idle semaphore
+// (it counts idle workers that do not exist, which would keep submit() from starting one) and
+// the queue (vanished workers are parked in its wait list and could take a wake-up meant for a
+// new worker). Queued tasks move to the new queue. A shut-down pool only forgets its workers:
+// its workers pass the exit signal on outside mutex_, so its queue may hold a half-pushed one,
+// and nothing may be submitted to it any more.
+
+void ThreadPoolExecutor::restart_after_fork() noexcept {
+  fork_generation_ = concur::detail::fork_generation();
+  threads_.clear();  // ~Thread of a TERMINATED thread neither joins nor detaches
+  all_started_.store(false, std::memory_order_relaxed);
+  if (shutdown_) return;
+  concur::detail::reinit_in_child(idle_, 0);
+  std::vector<detail::StateRef> pending;
+  while (std::optional<detail::StateRef> task = work_.try_get()) {
+    try {
+      pending.push_back(std::move(*task));
+    } catch (...) {
+      // Out of memory: this task is dropped (its future never completes), the pool goes on.
+    }
+  }
+  concur::detail::reinit_in_child(work_);
+  // An unbounded queue never refuses; only std::bad_alloc could escape (and end the child).
+  for (auto& task : pending) work_.put(std::move(task));
+}
+
+struct PoolForkAccess {
+  static void prepare() noexcept {
+    Pools& p = pools();
+    p.mutex.lock();
+    for (ThreadPoolExecutor* pool : p.list) pool->mutex_.lock();
+  }
+  static void after() noexcept {
+    Pools& p = pools();
+    for (ThreadPoolExecutor* pool : p.list) pool->mutex_.unlock();
+    p.mutex.unlock();
+  }
+};
+
+namespace {
+[[maybe_unused]] const bool fork_handlers_registered = concur::detail::register_at_fork(
+    concur::detail::AtForkLayer::futures,
+    {PoolForkAccess::prepare, PoolForkAccess::after, PoolForkAccess::after});
+}  // namespace
 
 }  // namespace concur::futures

@@ -1,27 +1,35 @@
-// threading::local storage. Each thread owns a table (key id -> value). Its own accesses take
-// only its table's mutex (uncontended but for the rare moment a local is being destroyed);
-// anything that links tables and keys — a thread's first value for a key, reset, a thread's exit,
-// a local's destruction — also takes one global mutex, always before a table's. Values are
-// destroyed outside every lock, so their destructors may use locals themselves.
-#include <unordered_map>
+// threading::local storage. Each thread owns a table: a vector of slots indexed by the keys'
+// indices. A thread reads its own slots without any lock (LocalKey::find, the fast path of
+// every get()); anything that links tables and keys — a thread's first value for a key, reset,
+// a thread's exit, a local's destruction, an index handed out or given back — takes one global
+// mutex. Values are destroyed outside it, so their destructors may use locals themselves.
+//
+// Who writes a table's slots: the owning thread (insert, erase, exit, all under the mutex) and
+// a key's destructor in any thread (under the mutex, its own slot only). The owner's lock-free
+// reads race with neither: resizing is the owner's alone, and a key's slot is cleared by its
+// destructor only while no thread uses that key (local.hpp's contract).
+#include <memory>
+#include <utility>
 
+#include "concur/detail/at_fork.hpp"
 #include "concur/detail/mutex.hpp"
 #include "concur/threading/local.hpp"
-#include "threading/thread_record.hpp"
 
 namespace concur::detail {
 
 namespace {
 struct Slot {
-  void* value;
-  LocalKey::Destroy destroy;
-  LocalKey* key;
+  void* value = nullptr;  // null: no value
+  LocalKey::Destroy destroy = nullptr;
+  LocalKey* key = nullptr;
 };
 }  // namespace
 
 struct LocalTable {
-  Mutex mutex;
-  std::unordered_map<std::uint64_t, Slot> slots;
+  std::vector<Slot> slots;  // indexed by LocalKey::index_; resized by the owner only
+  // Every table of the process, for the child of a fork (guarded by the links mutex).
+  LocalTable* prev = nullptr;
+  LocalTable* next = nullptr;
 };
 
 namespace {
@@ -31,17 +39,58 @@ Mutex& links_mutex() {
   return *m;
 }
 
-std::atomic<std::uint64_t> next_key_id{1};
+// Guarded by links_mutex(). free_indices keeps capacity for every index ever handed out, so
+// that a key's destructor can give its index back without allocating.
+struct Indices {
+  std::uint32_t next = 0;
+  std::vector<std::uint32_t> free;
+  LocalTable* tables = nullptr;  // head of every table's list
+};
+Indices& indices() {
+  static Indices* i = new Indices();  // never destroyed, as the mutex
+  return *i;
+}
+
+std::uint32_t take_index() {
+  MutexGuard g(links_mutex());
+  Indices& ix = indices();
+  if (!ix.free.empty()) {
+    const std::uint32_t i = ix.free.back();
+    ix.free.pop_back();
+    return i;
+  }
+  ix.free.reserve(ix.next + 1);  // may throw: nothing taken yet
+  return ix.next++;
+}
 
 thread_local LocalTable* tls_table = nullptr;
+
+void list_table(LocalTable* t) noexcept {  // under links_mutex()
+  Indices& ix = indices();
+  t->next = ix.tables;
+  if (ix.tables) ix.tables->prev = t;
+  ix.tables = t;
+}
+void unlist_table(LocalTable* t) noexcept {  // under links_mutex()
+  Indices& ix = indices();
+  if (t->prev) t->prev->next = t->next; else ix.tables = t->next;
+  if (t->next) t->next->prev = t->prev;
+  t->prev = t->next = nullptr;
+}
 
 // Owns this thread's table; its destructor covers threads concur did not start.
 struct TableOwner {
   void touch() noexcept {}
   ~TableOwner() {
     local_thread_exit();
-    delete tls_table;
-    tls_table = nullptr;
+    if (LocalTable* t = tls_table) {
+      {
+        MutexGuard g(links_mutex());
+        unlist_table(t);
+      }
+      delete t;
+      tls_table = nullptr;
+    }
   }
 };
 thread_local TableOwner tls_table_owner;
@@ -49,7 +98,10 @@ thread_local TableOwner tls_table_owner;
 LocalTable& this_table() {
   if (!tls_table) {
     tls_table_owner.touch();  // registers the owner's destructor for this thread
-    tls_table = new LocalTable();
+    auto fresh = std::make_unique<LocalTable>();
+    MutexGuard g(links_mutex());
+    list_table(fresh.get());
+    tls_table = fresh.release();
   }
   return *tls_table;
 }
@@ -65,44 +117,37 @@ void unlink(std::vector<LocalTable*>& tables, LocalTable* t) {
 
 }  // namespace
 
-LocalKey::LocalKey() : id_(next_key_id.fetch_add(1, std::memory_order_relaxed)) {}
+LocalKey::LocalKey() : index_(take_index()) {}
 
 LocalKey::~LocalKey() {
   std::vector<Slot> doomed;
   {
     MutexGuard g(links_mutex());
     for (LocalTable* t : tables_) {
-      MutexGuard gt(t->mutex);
-      auto it = t->slots.find(id_);
-      if (it == t->slots.end()) continue;
-      doomed.push_back(it->second);
-      t->slots.erase(it);
+      Slot& s = t->slots[index_];
+      if (!s.value) continue;
+      doomed.push_back(s);
+      s = Slot{};
     }
     tables_.clear();
+    indices().free.push_back(index_);  // capacity reserved by take_index(): cannot throw
   }
   for (const Slot& s : doomed) s.destroy(s.value);
 }
 
 void* LocalKey::find() const noexcept {
-  LocalTable* t = tls_table;
-  if (!t) return nullptr;
-  MutexGuard g(t->mutex);
-  auto it = t->slots.find(id_);
-  return it == t->slots.end() ? nullptr : it->second.value;
+  const LocalTable* t = tls_table;
+  if (!t || index_ >= t->slots.size()) return nullptr;
+  return t->slots[index_].value;
 }
 
 void LocalKey::insert(void* value, Destroy destroy) {
-  LocalTable& t = this_table();
   try {
+    LocalTable& t = this_table();
     MutexGuard g(links_mutex());
-    MutexGuard gt(t.mutex);
+    if (t.slots.size() <= index_) t.slots.resize(index_ + 1);
     tables_.push_back(&t);
-    try {
-      t.slots.emplace(id_, Slot{value, destroy, this});
-    } catch (...) {
-      tables_.pop_back();
-      throw;
-    }
+    t.slots[index_] = Slot{value, destroy, this};
   } catch (...) {
     destroy(value);
     throw;
@@ -110,16 +155,12 @@ void LocalKey::insert(void* value, Destroy destroy) {
 }
 
 void LocalKey::erase() noexcept {
+  if (!find()) return;
   LocalTable* t = tls_table;
-  if (!t) return;
-  Slot doomed{};
+  Slot doomed;
   {
     MutexGuard g(links_mutex());
-    MutexGuard gt(t->mutex);
-    auto it = t->slots.find(id_);
-    if (it == t->slots.end()) return;
-    doomed = it->second;
-    t->slots.erase(it);
+    doomed = std::exchange(t->slots[index_], Slot{});
     unlink(tables_, t);
   }
   doomed.destroy(doomed.value);
@@ -134,17 +175,48 @@ void local_thread_exit() noexcept {
     std::vector<Slot> doomed;
     {
       MutexGuard g(links_mutex());
-      MutexGuard gt(t->mutex);
-      doomed.reserve(t->slots.size());
-      for (auto& [id, slot] : t->slots) {
-        doomed.push_back(slot);
-        unlink(slot.key->tables_, t);
+      for (Slot& s : t->slots) {
+        if (!s.value) continue;
+        doomed.push_back(s);
+        unlink(s.key->tables_, t);
+        s = Slot{};
       }
-      t->slots.clear();
     }
     if (doomed.empty()) return;
     for (const Slot& s : doomed) s.destroy(s.value);
   }
 }
+
+// --- fork (detail/at_fork.hpp) -------------------------------------------------------------------
+//
+// The links mutex is taken before the fork: its critical sections only relink vectors and lists
+// (no other lock), so holding it hands the child every table and key list consistent. In the
+// child, the forking thread keeps its table and values; the tables of threads that do not exist
+// any more are unlinked from their keys and forgotten with their values — not destroyed: a
+// value's destructor would run on state its thread may have left half-changed.
+struct LocalAccess {
+  static void forget_other_threads() noexcept {
+    Indices& ix = indices();
+    for (LocalTable* t = ix.tables; t;) {
+      LocalTable* const next = t->next;
+      if (t != tls_table) {
+        for (Slot& s : t->slots)
+          if (s.value) unlink(s.key->tables_, t);
+        unlist_table(t);
+      }
+      t = next;
+    }
+  }
+};
+
+namespace {
+[[maybe_unused]] const bool fork_handlers_registered = register_at_fork(
+    AtForkLayer::threading, {[]() noexcept { links_mutex().lock(); },
+                             []() noexcept { links_mutex().unlock(); },
+                             []() noexcept {
+                               LocalAccess::forget_other_threads();
+                               links_mutex().unlock();
+                             }});
+}  // namespace
 
 }  // namespace concur::detail

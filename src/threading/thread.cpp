@@ -11,6 +11,7 @@
 #include <ctime>
 #include <typeinfo>
 
+#include "concur/detail/at_fork.hpp"
 #include "concur/detail/text.hpp"
 #include "concur/threading/detail/wait_kinds.hpp"
 #include "concur/threading/local.hpp"
@@ -51,6 +52,9 @@ std::uint64_t pthread_ident() noexcept {
       reinterpret_cast<void*>(::pthread_self())));
 }
 bool on_main_thread() noexcept { return os_thread_id() == static_cast<std::uint64_t>(::getpid()); }
+
+// get_native_id()'s cache (0: not read yet); the child of a fork resets it.
+thread_local std::uint64_t tls_native_id = 0;
 
 // The threads that are alive: main, every started concur thread until its body ends, and every
 // foreign thread seen through current_thread() until it exits. Never destroyed, so that daemon
@@ -113,6 +117,11 @@ class Registry {
       std::atexit([] { Registry::get().join_non_daemon(); });
   }
 
+  // fork(): see "--- fork" below.
+  void before_fork() noexcept;
+  void after_fork_in_parent() noexcept;
+  void after_fork_in_child() noexcept;
+
  private:
   Registry() : main_(std::make_shared<ThreadRecord>(ThreadRecord::Kind::main, "MainThread", false)) {
     main_->native_id.store(static_cast<std::uint64_t>(::getpid()));
@@ -127,6 +136,7 @@ class Registry {
     for (auto& st : snapshot()) {
       if (st->kind != ThreadRecord::Kind::started || st->daemon.load()) continue;
       if (st->native_id.load() == os_thread_id()) continue;
+      // A thread that does not exist (the child of a fork) was marked finished: skipped here.
       st->wait_finished(Deadline::never());
     }
   }
@@ -301,6 +311,100 @@ void thread_main(std::shared_ptr<ThreadRecord> st, detail::UniqueFunction<void(s
   Registry::get().remove(st.get());
   st->set_phase(ThreadRecord::kFinished);
 }
+
+// --- fork (detail/at_fork.hpp; CPython's threading._after_fork) ------------------------------
+//
+// Which internal lock is taken before the fork and which is re-initialised in the child:
+//  - the registry's mutex, and every listed record's name_mutex and diag_mutex, are taken in
+//    prepare: they are leaves (their critical sections copy or append and take no other lock),
+//    and holding them across the fork hands the child consistent thread lists, names and held-
+//    lock lists (a vector half-grown by a vanished thread would be corrupt, not just locked);
+//  - a record's stop_mutex (request_stop() runs stop callbacks under it: user code) and
+//    handle_mutex (held across join(), for as long as the joined thread runs) cannot be waited
+//    for, and hook_mutex (its holder copies a user's std::function) neither: re-initialised in
+//    the child. Only vanished threads can have held them, and the state they guard (the stop
+//    source, the handle, the hook pointer) is never left half-written in a way the child reads.
+
+void Registry::before_fork() noexcept {
+  mutex_.lock();
+  auto take = [](ThreadRecord& r) {
+    r.name_mutex.lock();
+    r.diag_mutex.lock();
+  };
+  take(*main_);
+  for (auto& r : live_) take(*r);
+  for (auto& r : unlisted_) take(*r);
+}
+
+void Registry::after_fork_in_parent() noexcept {
+  auto give = [](ThreadRecord& r) {
+    r.diag_mutex.unlock();
+    r.name_mutex.unlock();
+  };
+  give(*main_);
+  for (auto& r : live_) give(*r);
+  for (auto& r : unlisted_) give(*r);
+  mutex_.unlock();
+}
+
+void Registry::after_fork_in_child() noexcept {
+  // The forking thread lives on; it becomes the main thread and keeps its name (as CPython).
+  // A thread concur never saw gets a fresh main record.
+  std::shared_ptr<ThreadRecord> self = tls_current_gone ? nullptr : tls_current.state;
+  if (!self) {
+    try {
+      self = std::make_shared<ThreadRecord>(ThreadRecord::Kind::main, "MainThread", false);
+      self->key.store(detail::this_thread_key());
+      self->phase.store(ThreadRecord::kRunning);
+      if (!tls_current_gone) {
+        tls_current.state = self;
+        tls_listed = true;
+      }
+    } catch (...) {
+      std::abort();  // out of memory in a child that has not started yet: nothing to keep
+    }
+  }
+  // Every other thread is gone: TERMINATED (is_alive() false, join() returns at once), out of
+  // enumerate() and of the at-exit join. Its std::thread names a thread that does not exist:
+  // neither joinable nor detachable, so it is forgotten, not destroyed (a joinable std::thread's
+  // destructor would call std::terminate), and a default one is built over it.
+  auto vanish = [&](const std::shared_ptr<ThreadRecord>& r) {
+    if (r == self) return;
+    ::new (static_cast<void*>(&r->handle)) std::thread();
+    detail::reinit_in_child(r->handle_mutex);
+    detail::reinit_in_child(r->stop_mutex);
+    r->phase.store(ThreadRecord::kFinished, std::memory_order_release);
+  };
+  auto give = [](ThreadRecord& r) {
+    r.diag_mutex.unlock();
+    r.name_mutex.unlock();
+  };
+  give(*main_);
+  for (auto& r : live_) give(*r);
+  for (auto& r : unlisted_) give(*r);
+  vanish(main_);
+  for (auto& r : live_) vanish(r);
+  for (auto& r : unlisted_) vanish(r);
+  // Clearing drops references only: a record lives on while a Thread or ThreadRef holds it.
+  live_.clear();
+  unlisted_.clear();
+  detail::reinit_in_child(self->handle_mutex);
+  detail::reinit_in_child(self->stop_mutex);
+  self->ident.store(pthread_ident());
+  self->native_id.store(os_thread_id());  // the child's pid
+  main_ = std::move(self);
+  tls_native_id = 0;  // get_native_id()'s cache held the parent's id
+  mutex_.unlock();
+}
+
+[[maybe_unused]] const bool fork_handlers_registered = detail::register_at_fork(
+    detail::AtForkLayer::threading,
+    {[]() noexcept { Registry::get().before_fork(); },
+     []() noexcept { Registry::get().after_fork_in_parent(); },
+     []() noexcept {
+       Registry::get().after_fork_in_child();
+       detail::reinit_in_child(hook_mutex);
+     }});
 
 }  // namespace
 
@@ -484,7 +588,8 @@ std::size_t active_count() {
 }
 std::uint64_t get_ident() noexcept { return pthread_ident(); }
 std::uint64_t get_native_id() noexcept {
-  static thread_local const std::uint64_t id = os_thread_id();
+  std::uint64_t id = tls_native_id;
+  if (id == 0) id = tls_native_id = os_thread_id();
   return id;
 }
 

@@ -42,9 +42,10 @@ struct ThreadRecord {
   }
   bool request_stop() {
     MutexGuard g(stop_mutex);
-    const bool first = stop_source_locked().request_stop();
+    // Before the source's request: its stop callbacks run inside it, and a target woken by one
+    // must already see stop_requested().
     stop_was_requested.store(true, std::memory_order_release);
-    return first;
+    return stop_source_locked().request_stop();
   }
   // Polled by a running target on every loop iteration: one load, no lock. (Only request_stop()
   // can request a stop: the source never leaves the record, its tokens cannot request one.)

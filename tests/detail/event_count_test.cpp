@@ -30,7 +30,7 @@ using namespace std::chrono_literals;
 
 constexpr int kRecheck = 3;
 
-void no_spin() { concur::detail::tls_spin_budget = 0; }
+void no_spin() { concur::detail::tls_never_spin = true; }
 
 Deadline long_deadline() { return Deadline::after(long_wait()); }
 

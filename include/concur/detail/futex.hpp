@@ -92,6 +92,9 @@ struct SpinBudget {
   int spins_at_floor = 0;  // counts towards the next probe
 };
 inline thread_local SpinBudget tls_spin_budget;
+// Set by a thread that must not spin at all: the unit tests that script a waiter's calls to
+// ready() (tests/detail/). Read only after the first ready() has failed.
+inline thread_local bool tls_never_spin = false;
 
 // More than one CPU available to us (src/detail/futex.cpp).
 bool spinning_can_help() noexcept;
@@ -102,7 +105,7 @@ std::int64_t spin_clock_ns() noexcept;  // CLOCK_MONOTONIC (steady_clock), in na
 template <class Ready>
 inline bool spin_until(Ready&& ready) noexcept(noexcept(ready())) {
   if (ready()) return true;
-  if (!spinning_can_help()) return false;
+  if (!spinning_can_help() || tls_never_spin) return false;
   SpinBudget& b = tls_spin_budget;
   std::int64_t budget = b.ns;
   bool probe = false;

@@ -24,6 +24,13 @@
 // (a thread cannot join itself). Workers are daemon threads: a pool that is never shut down
 // does not keep the process alive.
 //
+// fork(): a pool used in the child (submit, shutdown) first forgets its workers, which do not
+// exist there, and keeps its queued tasks; that submit starts a worker as usual, and the queued
+// tasks run too. Nothing happens in the child before that (a child that only calls exec() pays
+// nothing). Its internal locks are taken before the fork, so no submit is half-done in the
+// child. A task that was running at the fork stays running (its future never completes in the
+// child), and queued tasks wait for the child's first submit, as in Python.
+//
 // Thread-safety: all members may be called concurrently, except the destructor.
 // Errors: ThreadPoolExecutor(0) or a negative max_workers: ValueError.
 #pragma once
@@ -36,6 +43,7 @@
 #include <string>
 #include <vector>
 
+#include "concur/detail/at_fork.hpp"
 #include "concur/detail/mutex.hpp"
 #include "concur/futures/executor.hpp"
 #include "concur/queue/simple_queue.hpp"
@@ -71,6 +79,8 @@ class ThreadPoolExecutor final : public Executor, private detail::HelpSource {
   void adjust_thread_count();  // under mutex_
   void worker_main();
   void initializer_failed();
+  friend struct PoolForkAccess;  // the at-fork handlers (src/futures/thread_pool.cpp)
+  void restart_after_fork() noexcept;  // under mutex_, at the first use in a child
 
   const int max_workers_;
   const std::string prefix_;
@@ -89,6 +99,8 @@ class ThreadPoolExecutor final : public Executor, private detail::HelpSource {
   bool shutdown_ = false;
   std::string broken_;           // non-empty: why the pool is broken
   std::vector<std::unique_ptr<threading::Thread>> threads_;
+  // The fork generation (detail/at_fork.hpp) the workers were started in; guarded by mutex_.
+  std::uint64_t fork_generation_ = concur::detail::fork_generation();
 };
 
 }  // namespace concur::futures

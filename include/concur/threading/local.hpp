@@ -33,9 +33,13 @@
 
 namespace concur::detail {
 
-struct LocalTable;  // one per thread, src/local.cpp
+struct LocalTable;  // one per thread, src/threading/local.cpp
 
 // The type-erased core of threading::local: a key that maps each thread to a void* value.
+// Each key has a small index, reused once the key is destroyed; each thread keeps its values in
+// a vector indexed by it, so find() — every get() — is a thread-local load and an index, with
+// no lock: only the thread itself resizes its vector, and another thread writes into it only to
+// destroy a key, which no thread may be using meanwhile (the contract above).
 class LocalKey {
  public:
   using Destroy = void (*)(void*) noexcept;
@@ -50,7 +54,8 @@ class LocalKey {
 
  private:
   friend void local_thread_exit() noexcept;
-  const std::uint64_t id_;
+  friend struct LocalAccess;
+  const std::uint32_t index_;
   std::vector<LocalTable*> tables_;  // threads holding a value; guarded by the global local mutex
 };
 
