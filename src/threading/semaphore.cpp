@@ -73,12 +73,16 @@ void Semaphore::release(std::ptrdiff_t n) {
   if (sleepers_.load(std::memory_order_seq_cst) == 0) return;
 
   // Serve the oldest sleepers with the units that are still free (a newcomer may have taken
-  // some through the fast path meanwhile; then fewer sleepers are served, never more).
-  detail::MutexGuard g(mutex_);
+  // some through the fast path meanwhile; then fewer sleepers are served, never more). They
+  // are woken once mutex_ is free (wait_node.hpp's DeferredWakes): woken under it, a waiter
+  // that timed out meanwhile would run only to sleep again on mutex_.
+  detail::DeferredWakes wakes;
+  mutex_.lock();
   while (!waiters_.empty() && try_take()) {
     sleepers_.fetch_sub(1, std::memory_order_relaxed);
-    waiters_.pop_front()->signal();
+    wakes.signal_later(waiters_.pop_front());
   }
+  wakes.unlock(mutex_);
 }
 
 }  // namespace concur::threading

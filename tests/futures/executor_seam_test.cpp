@@ -3,6 +3,7 @@
 // call form, as a process pool's worker would, and records what map() passes it.
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -139,6 +140,26 @@ TEST(ExecutorSeam, ResultWhoseMoveThrowsFailsTheTask) {
   ASSERT_TRUE(f.wait_until(concur::Deadline::after(concur_test::scaled(10000ms))));
   EXPECT_NE(f.exception(), nullptr);
   EXPECT_EQ(pool.submit([] { return 2; }).result(concur_test::scaled(10000ms)), 2);
+}
+
+}  // namespace
+
+namespace {
+
+// A task whose function or arguments are over-aligned gets memory aligned for them (the task
+// block cache serves only default alignment).
+struct alignas(128) Wide {
+  char bytes[128]{};
+};
+
+TEST(ExecutorSeam, OverAlignedArgumentsAreAligned) {
+  cf::ThreadPoolExecutor pool(2);
+  std::vector<cf::Future<std::uintptr_t>> fs;
+  for (int i = 0; i < 50; ++i)
+    fs.push_back(pool.submit(
+        [](const Wide& w) { return reinterpret_cast<std::uintptr_t>(&w) % alignof(Wide); },
+        Wide{}));
+  for (auto& f : fs) EXPECT_EQ(f.result(concur_test::scaled(10000ms)), 0u);
 }
 
 }  // namespace

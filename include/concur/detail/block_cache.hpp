@@ -22,8 +22,11 @@ class BlockCache {
   static constexpr std::size_t kMaxSize = 512;
   static constexpr int kMaxBlocks = 1024;
 
+  // A block of its size class, so that it may later join any thread's cache of that class.
+  // Size 0 (never a real object) is an ordinary oversized request.
   static void* allocate(std::size_t size) {
-    if (size > kMaxSize || !live()) return ::operator new(size);
+    if (size == 0 || size > kMaxSize) return ::operator new(size);
+    if (!live()) return ::operator new(rounded(size));
     FreeList& list = tls_lists[index(size)];
     if (Node* n = list.head) {
       list.head = n->next;
@@ -34,7 +37,7 @@ class BlockCache {
   }
 
   static void deallocate(void* p, std::size_t size) noexcept {
-    if (size > kMaxSize) return ::operator delete(p, size);
+    if (size == 0 || size > kMaxSize) return ::operator delete(p, size);
     if (!live()) return ::operator delete(p, rounded(size));
     FreeList& list = tls_lists[index(size)];
     if (list.count >= kMaxBlocks) return ::operator delete(p, rounded(size));

@@ -110,10 +110,16 @@ class TaskState final : public State<R> {
     }
   }
 
-  // One task per submit(): from the per-thread block cache, not a fresh malloc each time.
-  static void* operator new(std::size_t size) { return concur::detail::BlockCache::allocate(size); }
+  // One task per submit(): from the per-thread block cache, not a fresh malloc each time; an
+  // over-aligned function or argument (alignas(128)) needs the aligned operator new instead.
+  static constexpr bool kOverAligned = alignof(TaskState) > __STDCPP_DEFAULT_NEW_ALIGNMENT__;
+  static void* operator new(std::size_t size) {
+    if constexpr (kOverAligned) return ::operator new(size, std::align_val_t{alignof(TaskState)});
+    else return concur::detail::BlockCache::allocate(size);
+  }
   static void operator delete(void* p, std::size_t size) noexcept {
-    concur::detail::BlockCache::deallocate(p, size);
+    if constexpr (kOverAligned) ::operator delete(p, size, std::align_val_t{alignof(TaskState)});
+    else concur::detail::BlockCache::deallocate(p, size);
   }
 
   void run() noexcept override { run_call(fn_, std::move(args_), *this); }
