@@ -1,7 +1,6 @@
 // concur::futures::ThreadPoolExecutor (include/concur/futures/thread_pool.hpp), following
 // CPython's Lib/concurrent/futures/thread.py.
 #include <algorithm>
-#include <cstdio>
 #include <atomic>
 #include <exception>
 #include <string>
@@ -9,6 +8,8 @@
 #include <utility>
 
 #include "concur/futures/thread_pool.hpp"
+
+#include "concur/detail/text.hpp"
 
 namespace concur::futures {
 namespace {
@@ -60,26 +61,69 @@ ThreadPoolExecutor::~ThreadPoolExecutor() {
 }
 
 void ThreadPoolExecutor::enqueue(detail::StateRef task) {
-  // Under the lock, so that no task slips in behind shutdown()'s exit signal.
-  concur::detail::MutexGuard guard(mutex_);
-  if (fork_generation_ != concur::detail::fork_generation()) [[unlikely]] restart_after_fork();
-  if (!broken_.empty()) throw BrokenExecutor(broken_);
-  if (shutdown_) throw RuntimeError("cannot schedule new futures after shutdown");
-  work_.put(std::move(task));
-  adjust_thread_count();
+  // The caller's Future holds the task too, so this pointer outlives the call.
+  detail::StateBase* const submitted = task.get();
+  threading::Thread* worker = nullptr;
+  {
+    // Only the put is made under the lock, so that no task slips in behind shutdown()'s exit
+    // signal and none is half-pushed when the process forks; a new worker starts after it.
+    concur::detail::MutexGuard guard(mutex_);
+    if (fork_generation_ != concur::detail::fork_generation()) [[unlikely]] restart_after_fork();
+    if (!broken_.empty()) throw BrokenExecutor(broken_);
+    if (shutdown_) throw RuntimeError("cannot schedule new futures after shutdown");
+    work_.put(std::move(task));
+    try {
+      worker = reserve_worker_locked();
+    } catch (...) {  // no memory for the worker: nothing was submitted
+      if (submitted->cancel()) throw;
+      return;  // a worker took the task already: it was submitted after all
+    }
+  }
+  if (worker) start_worker(*worker, *submitted);
 }
 
-void ThreadPoolExecutor::adjust_thread_count() {
-  if (all_started_.load(std::memory_order_relaxed)) return;
+bool ThreadPoolExecutor::take_idle() noexcept {
+  int n = idle_.load(std::memory_order_relaxed);
+  while (n > 0)
+    if (idle_.compare_exchange_weak(n, n - 1, std::memory_order_relaxed)) return true;
+  return false;
+}
+
+threading::Thread* ThreadPoolExecutor::reserve_worker_locked() {
+  if (all_started_.load(std::memory_order_relaxed)) return nullptr;
   // A worker that finished a task and is (about to be) waiting for the next takes this one.
-  if (idle_.acquire(false)) return;
-  const std::string name = prefix_ + "_" + std::to_string(threads_.size());
+  if (take_idle()) return nullptr;
+  threads_.reserve(threads_.size() + 1);  // so that the push_back below cannot throw
   auto t = std::make_unique<threading::Thread>(
-      threading::ThreadOptions{.name = name, .daemon = true}, [this] { worker_main(); });
-  t->start();
+      threading::ThreadOptions{.name = prefix_ + "_" + std::to_string(threads_.size()),
+                               .daemon = true},
+      [this] { worker_main(); });
+  threading::Thread* worker = t.get();
   threads_.push_back(std::move(t));
   if (static_cast<int>(threads_.size()) == max_workers_)
     all_started_.store(true, std::memory_order_relaxed);
+  starting_.fetch_add(1, std::memory_order_relaxed);  // shutdown(wait) waits for the start
+  return worker;
+}
+
+void ThreadPoolExecutor::start_worker(threading::Thread& worker, detail::StateBase& submitted) {
+  try {
+    worker.start();
+  } catch (...) {
+    {
+      concur::detail::MutexGuard guard(mutex_);
+      std::erase_if(threads_, [&](const auto& t) { return t.get() == &worker; });
+      all_started_.store(false, std::memory_order_relaxed);
+    }
+    worker_started();
+    if (submitted.cancel()) throw;  // can't start new thread: nothing was submitted
+    return;                         // another worker runs the task: it was submitted
+  }
+  worker_started();
+}
+
+void ThreadPoolExecutor::worker_started() noexcept {
+  if (starting_.fetch_sub(1, std::memory_order_acq_rel) == 1) start_done_.notify_all();
 }
 
 void ThreadPoolExecutor::worker_main() {
@@ -87,11 +131,16 @@ void ThreadPoolExecutor::worker_main() {
     try {
       initializer_();
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "concur.futures: Exception in initializer: %s\n", e.what());
+      try {
+        concur::detail::write_stderr(std::string("concur.futures: Exception in initializer: ") +
+                                     e.what() + "\n");
+      } catch (...) {  // no memory for the message: the short form
+        concur::detail::write_stderr("concur.futures: Exception in initializer\n");
+      }
       initializer_failed();
       return;
     } catch (...) {
-      std::fprintf(stderr, "concur.futures: Exception in initializer\n");
+      concur::detail::write_stderr("concur.futures: Exception in initializer\n");
       initializer_failed();
       return;
     }
@@ -108,7 +157,7 @@ void ThreadPoolExecutor::worker_main() {
 }
 
 void ThreadPoolExecutor::task_finishing() noexcept {
-  if (!all_started_.load(std::memory_order_relaxed)) idle_.release();
+  if (!all_started_.load(std::memory_order_relaxed)) idle_.fetch_add(1, std::memory_order_relaxed);
 }
 
 bool ThreadPoolExecutor::run_one_queued() {
@@ -139,7 +188,6 @@ void ThreadPoolExecutor::initializer_failed() {
 }
 
 void ThreadPoolExecutor::shutdown(bool wait, bool cancel_futures) {
-  std::vector<threading::Thread*> to_join;
   {
     concur::detail::MutexGuard guard(mutex_);
     if (fork_generation_ != concur::detail::fork_generation()) [[unlikely]] restart_after_fork();
@@ -155,8 +203,16 @@ void ThreadPoolExecutor::shutdown(bool wait, bool cancel_futures) {
     } else if (cancel_futures) {
       work_.put(detail::StateRef());  // the drain above may have taken it
     }
-    if (wait)
-      for (auto& t : threads_) to_join.push_back(t.get());
+  }
+  if (!wait) return;
+  // Workers that submits made before the shutdown are still starting: once started, they are
+  // ours to join (no new ones can be reserved now).
+  start_done_.wait_until([this] { return starting_.load(std::memory_order_acquire) == 0; },
+                         Deadline::never());
+  std::vector<threading::Thread*> to_join;
+  {
+    concur::detail::MutexGuard guard(mutex_);
+    for (auto& t : threads_) to_join.push_back(t.get());
   }
   for (threading::Thread* t : to_join) t->join();
 }
@@ -166,8 +222,8 @@ void ThreadPoolExecutor::shutdown(bool wait, bool cancel_futures) {
 // Before the fork, every pool's mutex_ is taken (after the list's): every put of a real task
 // happens under it (enqueue, initializer_failed), so the child never finds a task half-pushed
 // into work_, which would make its consumers wait forever for the missing item. Waiting for it
-// is safe: its critical sections take only lower layers' locks (the thread registry and records
-// when starting a worker, the idle semaphore's), and those are taken after this layer's.
+// is safe: its critical sections take only lower layers' locks (the thread registry when a
+// worker is reserved), and those are taken after this layer's. Workers start outside it.
 // (shutdown(cancel_futures) and a failed initializer complete futures under it, running their
 // done-callbacks: a callback that waited for the thread calling fork() would hang the fork.)
 // The child handler only releases them: the rest waits for the pool's first use in the child,
@@ -175,9 +231,9 @@ void ThreadPoolExecutor::shutdown(bool wait, bool cancel_futures) {
 // once starts no thread and allocates nothing.
 //
 // At that first use, the pool forgets its workers (threading's child handler made them
-// TERMINATED) and re-creates what they may have left locked or miscounted: the idle semaphore
-// (it counts idle workers that do not exist, which would keep submit() from starting one) and
-// the queue (vanished workers are parked in its wait list and could take a wake-up meant for a
+// TERMINATED) and re-creates what they may have left locked or miscounted: the idle count
+// (it counts idle workers that do not exist, which would keep submit() from starting one), the
+// count of workers being started (their starters vanished), and the queue (vanished workers are parked in its wait list and could take a wake-up meant for a
 // new worker). Queued tasks move to the new queue. A shut-down pool only forgets its workers:
 // its workers pass the exit signal on outside mutex_, so its queue may hold a half-pushed one,
 // and nothing may be submitted to it any more.
@@ -186,8 +242,10 @@ void ThreadPoolExecutor::restart_after_fork() noexcept {
   fork_generation_ = concur::detail::fork_generation();
   threads_.clear();  // ~Thread of a TERMINATED thread neither joins nor detaches
   all_started_.store(false, std::memory_order_relaxed);
+  starting_.store(0, std::memory_order_relaxed);  // starts that vanished with their threads
+  concur::detail::reinit_in_child(start_done_);
   if (shutdown_) return;
-  concur::detail::reinit_in_child(idle_, 0);
+  idle_.store(0, std::memory_order_relaxed);
   std::vector<detail::StateRef> pending;
   while (std::optional<detail::StateRef> task = work_.try_get()) {
     try {

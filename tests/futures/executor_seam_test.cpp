@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "concur/deadlock.hpp"
 #include "concur/futures.hpp"
 #include "concur/threading.hpp"
 #include "test_support.hpp"
@@ -160,6 +161,23 @@ TEST(ExecutorSeam, OverAlignedArgumentsAreAligned) {
         [](const Wide& w) { return reinterpret_cast<std::uintptr_t>(&w) % alignof(Wide); },
         Wide{}));
   for (auto& f : fs) EXPECT_EQ(f.result(concur_test::scaled(10000ms)), 0u);
+}
+
+}  // namespace
+
+namespace {
+
+// A pool's internals are detail primitives, never tracked user-facing ones: with lock-order
+// checking on, a dump shows no thread holding a pool's semaphore.
+TEST(ExecutorSeam, PoolInternalsAreInvisibleToDiagnostics) {
+  concur::deadlock::enable_lock_order_checking(true);
+  {
+    cf::ThreadPoolExecutor pool(2);
+    for (int i = 0; i < 20; ++i) EXPECT_EQ(pool.submit(square, i).result(), i * i);
+    const std::string dump = concur::threading::dump_threads();
+    EXPECT_EQ(dump.find("semaphore"), std::string::npos) << dump;
+  }
+  concur::deadlock::enable_lock_order_checking(false);
 }
 
 }  // namespace

@@ -44,10 +44,10 @@
 #include <vector>
 
 #include "concur/detail/at_fork.hpp"
+#include "concur/detail/event_count.hpp"
 #include "concur/detail/mutex.hpp"
 #include "concur/futures/executor.hpp"
 #include "concur/queue/simple_queue.hpp"
-#include "concur/threading/semaphore.hpp"
 #include "concur/threading/thread.hpp"
 
 namespace concur::futures {
@@ -76,7 +76,11 @@ class ThreadPoolExecutor final : public Executor, private detail::HelpSource {
   void enqueue(detail::StateRef task) override;
   bool run_one_queued() override;
   void task_finishing() noexcept override;
-  void adjust_thread_count();  // under mutex_
+  // A new worker, when no worker is (about to be) idle: recorded under mutex_, started after.
+  threading::Thread* reserve_worker_locked();
+  void start_worker(threading::Thread& worker, detail::StateBase& submitted);
+  void worker_started() noexcept;
+  bool take_idle() noexcept;
   void worker_main();
   void initializer_failed();
   friend struct PoolForkAccess;  // the at-fork handlers (src/futures/thread_pool.cpp)
@@ -88,14 +92,19 @@ class ThreadPoolExecutor final : public Executor, private detail::HelpSource {
 
   // Tasks to run; a null task tells a worker to exit (and to pass the word on).
   queue::SimpleQueue<detail::StateRef> work_;
-  // Released after each task a worker finishes: submit() starts a new worker only when it
-  // cannot take a permit, i.e. when no worker is (about to be) idle. As CPython.
-  threading::Semaphore idle_{0};
+  // Counted up after each task a worker finishes: submit() starts a new worker only when it
+  // cannot count one down, i.e. when no worker is (about to be) idle. CPython's idle
+  // semaphore; nobody ever waits on it, so a plain count (an internal, never a user-facing
+  // tracked Semaphore: dumps and lock-order checking do not see it).
+  std::atomic<int> idle_{0};
+  // Workers reserved by a submit and not yet started; shutdown(wait) waits for them.
+  std::atomic<int> starting_{0};
+  concur::detail::EventCount start_done_;
   // Set once max_workers threads exist: no more are ever started, so the idle count has no
   // use any more and submit() and the workers stop paying for it.
   std::atomic<bool> all_started_{false};
 
-  concur::detail::Mutex mutex_;  // submit/shutdown/broken and the thread list
+  concur::detail::Mutex mutex_;  // puts, shutdown/broken and the thread list
   bool shutdown_ = false;
   std::string broken_;           // non-empty: why the pool is broken
   std::vector<std::unique_ptr<threading::Thread>> threads_;
