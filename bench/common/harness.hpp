@@ -638,8 +638,8 @@ inline int run_main(int argc, char** argv, const std::string& name,
   std::printf("   %d rounds of ~%.0f ms samples, variants interleaved (A B C, C B A, ...); "
               "rates are medians,\n   ratios the median of per-round concur/peer ratios "
               "(>1: concur faster). concur waits spin %.2f-%.0f us (adaptive), then sleep.\n\n",
-              opts.rounds, opts.sample_s * 1000, concur::detail::kSpinFloorNs / 1e3,
-              concur::detail::kSpinMaxNs / 1e3);
+              opts.rounds, opts.sample_s * 1000, concur::detail::tuning::kSpinFloorNs / 1e3,
+              concur::detail::tuning::kSpinMaxNs / 1e3);
   std::fflush(stdout);
 
   const auto t0 = Clock::now();

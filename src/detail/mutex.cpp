@@ -22,7 +22,7 @@ bool Mutex::lock_slow(const Deadline& deadline, const WaitSite* site) noexcept {
   // 44-54 M/s against 26-45 for a look-every-pause spin, 23-38 for tbb::mutex and 27-47 for
   // std::mutex, interleaved in one process. No spin on a single-CPU machine.
   std::uint32_t prev = state_.load(std::memory_order_relaxed);
-  const int longest_step = spinning_can_help() ? 32 : 0;
+  const int longest_step = spinning_can_help() ? tuning::kMutexLongestBackoff : 0;
   for (int step = 1; prev != kContended && step <= longest_step; step *= 2) {
     for (int i = 0; i < step; ++i) cpu_relax();
     prev = state_.load(std::memory_order_relaxed);

@@ -40,6 +40,8 @@
 #include <memory>
 #include <utility>
 
+#include "concur/detail/tuning.hpp"
+
 namespace concur::detail {
 
 // The layers, lowest first: a layer may rely on every lower one in its child handler.
@@ -51,7 +53,7 @@ enum class AtForkLayer : int {
   futures = 4,    // thread pools
 };
 inline constexpr int kAtForkLayers = 5;
-inline constexpr int kMaxAtForkHandlers = 32;
+inline constexpr int kMaxAtForkHandlers = tuning::kMaxAtForkHandlers;
 
 struct AtForkHandlers {
   void (*prepare)() noexcept = nullptr;  // each may be null

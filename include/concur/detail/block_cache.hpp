@@ -14,13 +14,15 @@
 #include <cstddef>
 #include <new>
 
+#include "concur/detail/tuning.hpp"
+
 namespace concur::detail {
 
 class BlockCache {
  public:
-  static constexpr std::size_t kGranule = 64;
-  static constexpr std::size_t kMaxSize = 512;
-  static constexpr int kMaxBlocks = 1024;
+  static constexpr std::size_t kGranule = tuning::kBlockGranule;
+  static constexpr std::size_t kMaxSize = tuning::kBlockMaxSize;
+  static constexpr int kMaxBlocks = tuning::kBlockCacheMaxBlocks;
 
   // A block of its size class, so that it may later join any thread's cache of that class.
   // Size 0 (never a real object) is an ordinary oversized request.

@@ -21,6 +21,7 @@
 #include <cstdint>
 
 #include "concur/deadline.hpp"
+#include "concur/detail/tuning.hpp"
 
 namespace concur::detail {
 
@@ -37,39 +38,8 @@ inline void cpu_relax() noexcept {
 }
 
 // ---- The spin phase: the policy and every constant of it -----------------------------------
-// A spin is bounded in time, not in pauses: a pause takes 16 ns on this project's AMD Zen 5
-// vCPUs and ~40 ns on recent Intel cores, and a spinner that is preempted mid-spin must stop
-// once it runs again rather than finish a count. The clock is read every few pauses
-// (steady_clock, ~22 ns through the vDSO here; CLOCK_MONOTONIC_COARSE is cheaper but ticks
-// every 4 ms). Each thread keeps its own budget, adaptive as in glibc's adaptive mutexes: a spin
-// that got its answer doubles the budget (up to kSpinMaxNs), one that had to give up halves it
-// (down to kSpinFloorNs).
-//
-// Why these numbers, measured on the 2-vCPU KVM guests this project runs on (see
-// bench/threading_bench.cpp: pingpong, pingpong-loaded, idle-wait):
-//  - Once one side of a hand-off sleeps, waking it is slow: futex_wake() itself takes 3-7 us
-//    (an IPI through the hypervisor), and the sleeper runs 4-15 us later (median; 15-50 us p90).
-//    A partner that has just been woken answers only after those, so a spin shorter than them
-//    (the old policy: 4-64 pauses, at most ~1 us) always misses it, and both threads then sleep
-//    on every hand-off for good: an Event ping-pong made 30.6 K round trips/s on a quiet
-//    machine, 0.12x std::binary_semaphore, where two threads that keep spinning make 1.5-4 M/s.
-//    kSpinMaxNs covers a wake-up and the partner's answer, and is about what the sleep would
-//    have cost (the classic bound: spin no longer than blocking costs).
-//  - When the partner cannot run while we spin (it shares our CPU, or other programs keep the
-//    CPUs busy), every pause delays it; then the budget falls to kSpinFloorNs, a token spin.
-//  - A thread at the floor cannot find out by itself that spinning would pay again (its short
-//    spins keep missing a partner that is busy in futex_wake), so every kSpinProbeEvery-th spin
-//    at the floor is a probe with the full kSpinMaxNs; when it gets its answer the thread is back
-//    at the full budget. Costs at most kSpinMaxNs / kSpinProbeEvery (0.6 us) per wait on
-//    average when probes fail.
-//  - A wait nobody answers spins at most kSpinMaxNs (20 us) and then sleeps: under 0.1% of a
-//    CPU over a 200 ms wait, 1-2% for back-to-back 1 ms timed waits (idle-wait in the bench).
-//  - No spinning at all when the process may use a single CPU (spinning_can_help()).
-inline constexpr std::int64_t kSpinFloorNs = 250;     // ~15 pauses: a token spin
-inline constexpr std::int64_t kSpinMaxNs = 20000;     // a futex wake-up and an answer
-inline constexpr std::int64_t kSpinInitialNs = 4000;  // a new thread's budget
-inline constexpr int kSpinProbeEvery = 32;            // at the floor: one full spin in 32
-inline constexpr int kSpinPausesPerClockRead = 4;     // ~65 ns between reads here
+// A spin is bounded in time, not in pauses, with a per-thread adaptive budget; the numbers and
+// why they are what they are: detail/tuning.hpp.
 
 // No sched_yield() in any wait that can sleep: the blocking calls of every module (Lock,
 // Condition, Semaphore, Event, queue get/put, futures, thread start/join) spin as above and then
@@ -88,7 +58,7 @@ void yield_cpu() noexcept;
 
 // A thread's spin budget (thread-local: each thread adapts to its own partners and load).
 struct SpinBudget {
-  std::int64_t ns = kSpinInitialNs;
+  std::int64_t ns = tuning::kSpinInitialNs;
   int spins_at_floor = 0;  // counts towards the next probe
 };
 inline thread_local SpinBudget tls_spin_budget;
@@ -109,23 +79,23 @@ inline bool spin_until(Ready&& ready) noexcept(noexcept(ready())) {
   SpinBudget& b = tls_spin_budget;
   std::int64_t budget = b.ns;
   bool probe = false;
-  if (budget <= kSpinFloorNs && ++b.spins_at_floor >= kSpinProbeEvery) {
+  if (budget <= tuning::kSpinFloorNs && ++b.spins_at_floor >= tuning::kSpinProbeEvery) {
     b.spins_at_floor = 0;
-    budget = kSpinMaxNs;
+    budget = tuning::kSpinMaxNs;
     probe = true;
   }
   const std::int64_t start = spin_clock_ns();
   for (;;) {
-    for (int i = 0; i < kSpinPausesPerClockRead; ++i) {
+    for (int i = 0; i < tuning::kSpinPausesPerClockRead; ++i) {
       cpu_relax();
       if (ready()) {
-        b.ns = budget < kSpinMaxNs / 2 ? budget * 2 : kSpinMaxNs;
+        b.ns = budget < tuning::kSpinMaxNs / 2 ? budget * 2 : tuning::kSpinMaxNs;
         return true;
       }
     }
     if (spin_clock_ns() - start >= budget) break;
   }
-  b.ns = probe || budget / 2 < kSpinFloorNs ? kSpinFloorNs : budget / 2;
+  b.ns = probe || budget / 2 < tuning::kSpinFloorNs ? tuning::kSpinFloorNs : budget / 2;
   return false;
 }
 

@@ -121,7 +121,7 @@ class WaitNode {
 // by the lock it serves.
 class DeferredWakes {
  public:
-  static constexpr int kInline = 4;
+  static constexpr int kInline = tuning::kDeferredWakesInline;
 
   void signal_later(WaitNode* n) noexcept {
     if (count_ == kInline || n->is_action_waiter()) {

@@ -19,14 +19,14 @@ namespace concur::queue::detail {
 
 enum class PushResult { kDone, kFull, kClosed };
 
-inline constexpr std::size_t kCacheLine = 64;
+inline constexpr std::size_t kCacheLine = concur::detail::tuning::kCacheLine;
 
 // Waiting for another thread that is a few instructions away from finishing (a slot write, a
 // block switch): pause, and after a while yield, in case it was preempted on our CPU.
 class ShortWait {
  public:
   void operator()() noexcept {
-    if (step_ < 16) {
+    if (step_ < concur::detail::tuning::kShortWaitPauseRounds) {
       for (int i = 0; i < (1 << (step_ / 4)); ++i) concur::detail::cpu_relax();
       ++step_;
     } else {

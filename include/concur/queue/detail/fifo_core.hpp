@@ -29,7 +29,7 @@ class FifoCore {
   // Both cores claim with seq_cst read-modify-writes, and so does the place count.
   static constexpr bool kSeqCstClaims = true;
 
-  static constexpr std::size_t kMaxRingCapacity = std::size_t{1} << 16;
+  static constexpr std::size_t kMaxRingCapacity = concur::detail::tuning::kMaxRingCapacity;
 
   // capacity 0: unbounded.
   explicit FifoCore(std::size_t capacity) : capacity_(capacity) {

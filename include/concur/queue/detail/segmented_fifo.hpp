@@ -222,7 +222,7 @@ class SegmentedFifo {
   }
 
  private:
-  static constexpr std::size_t kLap = 64;               // positions per block
+  static constexpr std::size_t kLap = concur::detail::tuning::kFifoBlockPositions;
   static constexpr std::size_t kBlockCap = kLap - 1;    // real slots per block
   static constexpr unsigned kShift = 1;                 // index = position << kShift | flags
   static constexpr std::uint64_t kHasNext = 1;          // head only: tail is in a later block
