@@ -24,6 +24,13 @@
 // Cycles through a timed wait are left to their timeouts: the seeds' "timed locks" way out.
 // start_watchdog() again changes the interval; stop_watchdog() stops it and waits for it.
 //
+// Happens-before: none with the blocked threads' own work. A Cycle or report describes each
+// thread's published wait as read under that thread's diagnostics lock, at two looks rather
+// than one instant; it orders nothing else, and a thread in a timed wait may have moved on by
+// the time it is read. The watchdog delivers its reports (and runs a handler) in its own
+// thread: all of that happens before stop_watchdog() returns; under Reaction::raise the report
+// is written before the victim is marked, so before its acquire throws.
+//
 // Thread-safety: all functions may be called from any thread. The watchdog and the dump thread
 // take each thread's diagnostics lock briefly and never any user lock.
 #pragma once

@@ -14,6 +14,10 @@
 // that way throws concur::RuntimeError("Lock Order Violation: ...") before anything blocks,
 // because such a request could close a cycle with a thread that follows the order.
 //
+// Happens-before: that of the locks taken, nothing more: everything a thread did before its Held
+// is destroyed (which releases them) happens before what another thread does after its next
+// acquire of any of those locks (through dl::acquire or directly) returns. The per-thread
+// record of held locks is the thread's own and orders nothing between threads.
 // Thread-safety: the returned Held is owned by the calling thread and must be destroyed there
 // (it is move-only; moving it to another thread is undefined, as it would leave this thread's
 // record behind). Nested Helds must be destroyed in reverse order of creation, as scopes do.

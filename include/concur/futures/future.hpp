@@ -25,6 +25,13 @@
 // set_running_or_notify_cancel(), set_result() and set_exception() drive it
 // (InvalidStateError when it is already done).
 //
+// Happens-before: everything a thread did before set_result() or set_exception() (for a future
+// from submit(), everything the call did), or before the cancel() that cancelled it, happens
+// before what a thread does after done() or cancelled() returns true, after result() or
+// exception() returns (or throws the outcome), and in every done callback; what a thread did
+// before add_done_callback() happens before that callback runs. A TimeoutError, or done() ==
+// false, orders nothing.
+//
 // Thread-safety: every member may be called concurrently on copies of one future, and on the
 // same Future object except assignment.
 #pragma once

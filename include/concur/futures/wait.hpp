@@ -18,6 +18,11 @@
 // called once wait() has returned or the as_completed range is gone. as_completed's listener
 // feeds a concur::queue::SimpleQueue that the iteration takes from.
 //
+// Happens-before: every future wait() puts in `done`, and every future as_completed() yields, was
+// seen done by the calling thread through an acquire (its status word, or the listener's queue),
+// so its outcome and everything its completer did before completing it are visible there:
+// result() and exception() on it return at once. The not_done futures carry no guarantee.
+//
 // Thread-safety: the futures may complete from any threads; an as_completed range is iterated by
 // one thread.
 #pragma once

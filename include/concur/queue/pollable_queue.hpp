@@ -11,6 +11,10 @@
 //
 // Same protocol and contract as Queue (basic_queue.hpp). The constructor throws
 // std::system_error if no eventfd can be created.
+// Happens-before (basic_queue.hpp): the put() of an item happens before the get() that returns
+// it returns; task_done() before the join() that counted it returns. Under the lock, shutdown()
+// happens before any ShutDown thrown for it, by a get() or by a put(). Readiness of fileno()
+// orders nothing: an item is made visible only by the get() that returns it.
 #pragma once
 
 #include "concur/queue/basic_queue.hpp"

@@ -4,6 +4,9 @@
 // insertion order among equals, put (priority, sequence, payload) tuples, as Python code does.
 // Same protocol and contract as Queue (basic_queue.hpp); the heap is kept under concur's futex
 // mutex (locked_core.hpp).
+// Happens-before (basic_queue.hpp): the put() of an item happens before the get() that returns
+// it returns; task_done() before the join() that counted it returns. Under the lock, shutdown()
+// happens before any ShutDown thrown for it, by a get() or by a put().
 #pragma once
 
 #include <functional>

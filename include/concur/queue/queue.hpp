@@ -8,6 +8,10 @@
 // consumers never wait on a lock, only, when the queue is empty or full, for each other.
 // For an item type whose move constructor may throw, the FIFO is kept under a lock instead
 // (same semantics).
+// Happens-before (basic_queue.hpp): the put() of an item happens before the get() that returns
+// it returns; task_done() before the join() that counted it returns; shutdown() before a get()
+// throws ShutDown for it. Not before a put()'s ShutDown: with 2 <= maxsize <= 65536 (the
+// bounded ring) a put reads the shutdown flag relaxed.
 #pragma once
 
 #include <type_traits>

@@ -11,6 +11,9 @@
 // Thread-safety, timeouts and conservation: as Queue (basic_queue.hpp). Items are kept in the
 // lock-free segmented FIFO (segmented_fifo.hpp), or under a lock for an item type whose move
 // constructor may throw.
+// Happens-before: everything a thread did before the put() of an item happens before what the
+// thread whose get() returns that item does after it returns. qsize() and empty() are momentary
+// snapshots and order nothing.
 #pragma once
 
 #include <type_traits>

@@ -13,6 +13,11 @@
 // - reset() returns the barrier to its initial state; threads waiting at that moment get
 //   BrokenBarrierError. abort() breaks it for good (until reset()).
 // - Thread-safety: every member may be called concurrently.
+// - Happens-before (all under the barrier's lock): everything each party did before its wait()
+//   happens before the action runs, and the action and all of that happen before what every
+//   party does after its wait() of that round returns. A wait() that throws BrokenBarrierError
+//   sees what the thread that broke, aborted or reset the barrier did before that. n_waiting()
+//   and broken() are relaxed snapshots and order nothing.
 // - Throws: ValueError for parties < 1; BrokenBarrierError as above.
 // - Undefined: destroying a Barrier while threads wait in it.
 #pragma once

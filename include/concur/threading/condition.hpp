@@ -15,6 +15,10 @@
 // - Waiters are woken in FIFO order: notify(n) wakes the n that have waited longest. There are no
 //   spurious wake-ups: wait() returns true only when notified, false only on timeout.
 // - wait_for(pred[, timeout]) returns pred()'s last value (Python's Condition.wait_for).
+// - Happens-before: as its lock (lock.hpp, rlock.hpp) — wait() returns, also on timeout, with
+//   the lock re-acquired, so everything a thread did before releasing the lock happens before
+//   what the waiter does after wait() returns. In particular what a thread did before notify()
+//   happens before the wait() it wakes returns (the waiter's node is signaled with a release).
 // - Thread-safety: all members may be called concurrently (with the lock rules above).
 // - Throws: RuntimeError as above; ValueError for notify(n) with n < 0; whatever pred throws.
 // - Undefined: destroying a Condition while threads wait on it.

@@ -18,6 +18,10 @@
 // - Thread-safety: every member may be called concurrently from any thread; each call acts on
 //   the calling thread's value. The returned reference is valid until that thread ends or the
 //   value is reset/replaced.
+// - Happens-before: none between threads, none needed: each value is created, used and (at
+//   thread end, reset() or set()) destroyed by its own thread. The exception is destroying the
+//   local itself, which destroys every thread's value in the destroying thread: each of those
+//   threads' last use of its value must already happen before that (e.g. through join()).
 // - Throws: whatever T's constructor or the factory throws (then no value is stored);
 //   RuntimeError if T has no default constructor and no factory was given.
 // - Undefined: destroying a local while another thread is using its value.

@@ -11,6 +11,10 @@
 // - Not owner-bound: any thread may release() a Lock that another thread acquired (as in
 //   Python). A thread that acquires a Lock it already holds blocks (deadlocks itself) — use RLock.
 // - Thread-safety: every member may be called concurrently from any thread.
+// - Happens-before: everything a thread did before release() happens before what another thread
+//   does after its next acquire() of that lock returns true (the unlock is a release, the lock
+//   an acquire). A failed acquire (false, timeout) orders nothing; locked() is a relaxed
+//   snapshot and orders nothing either.
 // - Blocks: acquire() without `false`, lock(), try_lock_for/until (bounded by their timeout).
 // - Throws: release() of an unlocked Lock -> RuntimeError; acquire(false, timeout) -> ValueError.
 //   Nothing else throws.

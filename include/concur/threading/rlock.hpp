@@ -9,6 +9,10 @@
 // Contract
 // - Owner-bound: only the thread that holds it may release it.
 // - Thread-safety: every member may be called concurrently from any thread.
+// - Happens-before: everything the owner did before the release() that frees the RLock (the
+//   outermost one) happens before what another thread does after its acquire() that takes it
+//   returns true. Inner releases publish nothing; a failed acquire orders nothing; locked() is
+//   a relaxed snapshot.
 // - Blocks: acquire() when another thread holds it (bounded by the timeout, if any).
 // - Throws: release() by a thread that does not hold it -> RuntimeError;
 //   acquire(false, timeout) -> ValueError.

@@ -12,6 +12,11 @@
 //   none wait takes a free unit without blocking. (As in CPython, a newcomer may take a unit
 //   released an instant before a sleeper is served; a sleeper is never skipped for another.)
 // - Thread-safety: every member may be called concurrently from any thread.
+// - Happens-before: everything a thread did before release() happens before what a thread does
+//   after an acquire() that takes a unit released by it returns true (the value only changes by
+//   read-modify-writes, so a successful acquire() follows every release() before it; a sleeper
+//   served directly gets the same through its wake-up). A failed acquire orders nothing;
+//   value() and n_waiting() are relaxed snapshots and order nothing.
 // - Blocks: acquire() while the value is 0 (bounded by the timeout, if any).
 // - Throws: ValueError for a negative initial value, release(n) with n < 1, acquire(false, t),
 //   and a BoundedSemaphore released above its initial value.

@@ -25,6 +25,12 @@
 //   joined before it is destroyed (call join() in its destructor).
 // - Thread is movable, not copyable; moving a started subclass instance is undefined (its run()
 //   keeps using the old address). Moving a target-built Thread is always fine.
+// - Happens-before: everything a thread did before start() happens before the target (or run())
+//   begins. Everything the thread did (its body, the except hook, the destruction of its
+//   threading.local values) happens before join() returns (join(timeout): returns true), and
+//   before is_alive() (also a ThreadRef's) returns false once started; only join() also covers
+//   the C++ thread_local destructors that run at the very end of the thread. A request_stop()
+//   that returns true happens before stop_requested() or the thread's stop_token reports it.
 // - Thread-safety: name/daemon/ident/is_alive/join/request_stop may be called from any thread.
 //   start(), assignment and destruction must not race with other calls on the same object.
 #pragma once

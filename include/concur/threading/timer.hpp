@@ -10,6 +10,10 @@
 // - cancel() before the interval ends means fn never runs; after that it has no effect.
 //   It may be called from any thread, before or after start().
 // - An exception from fn goes to the except hook, like any thread's.
+// - Happens-before: as a Thread: what a thread did before start() happens before fn runs, and
+//   what fn did happens before join() returns. cancel() orders nothing and never waits for fn:
+//   when it returns, fn may be running or have run (the interval had ended); join() to see
+//   fn's effects.
 #pragma once
 
 #include <chrono>
