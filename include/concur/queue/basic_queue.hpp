@@ -43,12 +43,10 @@
 // thread whose get() returns that item does after it returns (the core publishes the item with
 // a release and takes it with an acquire, or under its lock). Everything a thread did before
 // task_done() (or a shutdown(true) that discards an item) happens before any join() that
-// counted it returns. What a thread did before shutdown() happens before a get() that observed
-// the shutdown throws ShutDown, and before is_shutdown() returns true. A put()'s ShutDown (or
-// try_put()'s false) only says the queue was shut down and orders nothing: Queue's bounded
-// ring (maxsize 2 to 65536) reads the flag relaxed. qsize(), empty() and full() are momentary
-// snapshots and order nothing: an item they count is made visible only by the get() that
-// returns it.
+// counted it returns. What a thread did before shutdown() happens before a get() or put() that
+// observed the shutdown throws ShutDown, and before is_shutdown() returns true. qsize(), empty()
+// and full() are momentary snapshots and order nothing: an item they count is made visible only
+// by the get() that returns it.
 // Thread-safety: every member may be called concurrently from any number of threads, except
 // the destructor (no call may be in flight). Items left at destruction are destroyed.
 // Conservation: every item put is returned by exactly one get, or discarded by

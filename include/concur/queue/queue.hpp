@@ -10,8 +10,7 @@
 // (same semantics).
 // Happens-before (basic_queue.hpp): the put() of an item happens before the get() that returns
 // it returns; task_done() before the join() that counted it returns; shutdown() before a get()
-// throws ShutDown for it. Not before a put()'s ShutDown: with 2 <= maxsize <= 65536 (the
-// bounded ring) a put reads the shutdown flag relaxed.
+// or put() throws ShutDown for it.
 #pragma once
 
 #include <type_traits>

@@ -69,7 +69,9 @@ class BoundedRing {
   // Moves `x` in (kDone), or leaves it untouched: kFull, kClosed.
   PushResult try_push(T& x) noexcept {
     ShortWait wait;
-    std::uint64_t word = enqueue_pos_.load(std::memory_order_relaxed);
+    // acquire on every read of the word: a kClosed answer must see what the thread that closed
+    // the ring (shutdown()) did before it (free on x86, where every load acquires).
+    std::uint64_t word = enqueue_pos_.load(std::memory_order_acquire);
     for (;;) {
       if (word & 1) return PushResult::kClosed;
       const std::uint64_t pos = word >> 1;
@@ -82,7 +84,7 @@ class BoundedRing {
         // The cell's seq carries the item's synchronization; seq_cst is for the claim's role
         // in the wake-up protocol (and costs nothing extra: a CAS is a locked instruction).
         if (enqueue_pos_.compare_exchange_weak(word, word + 2, std::memory_order_seq_cst,
-                                               std::memory_order_relaxed)) {
+                                               std::memory_order_acquire)) {
           ::new (static_cast<void*>(c.storage)) T(std::move(x));
           c.seq.store(pos + 1, std::memory_order_release);
           return PushResult::kDone;
@@ -95,9 +97,9 @@ class BoundedRing {
                                                                      : PushResult::kFull;
         }
         wait();
-        word = enqueue_pos_.load(std::memory_order_relaxed);
+        word = enqueue_pos_.load(std::memory_order_acquire);
       } else {
-        word = enqueue_pos_.load(std::memory_order_relaxed);  // another producer took pos
+        word = enqueue_pos_.load(std::memory_order_acquire);  // another producer took pos
       }
     }
   }
