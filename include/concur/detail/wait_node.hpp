@@ -75,19 +75,22 @@ class WaitNode {
 
   // Wakes the node's owner. The exchange publishes (release) everything the signaler wrote
   // before it; the wake-up (a system call, or the action) happens only when the waiter actually
-  // went to sleep (or armed).
+  // went to sleep (or armed). Nothing of the node is read after the exchange but its address:
+  // a thread waiter may see kSignaled at once (a spurious wake-up) and leave, ending the node's
+  // life, before futex_wake() is called on its word (harmless on a dead address, see
+  // DeferredWakes); an action waiter cannot go on before its action runs.
   void signal() noexcept {
-    if (mark_signaled()) wake();
+    const Action action = action_;
+    void* const context = context_;
+    if (!mark_signaled()) return;
+    if (action) action(context);
+    else futex_wake(state_, 1);
   }
 
-  // The halves of signal(): mark_signaled() returns true if the waiter sleeps and needs wake()
-  // (see DeferredWakes).
+  // The first half of signal(): returns true if a thread waiter sleeps and needs a futex_wake()
+  // on word() (see DeferredWakes; an action waiter is always signaled whole).
   bool mark_signaled() noexcept {
     return state_.exchange(kSignaled, std::memory_order_release) == kSleeping;
-  }
-  void wake() noexcept {
-    if (action_) action_(context_);
-    else futex_wake(state_, 1);
   }
   bool is_action_waiter() const noexcept { return action_ != nullptr; }
 
