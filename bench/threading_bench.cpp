@@ -63,12 +63,15 @@ double pp_event(std::int64_t& n) {
       n, [&](std::int64_t) { ping.set(); pong.wait(); pong.clear(); },
       [&](std::int64_t) { ping.wait(); ping.clear(); pong.set(); });
 }
-double pp_semaphore(std::int64_t& n) {
-  th::Semaphore ping(0), pong(0);
+// A ping-pong through two semaphores of any kind with release()/acquire().
+template <class Sem>
+double pp_semaphores(std::int64_t& n) {
+  Sem ping(0), pong(0);
   return two_thread(
       n, [&](std::int64_t) { ping.release(); pong.acquire(); },
       [&](std::int64_t) { ping.acquire(); pong.release(); });
 }
+double pp_semaphore(std::int64_t& n) { return pp_semaphores<th::Semaphore>(n); }
 double pp_condition(std::int64_t& n) {
   th::Lock lock;
   th::Condition c_ping(lock), c_pong(lock);
@@ -91,12 +94,7 @@ double pp_condition(std::int64_t& n) {
       });
 }
 // libstdc++ 12: 12 pauses, then 4 sched_yield()s, then a futex sleep (atomic_wait.h).
-double pp_binary_semaphore(std::int64_t& n) {
-  std::binary_semaphore ping(0), pong(0);
-  return two_thread(
-      n, [&](std::int64_t) { ping.release(); pong.acquire(); },
-      [&](std::int64_t) { ping.acquire(); pong.release(); });
-}
+double pp_binary_semaphore(std::int64_t& n) { return pp_semaphores<std::binary_semaphore>(n); }
 // Idiomatic C++: notify after unlocking, the fastest way to use a condition_variable.
 double pp_condition_variable(std::int64_t& n) {
   std::mutex m;

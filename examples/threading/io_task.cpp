@@ -112,41 +112,49 @@ int main() {
   print("server listening on 127.0.0.1 (at a port the system picks); the IOTask's socket timeout:",
         std::chrono::duration<double>(kTimeout).count(), "s");
 
+  // One connection served by an IOTask thread: the task's socket and the server's end of it.
+  struct Session {
+    explicit Session(int server, int port)
+        : sock(net::connect_to("127.0.0.1", port)), conn(accept(server)), t(&IOTask::run, &c, sock) {
+      t.start();
+    }
+    ~Session() {
+      ::close(conn);
+      ::close(sock);
+    }
+    static int accept(int server) {
+      sockaddr_in peer{};
+      return net::accept_client(server, &peer);
+    }
+    void wait_for_recv(int n) {  // until the n-th recv() has begun
+      for (int i = 0; i < n; ++i) c.recv_started.acquire();
+    }
+    const int sock, conn;
+    IOTask c;
+    th::Thread t;
+  };
+
   print("--- 1. the server answers after two timeouts");
   {
-    const int sock = net::connect_to("127.0.0.1", port);
-    sockaddr_in peer{};
-    const int conn = net::accept_client(server, &peer);
-    IOTask c;
-    th::Thread t(&IOTask::run, &c, sock);
-    t.start();
-    for (int i = 0; i < 3; ++i) c.recv_started.acquire();  // the third recv() has begun
+    Session s(server, port);
+    s.wait_for_recv(3);
     print("server: sends b'hello'");
-    net::sendall(conn, "hello");
-    t.join();
-    ::close(conn);
-    ::close(sock);
+    net::sendall(s.conn, "hello");
+    s.t.join();
   }
 
   print("--- 2. the server stays silent; the main thread calls terminate()");
   {
-    const int sock = net::connect_to("127.0.0.1", port);
-    sockaddr_in peer{};
-    const int conn = net::accept_client(server, &peer);
-    IOTask c;
-    th::Thread t(&IOTask::run, &c, sock);
-    t.start();
-    for (int i = 0; i < 2; ++i) c.recv_started.acquire();  // the second recv() has begun
+    Session s(server, port);
+    s.wait_for_recv(2);
     print("main: c.terminate()");
     const auto asked = std::chrono::steady_clock::now();
-    c.terminate();  // signal termination
-    t.join();       // wait for actual termination
+    s.c.terminate();  // signal termination
+    s.t.join();       // wait for actual termination
     const double waited = timing::seconds_since(asked);
     print("main: t.join() returned:", waited <= 2 * std::chrono::duration<double>(kTimeout).count()
                                           ? "the task stopped within one timeout"
                                           : "the task took longer than one timeout");
-    ::close(conn);
-    ::close(sock);
   }
   ::close(server);
 }

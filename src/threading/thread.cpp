@@ -118,6 +118,12 @@ class Registry {
   }
 
   // fork(): see "--- fork" below.
+  template <class Fn>
+  void for_each_record(Fn fn) {  // under mutex_
+    fn(*main_);
+    for (auto& r : live_) fn(*r);
+    for (auto& r : unlisted_) fn(*r);
+  }
   void before_fork() noexcept;
   void after_fork_in_parent() noexcept;
   void after_fork_in_child() noexcept;
@@ -327,23 +333,17 @@ void thread_main(std::shared_ptr<ThreadRecord> st, detail::UniqueFunction<void(s
 
 void Registry::before_fork() noexcept {
   mutex_.lock();
-  auto take = [](ThreadRecord& r) {
+  for_each_record([](ThreadRecord& r) {
     r.name_mutex.lock();
     r.diag_mutex.lock();
-  };
-  take(*main_);
-  for (auto& r : live_) take(*r);
-  for (auto& r : unlisted_) take(*r);
+  });
 }
 
 void Registry::after_fork_in_parent() noexcept {
-  auto give = [](ThreadRecord& r) {
+  for_each_record([](ThreadRecord& r) {
     r.diag_mutex.unlock();
     r.name_mutex.unlock();
-  };
-  give(*main_);
-  for (auto& r : live_) give(*r);
-  for (auto& r : unlisted_) give(*r);
+  });
   mutex_.unlock();
 }
 
@@ -368,23 +368,16 @@ void Registry::after_fork_in_child() noexcept {
   // enumerate() and of the at-exit join. Its std::thread names a thread that does not exist:
   // neither joinable nor detachable, so it is forgotten, not destroyed (a joinable std::thread's
   // destructor would call std::terminate), and a default one is built over it.
-  auto vanish = [&](const std::shared_ptr<ThreadRecord>& r) {
-    if (r == self) return;
-    ::new (static_cast<void*>(&r->handle)) std::thread();
-    detail::reinit_in_child(r->handle_mutex);
-    detail::reinit_in_child(r->stop_mutex);
-    r->phase.store(ThreadRecord::kFinished, std::memory_order_release);
-  };
-  auto give = [](ThreadRecord& r) {
+  for_each_record([&](ThreadRecord& r) {
     r.diag_mutex.unlock();
     r.name_mutex.unlock();
-  };
-  give(*main_);
-  for (auto& r : live_) give(*r);
-  for (auto& r : unlisted_) give(*r);
-  vanish(main_);
-  for (auto& r : live_) vanish(r);
-  for (auto& r : unlisted_) vanish(r);
+    if (&r == self.get()) return;
+    ::new (static_cast<void*>(&r.handle)) std::thread();
+    detail::reinit_in_child(r.handle_mutex);
+    detail::reinit_in_child(r.stop_mutex);
+    detail::reinit_in_child(r.phase_changed);  // vanished threads may be linked in it
+    r.phase.store(ThreadRecord::kFinished, std::memory_order_release);
+  });
   // Clearing drops references only: a record lives on while a Thread or ThreadRef holds it.
   live_.clear();
   unlisted_.clear();

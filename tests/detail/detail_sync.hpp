@@ -58,22 +58,6 @@ class Flag {
   Count c_;
 };
 
-inline long this_tid() { return static_cast<long>(::syscall(SYS_gettid)); }
-
-// Is thread `tid` of this process asleep in futex(addr, ...)? (/proc/self/task/<tid>/syscall,
-// as tests/threading/event_test.cpp does.)
-inline bool asleep_on(long tid, const void* addr) {
-  std::ifstream f("/proc/self/task/" + std::to_string(tid) + "/syscall");
-  long nr = -1;
-  std::string arg0;
-  if (!(f >> nr >> arg0) || nr != SYS_futex) return false;
-  try {
-    return std::stoull(arg0, nullptr, 16) == reinterpret_cast<std::uintptr_t>(addr);
-  } catch (...) {
-    return false;
-  }
-}
-
 // Waits (polling: a thread asleep in a system call signals nothing) until thread tids[i] sleeps
 // on addrs[i] for every i. Returns false if /proc never showed it (another kernel): callers
 // then skip only the assertions that need the threads to have been asleep.

@@ -77,6 +77,19 @@ struct Taker {
   }
 };
 
+// The EventCount kept no stale node: a waiter that goes to sleep now is woken by the next
+// notify_one() and takes the item it announces.
+void expect_next_notify_reaches_a_sleeper(EventCount& ec, std::atomic<int>& items) {
+  Taker v(items);
+  std::thread vt([&] { v.run(ec); });
+  ASSERT_TRUE(v.linked.wait());
+  items.fetch_add(1);
+  ec.notify_one();
+  vt.join();
+  EXPECT_TRUE(v.result);
+  EXPECT_FALSE(v.took_after_deadline);
+}
+
 TEST(EventCount, ThirdCallIsTheRecheckAfterLinking) {
   // At its third call, ready() calls notify_one() itself: if the node is linked by then (and
   // it is the only one), that pops it and signals it, and the wait ends at once, before the
@@ -310,14 +323,7 @@ TEST(EventCount, ReadyThatThrowsAtItsRecheckLeavesNoNodeLinked) {
 
   // W's stack node is gone. Had it stayed linked, this notify_one() would pop it (a dangling
   // pointer) instead of V's node, and V would sleep until its deadline.
-  Taker v(items);
-  std::thread vt([&] { v.run(ec); });
-  ASSERT_TRUE(v.linked.wait());
-  items.fetch_add(1);
-  ec.notify_one();
-  vt.join();
-  EXPECT_TRUE(v.result);
-  EXPECT_FALSE(v.took_after_deadline) << "the notification went to a stale node";
+  expect_next_notify_reaches_a_sleeper(ec, items);
 }
 
 TEST(EventCount, ReadyThatThrowsAfterAWakeUpPropagates) {
@@ -343,14 +349,7 @@ TEST(EventCount, ReadyThatThrowsAfterAWakeUpPropagates) {
   EXPECT_EQ(calls, kRecheck + 1);
 
   // The EventCount still works, for a waiter that sleeps and for a waiter that does not.
-  Taker v(items);
-  std::thread vt([&] { v.run(ec); });
-  ASSERT_TRUE(v.linked.wait());
-  items.fetch_add(1);
-  ec.notify_one();
-  vt.join();
-  EXPECT_TRUE(v.result);
-  EXPECT_FALSE(v.took_after_deadline);
+  expect_next_notify_reaches_a_sleeper(ec, items);
 
   EXPECT_THROW(ec.wait_until([]() -> bool { throw Boom(); }, long_deadline()), Boom);
 }
@@ -433,15 +432,24 @@ TEST(EventCount, TimedOutWaitReturnsFalseAfterALastCheck) {
   expect_timed_out_after_50ms(elapsed);
   // The timed-out waiter left no node: a later notify is not spent on it.
   std::atomic<int> items{0};
-  Taker v(items);
-  std::thread vt([&] { v.run(ec); });
-  ASSERT_TRUE(v.linked.wait());
-  items.fetch_add(1);
-  ec.notify_one();
-  vt.join();
-  EXPECT_TRUE(v.result);
-  EXPECT_FALSE(v.took_after_deadline);
+  expect_next_notify_reaches_a_sleeper(ec, items);
 }
+
+// The shared state of a conservation run: items produced and not yet taken, items taken (by
+// each consumer), waits that timed out.
+struct Conservation {
+  Conservation(int producers, int consumers, int per_producer)
+      : total(producers * per_producer), taken(static_cast<std::size_t>(consumers), 0) {}
+  int taken_in_all() const {
+    int sum = 0;
+    for (int n : taken) sum += n;
+    return sum;
+  }
+  const int total;
+  EventCount ec;
+  std::atomic<int> items{0}, consumed{0}, timeouts{0};
+  std::vector<int> taken;
+};
 
 // N producers add items and notify one waiter each time (half of them through
 // notify_one_after_seq_cst_change(), their change being a seq_cst RMW that ready() reads with a
@@ -450,42 +458,37 @@ TEST(EventCount, TimedOutWaitReturnsFalseAfterALastCheck) {
 TEST(EventCount, ProducersAndConsumersConserveItems) {
   constexpr int kProducers = 3, kConsumers = 3;
   const int per_producer = 20000 / CONCUR_TEST_TIME_SCALE;
-  const int total = kProducers * per_producer;
-  EventCount ec;
-  std::atomic<int> items{0}, consumed{0}, timeouts{0};
-  std::vector<int> taken(kConsumers, 0);
+  Conservation k(kProducers, kConsumers, per_producer);
   run_together(kProducers + kConsumers, [&](int t) {
     if (t < kProducers) {
       for (int i = 0; i < per_producer; ++i) {
-        items.fetch_add(1, std::memory_order_seq_cst);
-        if (t % 2 == 0) ec.notify_one(); else ec.notify_one_after_seq_cst_change();
+        k.items.fetch_add(1, std::memory_order_seq_cst);
+        if (t % 2 == 0) k.ec.notify_one(); else k.ec.notify_one_after_seq_cst_change();
       }
       return;
     }
     const int c = t - kProducers;
     for (;;) {
       bool got = false;
-      const bool ok = ec.wait_until(
+      const bool ok = k.ec.wait_until(
           [&] {
-            if (take(items)) return got = true;
-            return consumed.load(std::memory_order_seq_cst) >= total;
+            if (take(k.items)) return got = true;
+            return k.consumed.load(std::memory_order_seq_cst) >= k.total;
           },
           long_deadline());
-      if (!ok) timeouts.fetch_add(1);
+      if (!ok) k.timeouts.fetch_add(1);
       if (got) {
-        ++taken[c];
-        if (consumed.fetch_add(1, std::memory_order_seq_cst) + 1 == total) ec.notify_all();
-      } else if (consumed.load(std::memory_order_seq_cst) >= total) {
+        ++k.taken[c];
+        if (k.consumed.fetch_add(1, std::memory_order_seq_cst) + 1 == k.total) k.ec.notify_all();
+      } else if (k.consumed.load(std::memory_order_seq_cst) >= k.total) {
         return;
       }
     }
   });
-  int sum = 0;
-  for (int n : taken) sum += n;
-  EXPECT_EQ(sum, total);
-  EXPECT_EQ(consumed.load(), total);
-  EXPECT_EQ(items.load(), 0);
-  EXPECT_EQ(timeouts.load(), 0) << "a consumer slept through its deadline: lost wake-up";
+  EXPECT_EQ(k.taken_in_all(), k.total);
+  EXPECT_EQ(k.consumed.load(), k.total);
+  EXPECT_EQ(k.items.load(), 0);
+  EXPECT_EQ(k.timeouts.load(), 0) << "a consumer slept through its deadline: lost wake-up";
 }
 
 // The same with tiny deadlines, so that timeouts race notifications all the time (unlink after
@@ -493,37 +496,32 @@ TEST(EventCount, ProducersAndConsumersConserveItems) {
 TEST(EventCount, ConservationWithTinyDeadlines) {
   constexpr int kProducers = 2, kConsumers = 3;
   const int per_producer = 10000 / CONCUR_TEST_TIME_SCALE;
-  const int total = kProducers * per_producer;
-  EventCount ec;
-  std::atomic<int> items{0}, consumed{0}, timeouts{0};
-  std::vector<int> taken(kConsumers, 0);
+  Conservation k(kProducers, kConsumers, per_producer);
   run_together(kProducers + kConsumers, [&](int t) {
     Rng rng(t);
     if (t < kProducers) {
       for (int i = 0; i < per_producer; ++i) {
-        items.fetch_add(1, std::memory_order_seq_cst);
-        ec.notify_one();
+        k.items.fetch_add(1, std::memory_order_seq_cst);
+        k.ec.notify_one();
         if (rng.below(64) == 0) std::this_thread::yield();
       }
       return;
     }
     const int c = t - kProducers;
     const auto give_up = Clock::now() + long_wait();
-    while (consumed.load() < total && Clock::now() < give_up) {
+    while (k.consumed.load() < k.total && Clock::now() < give_up) {
       const auto timeout = std::chrono::microseconds(rng.below(200));
-      if (ec.wait_until([&] { return take(items); }, Deadline::after(timeout))) {
-        ++taken[c];
-        consumed.fetch_add(1);
+      if (k.ec.wait_until([&] { return take(k.items); }, Deadline::after(timeout))) {
+        ++k.taken[c];
+        k.consumed.fetch_add(1);
       } else {
-        timeouts.fetch_add(1);
+        k.timeouts.fetch_add(1);
       }
     }
   });
-  int sum = 0;
-  for (int n : taken) sum += n;
-  EXPECT_EQ(sum, total);
-  EXPECT_EQ(items.load(), 0);
-  RecordProperty("timeouts", timeouts.load());
+  EXPECT_EQ(k.taken_in_all(), k.total);
+  EXPECT_EQ(k.items.load(), 0);
+  RecordProperty("k.timeouts", k.timeouts.load());
 }
 
 }  // namespace

@@ -8,9 +8,13 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
 #include <exception>
+#include <fstream>
 #include <functional>
 #include <latch>
 #include <mutex>
@@ -131,6 +135,23 @@ inline std::string what_of(const std::exception_ptr& e) {
     return x.what();
   } catch (...) {
     return "<non-std exception>";
+  }
+}
+
+// The calling thread's kernel thread id.
+inline long this_tid() { return static_cast<long>(::syscall(SYS_gettid)); }
+
+// Is thread `tid` of this process asleep in futex(addr, ...)? (/proc/self/task/<tid>/syscall:
+// the system call number and its first argument.)
+inline bool asleep_on(long tid, const void* addr) {
+  std::ifstream f("/proc/self/task/" + std::to_string(tid) + "/syscall");
+  long nr = -1;
+  std::string arg0;
+  if (!(f >> nr >> arg0) || nr != SYS_futex) return false;
+  try {
+    return std::stoull(arg0, nullptr, 16) == reinterpret_cast<std::uintptr_t>(addr);
+  } catch (...) {
+    return false;
   }
 }
 

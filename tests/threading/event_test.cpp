@@ -29,21 +29,6 @@ namespace th = concur::threading;
 using namespace std::chrono_literals;
 using namespace concur_test;  // long_wait, scaled, eventually, time_of, ...
 
-long this_tid() { return static_cast<long>(::syscall(SYS_gettid)); }
-
-// Is thread `tid` of this process asleep in futex(addr, ...)?
-bool asleep_on(long tid, const void* addr) {
-  std::ifstream f("/proc/self/task/" + std::to_string(tid) + "/syscall");
-  long nr = -1;
-  std::string arg0;
-  if (!(f >> nr >> arg0) || nr != SYS_futex) return false;
-  try {
-    return std::stoull(arg0, nullptr, 16) == reinterpret_cast<std::uintptr_t>(addr);
-  } catch (...) {
-    return false;
-  }
-}
-
 // Waits until every thread in `tids` (0 = not started yet) sleeps on `addr`; see the header.
 void wait_until_asleep(const std::vector<std::atomic<long>>& tids, const void* addr) {
   eventually(
