@@ -102,8 +102,10 @@ class EventCount {
   // Dekker holds without a fence of our own (an mfence per item on x86, saved).
   void notify_one_after_seq_cst_change() noexcept {
     if (waiters_.load(std::memory_order_seq_cst) == 0) return;
-    MutexGuard guard(mutex_);
-    wake_one_locked();
+    DeferredWakes wakes;
+    mutex_.lock();
+    wake_one_locked(wakes);
+    wakes.unlock(mutex_);
   }
 
   // Wakes every waiter (shutdown, a count reaching zero, an Event set).
@@ -114,9 +116,11 @@ class EventCount {
   // notify_all() for a change made by a seq_cst read-modify-write (as notify_one's twin).
   void notify_all_after_seq_cst_change() noexcept {
     if (waiters_.load(std::memory_order_seq_cst) == 0) return;
-    MutexGuard guard(mutex_);
-    while (wake_one_locked()) {
+    DeferredWakes wakes;
+    mutex_.lock();
+    while (wake_one_locked(wakes)) {
     }
+    wakes.unlock(mutex_);
   }
 
   // ---- waiters that cannot block: an action WaitNode (a coroutine) -----------------------------
@@ -146,30 +150,34 @@ class EventCount {
   // The waiter no longer needs a signal. If one was already spent on it, hand it to the next
   // waiter: the notifier meant it for "a waiter", and another one may still be waiting for it.
   bool cancel(WaitNode& node) noexcept {
-    MutexGuard guard(mutex_);
-    if (list_.remove(&node)) {
+    DeferredWakes wakes;
+    mutex_.lock();
+    const bool was_linked = list_.remove(&node);
+    if (was_linked)
       waiters_.store(waiters_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
-      return true;
-    }
-    wake_one_locked();
-    return false;
+    else
+      wake_one_locked(wakes);
+    wakes.unlock(mutex_);
+    return was_linked;
   }
 
   void unlink_after_timeout(WaitNode& node) noexcept {
     MutexGuard guard(mutex_);
     if (list_.remove(&node))
       waiters_.store(waiters_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
-    // Otherwise we were popped and signaled under this lock: the signal is complete, and the
-    // caller's last ready() consumes what it announced (or finds it taken by another thread).
+    // Otherwise we were popped and marked signaled under this lock: the caller's last ready()
+    // consumes what it announced (or finds it taken by another thread).
   }
 
-  // Signals under the lock, so that a waiter re-taking the lock (cancel, timeout) knows any
-  // signal aimed at its stack node has completed.
-  bool wake_one_locked() noexcept {
+  // Marks the oldest waiter signaled under the lock, so that a waiter re-taking the lock
+  // (cancel, timeout) finds any signal aimed at its node already given; a sleeping thread is
+  // woken once the lock is released (DeferredWakes): woken under it, it would run only to
+  // block on mutex_ at its next link(), the notifier still inside futex_wake().
+  bool wake_one_locked(DeferredWakes& wakes) noexcept {
     WaitNode* n = list_.pop_front();
     if (!n) return false;
     waiters_.store(waiters_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
-    n->signal();
+    wakes.signal_later(n);
     return true;
   }
 

@@ -22,8 +22,13 @@
 // calls that have not started; a map result that is never iterated lets every call run, as in
 // Python. A function that returns nothing yields std::monostate values (Python yields None).
 //
+// Happens-before: what a thread did before submit() (or before map() submitted a call) happens
+// before the call runs; what the call did happens before its Future's result()/exception()
+// returns, and before a map iteration yields its result.
+//
 // Thread-safety: submit() and map() may be called concurrently; a map range is iterated by one
-// thread. A map range may outlive its executor: it then yields what was submitted and stops. Errors: submit() after shutdown() throws RuntimeError; a broken executor throws
+// thread. A map range may outlive its executor: it then yields what was submitted and stops.
+// Errors: submit() after shutdown() throws RuntimeError; a broken executor throws
 // BrokenExecutor.
 #pragma once
 

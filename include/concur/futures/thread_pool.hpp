@@ -31,6 +31,10 @@
 // child. A task that was running at the fork stays running (its future never completes in the
 // child), and queued tasks wait for the child's first submit, as in Python.
 //
+// Happens-before: as Executor's (submit() before the task runs, the task before its Future's
+// result() returns); the initializer runs before any task of its worker; every task that ran
+// happens before shutdown(wait=true) (and the destructor) returns.
+//
 // Thread-safety: all members may be called concurrently, except the destructor.
 // Errors: ThreadPoolExecutor(0) or a negative max_workers: ValueError.
 #pragma once
