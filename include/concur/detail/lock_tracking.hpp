@@ -62,19 +62,13 @@ inline void install_lock_observer(const LockObserver* observer) noexcept {
   g_lock_observer.store(observer, std::memory_order_release);
 }
 
-inline void check_lock_order(const TrackedLock& lock) {
-  if (const LockObserver* o = g_lock_observer.load(std::memory_order_acquire)) o->check_order(lock);
-}
-inline void note_acquired(const TrackedLock& lock) noexcept {
-  if (const LockObserver* o = g_lock_observer.load(std::memory_order_acquire)) o->acquired(lock);
-}
-inline bool note_released(const void* object) noexcept {
-  const LockObserver* o = g_lock_observer.load(std::memory_order_acquire);
-  return o && o->released(object);
-}
-inline void forget_lock(const void* object) noexcept {
-  if (const LockObserver* o = g_lock_observer.load(std::memory_order_acquire)) o->forget(object);
-}
+// The calls a lock makes while tracking is on, through the installed observer (out of line:
+// they sit in never-taken branches of every acquire and release). src/detail/lock_tracking.cpp
+void check_lock_order(const TrackedLock& lock);
+void note_acquired(const TrackedLock& lock) noexcept;
+bool note_released(const void* object) noexcept;  // false: no thread had it listed
+void forget_lock(const void* object) noexcept;
+
 // An acquisition while tracking is on, for every lock kind: check the order (not for a try,
 // which cannot block), take the lock with take(), list it as held.
 template <class Take>
