@@ -18,6 +18,9 @@ namespace {
 namespace cf = concur::futures;
 using namespace std::chrono_literals;
 
+// Every wait of these tests is bounded.
+const auto kBound = concur_test::scaled(std::chrono::milliseconds(10000));
+
 int square(int x) { return x * x; }
 std::string greet(std::string who, int times) {
   std::string out;
@@ -61,19 +64,19 @@ class FormExecutor final : public cf::Executor {
 
 TEST(ExecutorSeam, PlainFunctionsAndCapturelessLambdasHaveACallForm) {
   FormExecutor ex;
-  EXPECT_EQ(ex.submit(square, 7).result(), 49);
-  EXPECT_EQ(ex.submit(greet, std::string("bob"), 2).result(), "hi bob;hi bob;");
-  EXPECT_EQ(ex.submit([](int a, int b) { return a - b; }, 10, 3).result(), 7);
+  EXPECT_EQ(ex.submit(square, 7).result(kBound), 49);
+  EXPECT_EQ(ex.submit(greet, std::string("bob"), 2).result(kBound), "hi bob;hi bob;");
+  EXPECT_EQ(ex.submit([](int a, int b) { return a - b; }, 10, 3).result(kBound), 7);
   EXPECT_EQ(ex.with_form, 3);
   int captured = 5;
-  EXPECT_EQ(ex.submit([captured](int a) { return a + captured; }, 1).result(), 6);
+  EXPECT_EQ(ex.submit([captured](int a) { return a + captured; }, 1).result(kBound), 6);
   EXPECT_EQ(ex.without_form, 1);  // a capturing lambda cannot leave the process
 }
 
 TEST(ExecutorSeam, CallFormReportsTheArgumentTuple) {
   FormExecutor ex;
   auto f = ex.submit(greet, std::string("x"), 1);
-  EXPECT_EQ(f.result(), "hi x;");
+  EXPECT_EQ(f.result(kBound), "hi x;");
   cf::Future<int> by_hand;  // a future made by hand has no call form
   cf::detail::CallForm form;
   EXPECT_FALSE(by_hand.state_ptr()->call_form(form));
@@ -82,14 +85,15 @@ TEST(ExecutorSeam, CallFormReportsTheArgumentTuple) {
 TEST(ExecutorSeam, ExceptionsCrossTheCallForm) {
   FormExecutor ex;
   auto f = ex.submit(+[](int) -> int { throw std::invalid_argument("bad"); }, 1);
-  EXPECT_THROW(f.result(), std::invalid_argument);
+  EXPECT_THROW(f.result(kBound), std::invalid_argument);
 }
 
 TEST(ExecutorSeam, MapPassesChunksizeAndFlushesBeforeWaiting) {
   FormExecutor ex;
   std::vector<int> xs{1, 2, 3, 4, 5, 6, 7};
   std::vector<int> got;
-  for (int r : ex.map(square, xs, cf::MapOptions{.chunksize = 3})) got.push_back(r);
+  for (int r : ex.map(square, xs, cf::MapOptions{.timeout = kBound, .chunksize = 3}))
+    got.push_back(r);
   EXPECT_EQ(got, (std::vector<int>{1, 4, 9, 16, 25, 36, 49}));
   EXPECT_EQ(ex.chunksizes, std::vector<int>(7, 3));
   EXPECT_GE(ex.flushes, 1);
@@ -97,7 +101,8 @@ TEST(ExecutorSeam, MapPassesChunksizeAndFlushesBeforeWaiting) {
   // With a buffersize, calls are flushed as the consumer advances.
   FormExecutor lazy;
   got.clear();
-  for (int r : lazy.map(square, xs, cf::MapOptions{.chunksize = 2, .buffersize = 2}))
+  const cf::MapOptions lazy_options{.timeout = kBound, .chunksize = 2, .buffersize = 2};
+  for (int r : lazy.map(square, xs, lazy_options))
     got.push_back(r);
   EXPECT_EQ(got, (std::vector<int>{1, 4, 9, 16, 25, 36, 49}));
   EXPECT_GE(lazy.flushes, 3);
@@ -107,7 +112,8 @@ TEST(ExecutorSeam, ThreadPoolIgnoresChunksize) {
   cf::ThreadPoolExecutor pool(2);
   std::vector<int> xs{1, 2, 3};
   std::vector<int> got;
-  for (int r : pool.map(square, xs, cf::MapOptions{.chunksize = 50})) got.push_back(r);
+  for (int r : pool.map(square, xs, cf::MapOptions{.timeout = kBound, .chunksize = 50}))
+    got.push_back(r);
   EXPECT_EQ(got, (std::vector<int>{1, 4, 9}));
 }
 
@@ -124,7 +130,7 @@ TEST(ExecutorSeam, TaskThatThrowsAfterItsFutureWasResolvedByHand) {
   ASSERT_TRUE(started.wait(concur_test::scaled(10000ms)));
   f.set_result(41);  // RUNNING -> FINISHED by hand
   go.set();
-  EXPECT_EQ(f.result(), 41);
+  EXPECT_EQ(f.result(kBound), 41);
   EXPECT_EQ(pool.submit([] { return 1; }).result(concur_test::scaled(10000ms)), 1);
 }
 
@@ -173,7 +179,7 @@ TEST(ExecutorSeam, PoolInternalsAreInvisibleToDiagnostics) {
   concur::deadlock::enable_lock_order_checking(true);
   {
     cf::ThreadPoolExecutor pool(2);
-    for (int i = 0; i < 20; ++i) EXPECT_EQ(pool.submit(square, i).result(), i * i);
+    for (int i = 0; i < 20; ++i) EXPECT_EQ(pool.submit(square, i).result(kBound), i * i);
     const std::string dump = concur::threading::dump_threads();
     EXPECT_EQ(dump.find("semaphore"), std::string::npos) << dump;
   }

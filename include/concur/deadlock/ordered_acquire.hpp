@@ -49,7 +49,7 @@ struct ErasedLock {
   void (*unlock)(void*) noexcept = nullptr;
 };
 
-// The locks this thread holds through dl::acquire, in acquisition order (src/deadlock.cpp).
+// The locks this thread holds through dl::acquire, in acquisition order (src/deadlock/deadlock.cpp).
 void check_order_and_push(const ErasedLock* sorted, std::size_t n);  // throws on a violation
 void pop_held(std::size_t n) noexcept;
 

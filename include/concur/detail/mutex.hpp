@@ -59,7 +59,7 @@ class Mutex {
 
  private:
   static constexpr std::uint32_t kUnlocked = 0, kLocked = 1, kContended = 2;
-  bool lock_slow(const Deadline& deadline, const WaitSite* site) noexcept;  // src/lock.cpp
+  bool lock_slow(const Deadline& deadline, const WaitSite* site) noexcept;  // src/detail/mutex.cpp
   std::atomic<std::uint32_t> state_{kUnlocked};
 };
 
@@ -78,7 +78,7 @@ class MutexGuard {
 
 // A small, never-zero identifier of the calling thread, cheap enough for RLock's owner check
 // (one thread-local load after the first call). Keys are never reused within a process.
-std::uint64_t new_thread_key() noexcept;  // src/lock.cpp
+std::uint64_t new_thread_key() noexcept;  // src/detail/mutex.cpp
 inline thread_local std::uint64_t tls_thread_key = 0;
 inline std::uint64_t this_thread_key() noexcept {
   std::uint64_t k = tls_thread_key;

@@ -23,7 +23,7 @@
 namespace concur::queue {
 namespace detail {
 
-// The LockedCore observer behind PollableQueue (src/pollable_queue.cpp).
+// The LockedCore observer behind PollableQueue (src/queue/pollable_queue.cpp).
 class EventFdLevel {
  public:
   EventFdLevel();

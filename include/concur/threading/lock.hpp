@@ -74,8 +74,8 @@ class Lock : public detail::AcquireForms<Lock> {
     owner_.store(detail::this_thread_key(), std::memory_order_relaxed);
     return true;
   }
-  bool take_slow(const Deadline& deadline);       // src/lock.cpp
-  bool acquire_tracked(const Deadline& deadline);  // src/lock.cpp
+  bool take_slow(const Deadline& deadline);       // src/threading/lock.cpp
+  bool acquire_tracked(const Deadline& deadline);  // src/threading/lock.cpp
   // Condition::wait(): give the lock up, and take it back whatever happens.
   void release_for_wait() noexcept;
   void reacquire_after_wait() noexcept;

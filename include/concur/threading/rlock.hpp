@@ -79,8 +79,8 @@ class RLock : public detail::AcquireForms<RLock> {
     depth_ = 1;
     return true;
   }
-  bool take_slow(const Deadline& deadline);       // src/lock.cpp
-  bool acquire_tracked(const Deadline& deadline);  // src/lock.cpp
+  bool take_slow(const Deadline& deadline);       // src/threading/lock.cpp
+  bool acquire_tracked(const Deadline& deadline);  // src/threading/lock.cpp
 
   // Condition::wait() support: give the lock up entirely, remembering the depth, and take it
   // back whatever happens.

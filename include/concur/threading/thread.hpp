@@ -55,7 +55,7 @@
 #include "concur/errors.hpp"
 
 namespace concur::detail {
-struct ThreadRecord;  // src/thread_record.hpp
+struct ThreadRecord;  // src/threading/thread_record.hpp
 }
 
 namespace concur::threading {
