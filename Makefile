@@ -1,13 +1,13 @@
 # The project's commands. Each installs the Debian packages it needs when they are missing.
 #   make demo   build and run the tour of seed-program ports (examples/)
-#   make test   build and run the test suite with ctest, then again under ThreadSanitizer
+#   make test   build and run the test suite with ctest (g++, then clang 14), then under ThreadSanitizer
 #   make bench  build and run the benchmarks, printing each as a ratio against its peers
 SHELL := /bin/bash
 JOBS ?= 2
 export JOBS
 
 BUILD_DEPS := cmake g++ make
-TEST_DEPS  := $(BUILD_DEPS) googletest libgtest-dev pkg-config
+TEST_DEPS  := $(BUILD_DEPS) googletest libgtest-dev pkg-config clang-14
 BENCH_DEPS := $(BUILD_DEPS) libtbb-dev libboost-dev libboost-thread-dev libconcurrentqueue-dev python3
 
 .PHONY: demo test bench clean

@@ -3,7 +3,7 @@
 // Every public `timeout` parameter accepts any std::chrono::duration (integral or floating
 // point). Blocking code never works with the duration itself: it converts it once, at the call,
 // into a Deadline, and passes that down. This makes "remaining time" arithmetic impossible to get
-// wrong (there is none) and gives the three cases API.md §1 asks for:
+// wrong (there is none) and gives the three cases every timeout of concur has:
 //   - no timeout given           -> Deadline::never()
 //   - zero, negative or NaN      -> Deadline::immediate(): try once, never block
 //   - anything else              -> now + timeout, saturated (a timeout of a century or of
@@ -60,7 +60,7 @@ class Deadline {
   constexpr bool is_never() const noexcept { return at_ == Clock::time_point::max(); }
   constexpr bool is_immediate() const noexcept { return at_ == Clock::time_point::min(); }
   // True once the deadline has passed (always true for immediate(), never for never()).
-  bool expired() const noexcept {
+  [[nodiscard]] bool expired() const noexcept {
     if (is_never()) return false;
     if (is_immediate()) return true;
     return Clock::now() >= at_;

@@ -1,4 +1,4 @@
-// concur/deadlock.hpp — deadlocks, explained instead of hung (API.md §5): namespace
+// concur/deadlock.hpp — deadlocks, explained instead of hung (README.md, "Deadlocks"): namespace
 // concur::deadlock. The seeds name four ways out of deadlock; concur has a tool for each.
 //
 //   namespace dl = concur::deadlock;

@@ -1,4 +1,4 @@
-// concur/errors.hpp — the error hierarchy shared by every module (API.md §1).
+// concur/errors.hpp — the error hierarchy shared by every module.
 //
 // Every error concur throws derives from concur::Error, itself a std::runtime_error, so one
 // `catch (const concur::Error&)` sees them all and `what()` always says, in plain words, what

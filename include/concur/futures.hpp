@@ -1,4 +1,5 @@
-// concur/futures.hpp — Python's concurrent.futures (API.md §4): namespace concur::futures.
+// concur/futures.hpp — Python's concurrent.futures (README.md, "Python → C++:
+// concurrent.futures"): namespace concur::futures.
 //
 //   namespace cf = concur::futures;
 //   cf::Future<R>                   the outcome of a call (future.hpp)

@@ -1,4 +1,4 @@
-// concur/queue.hpp — Python's queue module (API.md §3): namespace concur::queue.
+// concur/queue.hpp — Python's queue module (README.md, "Python → C++: queue"): namespace concur::queue.
 //
 //   namespace cq = concur::queue;
 //   cq::Queue<T>                    FIFO, optionally bounded (lock-free)

@@ -1,4 +1,4 @@
-// <concur/threading.hpp> — Python's `threading` module for C++ (API.md §2).
+// <concur/threading.hpp> — Python's `threading` module for C++ (README.md, "Python → C++: threading").
 //
 //   namespace th = concur::threading;
 //   th::Thread t(fn, args...);  t.start();  t.join();

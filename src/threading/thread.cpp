@@ -249,15 +249,10 @@ ThreadRecord* record_or_null() noexcept {
 detail::Mutex hook_mutex;
 std::function<void(const ExceptHookArgs&)>* hook = nullptr;  // null: the default
 
+// As Python's: the thread's name, then the exception's type and message ("ValueError: boom").
 void default_excepthook(const ExceptHookArgs& args) {
-  std::string what = "unknown exception";
-  try {
-    if (args.exception) std::rethrow_exception(args.exception);
-  } catch (const std::exception& e) {
-    what = e.what();
-  } catch (...) {
-  }
-  detail::write_stderr("Exception in thread " + args.thread_name + ":\n" + what + "\n");
+  detail::write_stderr("Exception in thread " + args.thread_name + ":\n" +
+                       detail::describe_exception(args.exception) + "\n");
 }
 
 void report_exception(const std::shared_ptr<ThreadRecord>& st, std::exception_ptr e) noexcept {

@@ -269,7 +269,8 @@ class NotDeadlocked {
         {"nd-cond", "condition"}, {"nd-sem", "semaphore"},   {"nd-event", "event"},
         {"nd-wait-a", "lock"},    {"nd-wait-b", "lock"},     {"nd-wait-d", "lock"},
         {"nd-queue", "queue"},    {"nd-barrier", "barrier"}, {"nd-joiner", "join"}};
-    for (const auto& [name, kind] : expected) {
+    for (const auto& [name, kind_binding] : expected) {
+      const std::string& kind = kind_binding;  // captured below (clang 14 captures no bindings)
       const th::Thread* t = find(name);
       th::ThreadStatus st;
       const bool blocked = eventually([&] {

@@ -55,7 +55,7 @@ TEST(FuturesApiForms, FutureMembers) {
   f.exception();  f.exception(1s);     // std::exception_ptr, nullptr when fn returned
   EXPECT_EQ(f.exception(), nullptr);
   EXPECT_EQ(f.exception(1s), nullptr);
-  f.done(); f.running(); f.cancelled();
+  (void)f.done(); (void)f.running(); (void)f.cancelled();
   EXPECT_TRUE(f.done());
   EXPECT_FALSE(f.running());
   EXPECT_FALSE(f.cancelled());

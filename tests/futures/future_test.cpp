@@ -8,11 +8,14 @@
 #include <atomic>
 #include <chrono>
 #include <exception>
+#include <functional>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <system_error>
 #include <thread>
 #include <type_traits>
+#include <unordered_map>
 #include <vector>
 
 #include "futures_support.hpp"
@@ -268,7 +271,8 @@ TEST(FutureResult, TimedResultTimesOutWhilePendingOrRunning) {
 
 TEST(FutureResult, WaitersInManyThreadsAllGetTheResult) {
   BusyPool busy(99);
-  auto& [gate, started, pool, f] = busy;
+  auto& [gate, started, pool, running] = busy;
+  cf::Future<int>& f = running;  // captured below (clang 14 captures no bindings)
   std::atomic<int> got{0};
   {
     std::vector<std::jthread> waiters;
@@ -393,6 +397,49 @@ TEST(FutureHandle, HandlesDroppedBeforeTheCallEndsAreHarmless) {
     pool.submit([&] { runs++; });
   }
   EXPECT_EQ(runs.load(), 51);
+}
+
+// --- identity: a Future as a key ----------------------------------------------------------------
+
+TEST(FutureIdentity, KeysAnUnorderedMapAsPythonsFutureToUrlDict) {
+  // future_to_url = {executor.submit(load, url): url for url in urls}
+  cf::ThreadPoolExecutor pool(2);
+  const std::vector<std::string> urls{"a.example", "bb.example", "ccc.example"};
+  std::unordered_map<cf::Future<std::size_t>, std::string> future_to_url;
+  for (const std::string& url : urls)
+    future_to_url.emplace(pool.submit([](const std::string& u) { return u.size(); }, url), url);
+  ASSERT_EQ(future_to_url.size(), urls.size());
+  std::size_t seen = 0;
+  for (cf::Future<std::size_t> f : cf::as_completed(future_to_url)) {  // the map's keys
+    const std::string& url = future_to_url.at(f);  // a copy finds its entry
+    EXPECT_EQ(f.result(concur_test::long_wait()), url.size());
+    ++seen;
+  }
+  EXPECT_EQ(seen, urls.size());
+  auto [done, not_done] = cf::wait(future_to_url, long_wait());
+  EXPECT_EQ(done.size(), urls.size());
+  EXPECT_TRUE(not_done.empty());
+}
+
+TEST(FutureIdentity, CopiesAreEqualHashAlikeAndOrderTogether) {
+  cf::ThreadPoolExecutor pool(1);
+  cf::Future<int> a = pool.submit([] { return 1; });
+  cf::Future<int> b = pool.submit([] { return 1; });
+  const cf::Future<int> a2 = a;
+  EXPECT_TRUE(a == a2);
+  EXPECT_FALSE(a == b);  // same outcome, different futures
+  EXPECT_EQ(std::hash<cf::Future<int>>{}(a), std::hash<cf::Future<int>>{}(a2));
+  EXPECT_TRUE((a <=> a2) == 0);
+  EXPECT_TRUE((a < b) != (b < a));  // strict and total
+  std::map<cf::Future<int>, int> ordered{{a, 1}, {b, 2}};
+  ordered[a2] = 3;  // the same key as a
+  EXPECT_EQ(ordered.size(), 2u);
+  EXPECT_EQ(ordered.at(a), 3);
+  cf::Future<void> v = pool.submit([] {});
+  EXPECT_EQ(std::hash<cf::Future<void>>{}(v), std::hash<cf::Future<void>>{}(cf::Future<void>(v)));
+  (void)a.result(concur_test::long_wait());
+  (void)b.result(concur_test::long_wait());
+  v.result(concur_test::long_wait());
 }
 
 }  // namespace

@@ -10,7 +10,10 @@
 #include <chrono>
 #include <cstdint>
 #include <exception>
+#include <functional>
+#include <iterator>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +26,48 @@ namespace cf = concur::futures;
 namespace th = concur::threading;
 
 namespace futures_test {
+
+// The ints from `first` up to `last` (endless without it), calling on_read(i) as each is read:
+// std::views::iota (| transform) without the standard views, which clang 14 cannot compile over
+// libstdc++ 12, so that map()'s lazy and endless inputs are tested with both compilers.
+class Ints {
+ public:
+  explicit Ints(int first, std::optional<int> last = std::nullopt,
+                std::function<void(int)> on_read = {})
+      : first_(first), last_(last), on_read_(std::move(on_read)) {}
+
+  struct End {
+    std::optional<int> last;
+  };
+  class iterator {
+   public:
+    using value_type = int;
+    using difference_type = std::ptrdiff_t;
+    iterator() = default;
+    iterator(int i, const std::function<void(int)>* on_read) : i_(i), on_read_(on_read) {}
+    int operator*() const {
+      if (on_read_ && *on_read_) (*on_read_)(i_);
+      return i_;
+    }
+    iterator& operator++() {
+      ++i_;
+      return *this;
+    }
+    void operator++(int) { ++i_; }
+    friend bool operator==(const iterator& it, const End& end) { return end.last == it.i_; }
+
+   private:
+    int i_ = 0;
+    const std::function<void(int)>* on_read_ = nullptr;
+  };
+  iterator begin() const { return iterator(first_, &on_read_); }
+  End end() const { return End{last_}; }
+
+ private:
+  int first_;
+  std::optional<int> last_;
+  std::function<void(int)> on_read_;
+};
 
 // A closed gate that tasks wait at until open().
 class Gate {
@@ -113,4 +158,4 @@ bool holds(const std::exception_ptr& e) {
 // What every futures test uses unqualified.
 using namespace std::chrono_literals;
 using namespace concur_test;   // long_wait, scaled, eventually, time_of, what_of, run_together, ...
-using namespace futures_test;  // Gate, occupy, BusyPool, Log, holds
+using namespace futures_test;  // Gate, occupy, BusyPool, Log, holds, Ints

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <exception>
 #include <list>
+#include <iterator>
 #include <ranges>
 #include <set>
 #include <stdexcept>
@@ -89,7 +90,7 @@ TEST(Map, AcceptsManyKindsOfRange) {
   EXPECT_EQ(collect(pool.map(square, l)), (std::vector<int>{16, 25}));
   std::array<int, 2> a{6, 7};
   EXPECT_EQ(collect(pool.map(square, a)), (std::vector<int>{36, 49}));
-  EXPECT_EQ(collect(pool.map(square, std::views::iota(0, 4))), (std::vector<int>{0, 1, 4, 9}));
+  EXPECT_EQ(collect(pool.map(square, Ints(0, 4))), (std::vector<int>{0, 1, 4, 9}));
   EXPECT_EQ(collect(pool.map(square, std::vector<int>{8, 9})), (std::vector<int>{64, 81}));
   EXPECT_EQ(collect(pool.map(&square, std::vector<int>{})), std::vector<int>{});
 
@@ -139,7 +140,7 @@ TEST(Map, SeveralRangesAreZippedAndTheShortestWins) {
   std::list<int> counts{1, 2, 3};
   std::vector<std::string> joined;
   for (auto s : pool2.map([](const std::string& n, int c, int k) { return n + std::to_string(c * k); }, names,
-                          counts, std::views::iota(1)))
+                          counts, Ints(1)))
     joined.push_back(s);
   EXPECT_EQ(joined, (std::vector<std::string>{"a1", "b4", "c9"})) << "an endless range zips too";
 }
@@ -153,7 +154,7 @@ TEST(Map, SubmitsEveryCallWithoutIteration) {
         finished.push(n);
         return -n;
       },
-      std::views::iota(0, 10));
+      Ints(0, 10));
   pool.shutdown();  // waits for the calls
   auto f = finished.items();
   std::sort(f.begin(), f.end());
@@ -173,7 +174,7 @@ TEST(Map, AResultNeverIteratedLetsItsCallsRun) {
         finished.push(n);
         return n;
       },
-      std::views::iota(0, 10));
+      Ints(0, 10));
   pool.shutdown();
   EXPECT_EQ(finished.size(), 10u);
 }
@@ -395,9 +396,9 @@ TEST(Map, DestroyingTheRangeEarlyCancelsWhatHasNotStarted) {
         }
       };
       if (buffered)
-        run(pool.map(fn, std::views::iota(0, 10), cf::MapOptions{.buffersize = 5}));
+        run(pool.map(fn, Ints(0, 10), cf::MapOptions{.buffersize = 5}));
       else
-        run(pool.map(fn, std::views::iota(0, 10)));
+        run(pool.map(fn, Ints(0, 10)));
     }  // the range is gone
     const auto destroy = Clock::now() - broke;
     EXPECT_LT(destroy, long_wait()) << "destroying the range waited for the running call";
@@ -415,10 +416,7 @@ TEST(Map, BuffersizeBoundsHowFarAheadCallsAreSubmitted) {
     cf::ThreadPoolExecutor pool(4);
     std::atomic<long> max_read{-1}, max_started{-1};
     std::atomic<int> calls{0};
-    auto input = std::views::iota(0, 60) | std::views::transform([&](int i) {
-                   atomic_max(max_read, i);
-                   return i;
-                 });
+    Ints input(0, 60, [&](int i) { atomic_max(max_read, i); });
     auto results = pool.map(
         [&](int x) {
           atomic_max(max_started, x);
@@ -457,7 +455,7 @@ TEST(Map, BuffersizeMustBePositive) {
 }
 
 TEST(Map, BuffersizeMakesAnEndlessInputWork) {
-  // test_map_buffersize_on_infinite_iterable: std::views::iota(0) never ends; only what the
+  // test_map_buffersize_on_infinite_iterable: Ints(0) never ends; only what the
   // consumer takes (plus the buffer) is ever submitted, and stopping early leaves nothing behind.
   std::atomic<long> max_started{-1};
   std::atomic<int> calls{0};
@@ -471,7 +469,7 @@ TEST(Map, BuffersizeMakesAnEndlessInputWork) {
                calls++;
                return static_cast<long>(x) * 2;
              },
-             std::views::iota(0), cf::MapOptions{.buffersize = kBuffer})) {
+             Ints(0), cf::MapOptions{.buffersize = kBuffer})) {
       EXPECT_EQ(r, 2L * taken);
       if (++taken == kTake) break;
     }
@@ -491,14 +489,14 @@ TEST(Map, BuffersizeWithSeveralRangesAndAnException) {
           if (a == 5) throw std::runtime_error("five");
           return a + b;
         },
-        std::views::iota(0), std::vector<int>{10, 10, 10, 10, 10, 10, 10, 10}, cf::MapOptions{.buffersize = 2});
+        Ints(0), std::vector<int>{10, 10, 10, 10, 10, 10, 10, 10}, cf::MapOptions{.buffersize = 2});
   });
   EXPECT_NE(error, nullptr);
   EXPECT_EQ(what_of(error), "five");
   EXPECT_EQ(got, (std::vector<int>{10, 11, 12, 13, 14}));
 
   std::vector<int> all;
-  for (int r : pool.map([](int a, int b) { return a * b; }, std::views::iota(1), std::vector<int>{2, 2, 2},
+  for (int r : pool.map([](int a, int b) { return a * b; }, Ints(1), std::vector<int>{2, 2, 2},
                         cf::MapOptions{.timeout = 5s, .buffersize = 1}))
     all.push_back(r);
   EXPECT_EQ(all, (std::vector<int>{2, 4, 6}));
@@ -510,7 +508,7 @@ TEST(Map, ManyConsumersMapOnOnePool) {
   run_parallel(4, [&](int t) {
     for (int round = 0; round < 5; ++round) {
       int k = 0;
-      for (int r : pool.map([t](int x) { return x * 10 + t; }, std::views::iota(0, 50),
+      for (int r : pool.map([t](int x) { return x * 10 + t; }, Ints(0, 50),
                             cf::MapOptions{.buffersize = 1 + round * 3})) {
         if (r != k * 10 + t) wrong++;
         ++k;
@@ -519,6 +517,29 @@ TEST(Map, ManyConsumersMapOnOnePool) {
     }
   });
   EXPECT_EQ(wrong.load(), 0);
+}
+
+// --- a common range: list(executor.map(...)) ------------------------------------------------------
+
+TEST(MapRange, CollectsIntoAVectorLikePythonsList) {
+  cf::ThreadPoolExecutor pool(2);
+  auto results = pool.map(square, std::vector<int>{1, 2, 3, 4});
+  static_assert(std::ranges::common_range<decltype(results)>);
+  std::vector<int> v(results.begin(), results.end());
+  EXPECT_EQ(v, (std::vector<int>{1, 4, 9, 16}));
+}
+
+TEST(MapRange, CommonRangeIteratorsCompareAtTheEnd) {
+  cf::ThreadPoolExecutor pool(2);
+  auto empty = pool.map(square, std::vector<int>{});
+  EXPECT_TRUE(empty.begin() == empty.end());
+  auto one = pool.map(square, std::vector<int>{7});
+  auto it = one.begin();
+  EXPECT_TRUE(it != one.end());
+  EXPECT_EQ(*it, 49);
+  ++it;
+  EXPECT_TRUE(it == one.end());
+  EXPECT_TRUE(it == std::default_sentinel);
 }
 
 }  // namespace

@@ -80,7 +80,8 @@ TEST(Shutdown, WaitRunsEveryQueuedCall) {
 
 TEST(Shutdown, WaitBlocksUntilTheRunningCallEnds) {
   BusyPool busy(4);
-  auto& [gate, started, pool, f] = busy;
+  auto& [gate, started, unused_pool, f] = busy;
+  cf::ThreadPoolExecutor& pool = busy.pool;  // captured below (clang 14 captures no bindings)
   cf::Future<int> queued = pool.submit([] { return 5; });
   ASSERT_TRUE(started.wait(long_wait()));
   std::atomic<bool> returned{false};
@@ -157,7 +158,8 @@ TEST(Shutdown, CancelFuturesWithoutWaiting) {
   // shutdown(false, true): the queued calls are cancelled before it returns, their callbacks
   // run (in this thread), and they never run; the running call finishes normally.
   BusyPool busy(1);
-  auto& [gate, started, pool, running] = busy;
+  auto& [gate, started, unused_pool, running] = busy;
+  cf::ThreadPoolExecutor& pool = busy.pool;  // captured below (clang 14 captures no bindings)
   std::atomic<int> ran{0};
   std::vector<cf::Future<int>> queued = submit_counted(pool, ran, 5);
   ASSERT_TRUE(started.wait(long_wait()));
@@ -185,7 +187,8 @@ TEST(Shutdown, CancelFuturesAndWait) {
   // shutdown(true, true) from another thread: cancels what is queued, then waits for the
   // running call.
   BusyPool busy(1);
-  auto& [gate, started, pool, running] = busy;
+  auto& [gate, started, unused_pool, running] = busy;
+  cf::ThreadPoolExecutor& pool = busy.pool;  // captured below (clang 14 captures no bindings)
   std::atomic<int> ran{0};
   std::vector<cf::Future<int>> queued = submit_counted(pool, ran, 5);
   ASSERT_TRUE(started.wait(long_wait()));

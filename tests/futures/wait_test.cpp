@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <list>
+#include <ranges>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -73,6 +74,15 @@ TEST(AsCompleted, YieldsEveryFutureOnce) {
   }
   EXPECT_EQ(describe(completed), (std::multiset<std::string>{"cancelled", "error:os error", "value:42",
                                                              "value:42", "value:49"}));
+}
+
+TEST(AsCompleted, CollectsIntoAVector) {
+  DoneFutures old;
+  std::vector<cf::Future<int>> futs{old.cancelled, old.successful};
+  auto completed = cf::as_completed(futs);
+  static_assert(std::ranges::common_range<decltype(completed)>);
+  std::vector<cf::Future<int>> v(completed.begin(), completed.end());
+  EXPECT_EQ(describe(v), (std::multiset<std::string>{"cancelled", "value:42"}));
 }
 
 TEST(AsCompleted, AlreadyDoneFuturesComeFirst) {

@@ -99,10 +99,10 @@ TEST(ApiForms, ThreadJoinTimeoutWhileRunning) {
 
 TEST(ApiForms, ThreadAccessors) {
   th::Thread t(fn, 1, std::string());
-  t.is_alive();
-  t.name();  t.set_name("x");  // default names "Thread-1", "Thread-2", ... ; main thread "MainThread"
+  (void)t.is_alive();
+  (void)t.name();  t.set_name("x");  // default names "Thread-1", "Thread-2", ... ; main thread "MainThread"
   EXPECT_EQ(t.name(), "x");
-  t.daemon(); t.set_daemon(true);  // RuntimeError once started
+  (void)t.daemon(); t.set_daemon(true);  // RuntimeError once started
   EXPECT_TRUE(t.daemon());
   EXPECT_EQ(t.ident(), std::nullopt);  // std::optional<std::uint64_t>: nullopt before start
   EXPECT_EQ(t.native_id(), std::nullopt);
@@ -184,16 +184,16 @@ TEST(ApiForms, ExceptHook) {
 
 TEST(ApiForms, ThreadRefAndModuleFunctions) {
   th::ThreadRef me = th::current_thread();    // a handle: copyable, valid after the thread ends
-  me.name(); me.set_name("主线程"); me.ident(); me.native_id(); me.daemon(); me.is_alive();
+  (void)me.name(); me.set_name("主线程"); (void)me.ident(); (void)me.native_id(); (void)me.daemon(); (void)me.is_alive();
   EXPECT_EQ(th::current_thread().name(), "主线程");
   EXPECT_TRUE(me.is_alive());
   EXPECT_FALSE(me.daemon());
-  th::main_thread();                           // ThreadRef of the thread that ran main()
+  (void)th::main_thread();                           // ThreadRef of the thread that ran main()
   EXPECT_TRUE(th::main_thread() == me);
   std::vector<th::ThreadRef> all = th::enumerate();   // every live thread, main and foreign ones included
   std::size_t n = th::active_count();
   EXPECT_EQ(n, all.size());
-  th::get_ident();  th::get_native_id();
+  (void)th::get_ident();  (void)th::get_native_id();
   EXPECT_EQ(me.ident(), th::get_ident());
   EXPECT_EQ(me.native_id(), th::get_native_id());
   const auto t0 = std::chrono::steady_clock::now();
@@ -223,7 +223,7 @@ TEST(ApiForms, Lock) {
   EXPECT_TRUE(releaser.join(long_wait()));
   EXPECT_FALSE(lock.locked());
   EXPECT_THROW(lock.release(), concur::RuntimeError);  // RuntimeError if not locked
-  lock.locked();
+  (void)lock.locked();
   EXPECT_THROW(lock.acquire(false, 50ms), concur::ValueError);  // a timeout on a non-blocking call
   EXPECT_FALSE(lock.locked());
   ok = lock.acquire(std::chrono::duration<double>(0.05));  // floating-point timeouts too (§1)
@@ -372,7 +372,7 @@ TEST(ApiForms, Semaphore) {
 }
 
 TEST(ApiForms, Event) {
-  th::Event e; e.set(); e.clear(); e.is_set();
+  th::Event e; e.set(); e.clear(); (void)e.is_set();
   EXPECT_FALSE(e.is_set());
   e.set();
   e.wait(); bool set = e.wait(10ms);
@@ -401,7 +401,7 @@ TEST(ApiForms, Barrier) {
   EXPECT_EQ(sorted, (std::vector<std::size_t>{0, 1, 2}));
 
   EXPECT_THROW(bar.wait(50ms), th::BrokenBarrierError);  // a timed-out wait breaks it
-  bar.broken();
+  (void)bar.broken();
   EXPECT_TRUE(bar.broken());
   bar.reset();
   EXPECT_FALSE(bar.broken());
@@ -450,7 +450,7 @@ TEST(ApiForms, Local) {
   conn.get();  conn->send(x);  *counter += 1; // first access default-constructs (or calls the factory)
   EXPECT_EQ(conn.get().sent, std::vector<int>{5});
   EXPECT_EQ(*counter, 43);
-  conn.has_value();  conn.reset();  conn.set(Conn{{1, 2}});
+  (void)conn.has_value();  conn.reset();  conn.set(Conn{{1, 2}});
   EXPECT_EQ(conn->sent, (std::vector<int>{1, 2}));
 
   bool other_has = true;

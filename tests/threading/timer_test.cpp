@@ -7,6 +7,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <stop_token>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -63,6 +64,25 @@ TEST(Timer, ArgumentsAreCopiesAndMoveOnlyOnesWork) {
   tm2.start();
   ASSERT_TRUE(tm2.join(long_wait()));
   EXPECT_EQ(got2, 11);
+}
+
+TEST(Timer, AFunctionTakingAStopTokenGetsTheTimersToken) {
+  // As a Thread's target: request_stop() on the Timer reaches the function it runs.
+  th::Event running, stopped;
+  th::Timer tm(
+      1ms,
+      [&](std::stop_token token, int n) {
+        EXPECT_EQ(n, 5);
+        running.set();
+        std::stop_callback on_stop(token, [&] { stopped.set(); });
+        EXPECT_TRUE(stopped.wait(long_wait()));
+      },
+      5);
+  tm.start();
+  ASSERT_TRUE(running.wait(long_wait()));
+  EXPECT_TRUE(tm.request_stop());
+  ASSERT_TRUE(tm.join(long_wait()));
+  EXPECT_TRUE(stopped.is_set());
 }
 
 TEST(Timer, CancelBeforeTheIntervalMeansNeverRuns) {

@@ -60,15 +60,15 @@ struct BlockedThread {
 struct Cycle {
   std::vector<BlockedThread> threads;
 
-  std::size_t size() const noexcept { return threads.size(); }
+  [[nodiscard]] std::size_t size() const noexcept { return threads.size(); }
   auto begin() const noexcept { return threads.begin(); }
   auto end() const noexcept { return threads.end(); }
   const BlockedThread& operator[](std::size_t i) const { return threads[i]; }
-  std::string describe() const;  // the report text: one line per thread
+  [[nodiscard]] std::string describe() const;  // the report text: one line per thread
 };
 std::ostream& operator<<(std::ostream& os, const Cycle& cycle);
 
-std::vector<Cycle> find_deadlocks();
+[[nodiscard]] std::vector<Cycle> find_deadlocks();
 
 void start_watchdog(std::chrono::nanoseconds interval);
 template <class Rep, class Period>
@@ -76,7 +76,7 @@ void start_watchdog(std::chrono::duration<Rep, Period> interval) {
   start_watchdog(std::chrono::duration_cast<std::chrono::nanoseconds>(interval));
 }
 void stop_watchdog();
-bool watchdog_running() noexcept;
+[[nodiscard]] bool watchdog_running() noexcept;
 
 // Print threading::dump_threads() to stderr whenever the process receives `signal` (a JVM's
 // kill -QUIT). The handler only writes to a pipe; a daemon thread ("concur-dump") makes the dump.

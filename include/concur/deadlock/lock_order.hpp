@@ -33,7 +33,7 @@
 namespace concur::deadlock {
 
 void enable_lock_order_checking(bool on = true);
-bool lock_order_checking_enabled() noexcept;
+[[nodiscard]] bool lock_order_checking_enabled() noexcept;
 // Forget every recorded order and every report already made (the graph starts empty).
 void reset_lock_order_graph();
 

@@ -1,5 +1,5 @@
-// concur/deadlock/ordered_acquire.hpp — dl::acquire: taking several locks in one global order
-// (API.md §5), the seeds' `acquire(*locks)` context manager.
+// concur/deadlock/ordered_acquire.hpp — dl::acquire: taking several locks in one global order,
+// the seeds' `acquire(*locks)` context manager.
 //
 //   {
 //     auto held = dl::acquire(x_lock, y_lock);   // any mix of Lock, RLock and Lockables

@@ -42,6 +42,6 @@ enum class Reaction { print, raise, call_handler };
 
 void set_reaction(Reaction reaction);  // call_handler without a handler: ValueError
 void set_reaction(std::function<void(const Report&)> handler);  // null: back to print
-Reaction reaction();
+[[nodiscard]] Reaction reaction();
 
 }  // namespace concur::deadlock

@@ -18,6 +18,24 @@
 
 namespace concur::detail {
 
+// Frees what `::operator new(size[, align])` returned. Sized deallocation is a C++14 feature
+// that some compilers leave off by default (clang 14 without -fsized-deallocation declares no
+// sized operator delete), so a header consumers compile must not assume it.
+inline void free_sized(void* p, [[maybe_unused]] std::size_t size) noexcept {
+#if defined(__cpp_sized_deallocation)
+  ::operator delete(p, size);
+#else
+  ::operator delete(p);
+#endif
+}
+inline void free_sized(void* p, [[maybe_unused]] std::size_t size, std::align_val_t align) noexcept {
+#if defined(__cpp_sized_deallocation)
+  ::operator delete(p, size, align);
+#else
+  ::operator delete(p, align);
+#endif
+}
+
 class BlockCache {
  public:
   static constexpr std::size_t kGranule = tuning::kBlockGranule;
@@ -39,10 +57,10 @@ class BlockCache {
   }
 
   static void deallocate(void* p, std::size_t size) noexcept {
-    if (size == 0 || size > kMaxSize) return ::operator delete(p, size);
-    if (!live()) return ::operator delete(p, rounded(size));
+    if (size == 0 || size > kMaxSize) return free_sized(p, size);
+    if (!live()) return free_sized(p, rounded(size));
     FreeList& list = tls_lists[index(size)];
-    if (list.count >= kMaxBlocks) return ::operator delete(p, rounded(size));
+    if (list.count >= kMaxBlocks) return free_sized(p, rounded(size));
     list.head = ::new (p) Node{list.head};
     ++list.count;
   }
@@ -62,7 +80,7 @@ class BlockCache {
       for (std::size_t i = 0; i < kClasses; ++i) {
         while (Node* n = tls_lists[i].head) {
           tls_lists[i].head = n->next;
-          ::operator delete(n, (i + 1) * kGranule);
+          free_sized(n, (i + 1) * kGranule);
         }
         tls_lists[i].count = 0;
       }

@@ -1,5 +1,5 @@
-// concur/detail/lock_name.hpp — the optional name every lock kind carries for reports (API.md §5:
-// lock-order and deadlock reports name the locks involved). Costs one pointer when unnamed.
+// concur/detail/lock_name.hpp — the optional name every lock kind carries for reports (lock-order
+// and deadlock reports name the locks involved). Costs one pointer when unnamed.
 #pragma once
 
 #include <memory>

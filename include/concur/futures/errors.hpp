@@ -1,4 +1,4 @@
-// concur/futures/errors.hpp — the exceptions of concur::futures (API.md §4), named after
+// concur/futures/errors.hpp — the exceptions of concur::futures, named after
 // Python's concurrent.futures.CancelledError, InvalidStateError and BrokenExecutor. A timed
 // result(), exception(), as_completed() or map iteration that runs out throws
 // concur::TimeoutError (errors.hpp).

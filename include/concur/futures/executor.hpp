@@ -37,6 +37,7 @@
 #include <deque>
 #include <exception>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <ranges>
@@ -47,6 +48,7 @@
 #include <variant>
 
 #include "concur/detail/block_cache.hpp"
+#include "concur/detail/block_flag.hpp"
 #include "concur/deadline.hpp"
 #include "concur/errors.hpp"
 #include "concur/futures/future.hpp"
@@ -123,7 +125,7 @@ class TaskState final : public State<R> {
     else return concur::detail::BlockCache::allocate(size);
   }
   static void operator delete(void* p, std::size_t size) noexcept {
-    if constexpr (kOverAligned) ::operator delete(p, size, std::align_val_t{alignof(TaskState)});
+    if constexpr (kOverAligned) concur::detail::free_sized(p, size, std::align_val_t{alignof(TaskState)});
     else concur::detail::BlockCache::deallocate(p, size);
   }
 
@@ -146,6 +148,23 @@ class TaskState final : public State<R> {
   std::tuple<Args...> args_;
 };
 
+// The result type fn declares, when it has exactly one signature (a function, a lambda that is
+// not generic), else void: what a rejected submit() or map() returns, so that the caller's use
+// of the result adds no error to the one that says what is wrong.
+template <class Fn, class = void>
+struct DeclaredResult {
+  using type = void;
+};
+template <class Fn>
+struct DeclaredResult<Fn, std::void_t<decltype(std::function{std::declval<Fn>()})>> {
+  using type = typename decltype(std::function{std::declval<Fn>()})::result_type;
+};
+
+// How map() holds one input range: an lvalue by reference, an rvalue by value.
+template <class Range>
+using HeldRange =
+    std::conditional_t<std::is_lvalue_reference_v<Range>, Range, std::remove_cvref_t<Range>>;
+
 template <class T>
 inline constexpr bool is_duration_v = false;
 template <class Rep, class Period>
@@ -165,10 +184,22 @@ class Executor {
   // holds the executor by weak reference) instead of calling into a destroyed object.
   virtual ~Executor() { *alive_ = nullptr; }
 
+  // Copies (or moves) fn and each argument into the task, as std::thread does: a function that
+  // takes a reference gets one to the task's copy, unless the argument is std::ref(x).
   template <class Fn, class... Args>
-  auto submit(Fn&& fn, Args&&... args)
-      -> Future<std::invoke_result_t<std::decay_t<Fn>&, std::decay_t<Args>...>> {
-    return submit_with(0, std::forward<Fn>(fn), std::forward<Args>(args)...);
+  auto submit(Fn&& fn, Args&&... args) {
+    if constexpr (std::is_invocable_v<std::decay_t<Fn>&, std::decay_t<Args>...>) {
+      return submit_with(0, std::forward<Fn>(fn), std::forward<Args>(args)...);
+    } else {
+      // One message at the caller's line instead of a substitution failure deep in here.
+      static_assert(!std::is_invocable_v<std::decay_t<Fn>&, std::decay_t<Args>&...>,
+                    "submit(fn, args...): fn takes a non-const reference, but submit copies its "
+                    "arguments; pass std::ref(x) (or std::cref(x)) to share x itself");
+      static_assert(std::is_invocable_v<std::decay_t<Fn>&, std::decay_t<Args>&...>,
+                    "submit(fn, args...): fn cannot be called with these arguments (check their "
+                    "number and types against fn's parameters)");
+      return Future<typename detail::DeclaredResult<std::decay_t<Fn>>::type>{};
+    }
   }
 
   // map(fn, ranges...), map(fn, ranges..., timeout), map(fn, ranges..., MapOptions)
@@ -247,10 +278,16 @@ class MapRange {
       for (auto& f : pending_) f.cancel();
   }
 
+  // A single-pass input iterator; end() is a default-constructed one, so that the range is a
+  // common range: std::vector<R> v(r.begin(), r.end()) is Python's list(executor.map(...)).
+  // Each *it waits for the next result (and rethrows its exception); it may be read once.
   class iterator {
    public:
+    using iterator_category = std::input_iterator_tag;
     using value_type = MapRange::value_type;
     using difference_type = std::ptrdiff_t;
+    using reference = value_type;
+    using pointer = void;
     iterator() = default;
     explicit iterator(MapRange* m) : m_(m) {}
     value_type operator*() const { return m_->current(); }
@@ -259,10 +296,14 @@ class MapRange {
       return *this;
     }
     void operator++(int) { ++*this; }
+    // Iterators are equal when both are at the end, or both not at the end (one pass only).
+    friend bool operator==(const iterator& a, const iterator& b) {
+      return a.at_end() == b.at_end();
+    }
     friend bool operator==(const iterator& it, std::default_sentinel_t) { return it.at_end(); }
 
    private:
-    bool at_end() const { return m_->pending_.empty(); }
+    bool at_end() const { return !m_ || m_->pending_.empty(); }
     MapRange* m_ = nullptr;
   };
 
@@ -270,7 +311,7 @@ class MapRange {
     started_ = true;
     return iterator(this);
   }
-  std::default_sentinel_t end() const noexcept { return {}; }
+  iterator end() const noexcept { return iterator(); }
 
  private:
   // Keeps `ahead_` calls submitted (all of them when there is no buffersize).
@@ -333,42 +374,60 @@ auto Executor::map(Fn&& fn, Args&&... args) {
 
 template <class Fn, class... Ranges>
 auto Executor::map_with(const MapOptions& options, Fn&& fn, Ranges&&... ranges) {
-  static_assert((std::ranges::input_range<Ranges> && ...), "map() takes input ranges");
-  using F = std::decay_t<Fn>;
-  using R = std::invoke_result_t<F&, std::ranges::range_reference_t<Ranges>...>;
+  // Misuse gets one message at the caller's line, not a cascade from the code below.
+  if constexpr (!(std::ranges::input_range<Ranges> && ...)) {
+    static_assert(concur::detail::kRejected<Fn>,
+                  "map(fn, ranges...): each input must be a range (a container or a view); a "
+                  "timeout goes last, as a std::chrono duration or a MapOptions");
+    return MapRange<typename detail::DeclaredResult<std::decay_t<Fn>>::type>(nullptr, nullptr,
+                                                                               options);
+  } else if constexpr (!std::is_invocable_v<std::decay_t<Fn>&,
+                                            std::decay_t<std::ranges::range_reference_t<Ranges>>...>) {
+    // Each call gets copies of its elements, as submit() does.
+    static_assert(concur::detail::kRejected<Fn>,
+                  "map(fn, ranges...): fn cannot be called with (a copy of) one element of each "
+                  "range");
+    return MapRange<typename detail::DeclaredResult<std::decay_t<Fn>>::type>(nullptr, nullptr,
+                                                                               options);
+  } else {
+    using F = std::decay_t<Fn>;
+    using R = std::invoke_result_t<F&, std::decay_t<std::ranges::range_reference_t<Ranges>>...>;
 
-  // The inputs, held as std::views::all holds them (a reference to an lvalue, an rvalue moved
-  // in), and their iterators, advanced in step.
-  struct Inputs {
-    F fn;
-    std::tuple<std::views::all_t<Ranges>...> views;
-    std::tuple<std::ranges::iterator_t<std::views::all_t<Ranges>>...> its;
-    bool started = false;
-  };
-  auto inputs = std::make_shared<Inputs>(
-      Inputs{std::forward<Fn>(fn), {std::views::all(std::forward<Ranges>(ranges))...}, {}});
-  const int chunksize = options.chunksize < 1 ? 1 : options.chunksize;
-  typename MapRange<R>::Source source = [inputs, chunksize,
-                                         executor = alive_]() -> std::optional<Future<R>> {
-    Executor* self = *executor;
-    if (!self) return std::nullopt;  // the executor is gone: nothing more is submitted
-    Inputs& in = *inputs;
-    return [&]<std::size_t... I>(std::index_sequence<I...>) -> std::optional<Future<R>> {
-      if (!in.started) {
-        ((std::get<I>(in.its) = std::ranges::begin(std::get<I>(in.views))), ...);
-        in.started = true;
-      } else {
-        (++std::get<I>(in.its), ...);
-      }
-      if (((std::get<I>(in.its) == std::ranges::end(std::get<I>(in.views))) || ...))
-        return std::nullopt;  // the shortest input is exhausted
-      return self->submit_with(chunksize, in.fn, *std::get<I>(in.its)...);
-    }(std::index_sequence_for<Ranges...>{});
-  };
-  typename MapRange<R>::Flush flush = [executor = alive_] {
-    if (Executor* self = *executor) self->flush_map_calls();
-  };
-  return MapRange<R>(std::move(source), std::move(flush), options);
+    // The inputs, held as std::views::all would hold them (a reference to an lvalue, an rvalue
+    // moved in; clang 14 cannot instantiate libstdc++ 12's ref_view/owning_view, so no views),
+    // and their iterators, advanced in step.
+    struct Inputs {
+      F fn;
+      std::tuple<detail::HeldRange<Ranges>...> views;
+      std::tuple<std::ranges::iterator_t<std::remove_reference_t<detail::HeldRange<Ranges>>&>...> its;
+      bool started = false;
+    };
+    auto inputs = std::make_shared<Inputs>(
+        Inputs{std::forward<Fn>(fn), {std::forward<Ranges>(ranges)...}, {}});
+    const int chunksize = options.chunksize < 1 ? 1 : options.chunksize;
+    typename MapRange<R>::Source source = [inputs, chunksize,
+                                           executor = alive_]() -> std::optional<Future<R>> {
+      Executor* self = *executor;
+      if (!self) return std::nullopt;  // the executor is gone: nothing more is submitted
+      Inputs& in = *inputs;
+      return [&]<std::size_t... I>(std::index_sequence<I...>) -> std::optional<Future<R>> {
+        if (!in.started) {
+          ((std::get<I>(in.its) = std::ranges::begin(std::get<I>(in.views))), ...);
+          in.started = true;
+        } else {
+          (++std::get<I>(in.its), ...);
+        }
+        const bool exhausted =  // the shortest input ends the calls
+            (... || (std::get<I>(in.its) == std::ranges::end(std::get<I>(in.views))));
+        if (exhausted) return std::nullopt;
+        return self->submit_with(chunksize, in.fn, *std::get<I>(in.its)...);
+      }(std::index_sequence_for<Ranges...>{});
+    };
+    typename MapRange<R>::Flush flush = [executor = alive_] {
+      if (Executor* self = *executor) self->flush_map_calls();
+    };
+    return MapRange<R>(std::move(source), std::move(flush), options);
+  }
 }
 
 }  // namespace concur::futures

@@ -1,5 +1,5 @@
 // concur/futures/future.hpp — Future<R>: Python's concurrent.futures.Future, a copyable handle
-// on the eventual outcome of a call (API.md §4).
+// on the eventual outcome of a call.
 //
 //   cf::Future<int> f = pool.submit(fn, a, b);
 //   f.result();  f.result(1s);     // the value; rethrows fn's exception; TimeoutError;
@@ -7,6 +7,7 @@
 //   f.exception(); f.exception(1s) // std::exception_ptr, nullptr when fn returned
 //   f.done(); f.running(); f.cancelled(); f.cancel();
 //   f.add_done_callback([](cf::Future<int> g) { ... });
+//   std::unordered_map<cf::Future<int>, std::string> url_of;  // hashable and ordered by identity
 //
 // States: PENDING -> RUNNING -> FINISHED, or PENDING -> CANCELLED. cancel() succeeds only while
 // pending, and then the call never runs. Copies share one state (as Python references share one
@@ -14,7 +15,7 @@
 //
 // result() returns a reference to the value kept in the shared state (valid while this handle
 // lives), like std::shared_future::get(); called on a temporary (pool.submit(f).result()) it
-// returns the value itself. Timeouts as everywhere (API.md §1): any duration, zero or negative
+// returns the value itself. Timeouts as everywhere (deadline.hpp): any duration, zero or negative
 // means "do not wait".
 //
 // Callbacks: run exactly once, at once in the calling thread if the future is already done,
@@ -37,7 +38,10 @@
 #pragma once
 
 #include <chrono>
+#include <compare>
+#include <cstddef>
 #include <exception>
+#include <functional>
 #include <type_traits>
 #include <utility>
 
@@ -77,9 +81,9 @@ class Future {
   }
 
   // ---- status -------------------------------------------------------------------------------
-  bool done() const noexcept { return state_->done(); }
-  bool running() const noexcept { return state_->running(); }
-  bool cancelled() const noexcept { return state_->cancelled(); }
+  [[nodiscard]] bool done() const noexcept { return state_->done(); }
+  [[nodiscard]] bool running() const noexcept { return state_->running(); }
+  [[nodiscard]] bool cancelled() const noexcept { return state_->cancelled(); }
   bool cancel() noexcept { return state_->cancel(); }
 
   // fn(Future<R>) — see the header comment.
@@ -100,8 +104,14 @@ class Future {
   // is the Python spelling for several futures.)
   bool wait_until(const Deadline& deadline) const { return state_->wait_done(deadline); }
 
+  // Identity, as Python's: copies of one future are equal, hash alike and order together, so
+  // a Future can key a std::unordered_map (Python's {executor.submit(f, x): x for x in xs}) or a
+  // std::map. The order is that of the shared states' addresses: strict, total, meaningless.
   friend bool operator==(const Future& a, const Future& b) noexcept {
     return a.state_ == b.state_;
+  }
+  friend std::strong_ordering operator<=>(const Future& a, const Future& b) noexcept {
+    return std::compare_three_way{}(a.state_ptr(), b.state_ptr());
   }
 
   // Internal: the shared state (wait(), as_completed(), executors).
@@ -141,3 +151,11 @@ class Future {
 };
 
 }  // namespace concur::futures
+
+// Hashes a Future by identity, consistent with operator==.
+template <class R>
+struct std::hash<concur::futures::Future<R>> {
+  std::size_t operator()(const concur::futures::Future<R>& f) const noexcept {
+    return std::hash<const void*>{}(f.state_ptr());
+  }
+};

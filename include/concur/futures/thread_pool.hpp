@@ -1,5 +1,5 @@
 // concur/futures/thread_pool.hpp — ThreadPoolExecutor: Python's
-// concurrent.futures.ThreadPoolExecutor (API.md §4).
+// concurrent.futures.ThreadPoolExecutor.
 //
 //   cf::ThreadPoolExecutor pool;      // max_workers = min(32, cpu_count + 4)
 //   cf::ThreadPoolExecutor pool(2);
@@ -74,7 +74,7 @@ class ThreadPoolExecutor final : public Executor, private detail::HelpSource {
 
   void shutdown(bool wait = true, bool cancel_futures = false) override;
 
-  int max_workers() const noexcept { return max_workers_; }
+  [[nodiscard]] int max_workers() const noexcept { return max_workers_; }
 
  private:
   void enqueue(detail::StateRef task) override;

@@ -1,9 +1,10 @@
 // concur/futures/wait.hpp — waiting for several futures: Python's concurrent.futures.wait()
-// and as_completed() (API.md §4).
+// and as_completed().
 //
 //   auto [done, not_done] = cf::wait(futs);                    // ALL_COMPLETED
 //   auto [d, nd] = cf::wait(futs, 1s, cf::FIRST_COMPLETED);    // or FIRST_EXCEPTION
 //   for (cf::Future<int> g : cf::as_completed(futs)) {}        // as they finish, each once
+//   for (cf::Future<int> g : cf::as_completed(future_to_url)) {}  // a map keyed by futures
 //   for (cf::Future<int> g : cf::as_completed(futs, 1s)) {}    // TimeoutError if not all in time
 //
 // `futs` is any range of Future<R> (a future named twice counts once). wait() returns when the
@@ -28,9 +29,11 @@
 #pragma once
 
 #include <algorithm>
+#include <iterator>
 #include <atomic>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -58,16 +61,33 @@ struct DoneAndNotDoneFutures {
 
 namespace detail {
 
+// The future of a range's element: the element itself, or the key of a map keyed by futures
+// (Python's wait(future_to_url) and as_completed(future_to_url) iterate the dict's keys).
+template <class Element>
+struct FutureOf {
+  using type = Element;
+  static const Element& get(const Element& e) noexcept { return e; }
+};
+template <class Key, class Value>
+struct FutureOf<std::pair<Key, Value>> {
+  using type = std::remove_const_t<Key>;
+  static const type& get(const std::pair<Key, Value>& e) noexcept { return e.first; }
+};
+
 template <class Range>
-using future_result_t = typename std::ranges::range_value_t<Range>::value_type;
+using future_result_t =
+    typename FutureOf<std::ranges::range_value_t<Range>>::type::value_type;
 
 // The distinct futures of a range, in first-seen order.
 template <class R, class Range>
 std::vector<Future<R>> distinct_futures(Range&& futures) {
+  using Of = FutureOf<std::ranges::range_value_t<Range>>;
   std::vector<Future<R>> out;
   std::unordered_set<const StateBase*> seen;
-  for (const Future<R>& f : futures)
+  for (const auto& element : futures) {
+    const Future<R>& f = Of::get(element);
     if (seen.insert(f.state_ptr()).second) out.push_back(f);
+  }
   return out;
 }
 
@@ -188,10 +208,15 @@ class AsCompleted {
       for (const Future<R>& f : pending_) f.state_ptr()->remove_listener(queue_.get());
   }
 
+  // A single-pass input iterator; end() is a default-constructed one (a common range, so that
+  // std::vector v(r.begin(), r.end()) collects the futures in completion order).
   class iterator {
    public:
+    using iterator_category = std::input_iterator_tag;
     using value_type = Future<R>;
     using difference_type = std::ptrdiff_t;
+    using reference = Future<R>;
+    using pointer = void;
     iterator() = default;
     explicit iterator(AsCompleted* owner) : owner_(owner) { owner_->fetch(); }
     Future<R> operator*() const { return *owner_->current_; }
@@ -200,15 +225,19 @@ class AsCompleted {
       return *this;
     }
     void operator++(int) { ++*this; }
+    // Equal when both are at the end, or both not at the end (one pass only).
+    friend bool operator==(const iterator& a, const iterator& b) {
+      return a.at_end() == b.at_end();
+    }
     friend bool operator==(const iterator& it, std::default_sentinel_t) { return it.at_end(); }
 
    private:
-    bool at_end() const { return !owner_->current_; }
+    bool at_end() const { return !owner_ || !owner_->current_; }
     AsCompleted* owner_ = nullptr;
   };
 
   iterator begin() { return iterator(this); }
-  std::default_sentinel_t end() const noexcept { return {}; }
+  iterator end() const noexcept { return iterator(); }
 
  private:
   // Moves the next future into current_ (nullopt at the end); drops the one handed out.

@@ -61,6 +61,7 @@
 #include <utility>
 
 #include "concur/deadline.hpp"
+#include "concur/detail/block_flag.hpp"
 #include "concur/detail/event_count.hpp"
 #include "concur/errors.hpp"
 #include "concur/queue/errors.hpp"
@@ -109,6 +110,19 @@ class BasicQueue {
   void put(T&& x, std::chrono::duration<Rep, Period> timeout) {
     check_put(put_until(x, Deadline::after(timeout)));
   }
+  // Numbers where the flag or a duration belongs: rejected at compile time (block_flag.hpp).
+  template <class U, concur::detail::NumberNotBool N, class... Rest>
+  void put(U&&, N, Rest&&...) {
+    static_assert(concur::detail::kRejected<N>,
+                  "put(item, block): `block` is a bool, not a timeout; for a timeout of 0.5 s write "
+                  "put(item, 500ms) or put(item, std::chrono::duration<double>(0.5))");
+  }
+  template <class U, concur::detail::NumberNotBool N>
+  void put(U&&, bool, N) {
+    static_assert(concur::detail::kRejected<N>,
+                  "put(item, block, timeout): the timeout is a std::chrono duration, not a number; "
+                  "write put(item, true, 500ms) or put(item, true, std::chrono::duration<double>(0.5))");
+  }
   void put_nowait(const T& x) { put_copy(x, Deadline::immediate()); }
   void put_nowait(T&& x) { check_put(put_until(x, Deadline::immediate())); }
 
@@ -138,6 +152,21 @@ class BasicQueue {
   T get(std::chrono::duration<Rep, Period> timeout) {
     return checked_get(Deadline::after(timeout));
   }
+  // Numbers where the flag or a duration belongs: rejected at compile time (block_flag.hpp).
+  template <concur::detail::NumberNotBool N, class... Rest>
+  T get(N, Rest&&...) {
+    static_assert(concur::detail::kRejected<N>,
+                  "get(block): `block` is a bool, not a timeout; for a timeout of 0.5 s write "
+                  "get(500ms) or get(std::chrono::duration<double>(0.5))");
+    return checked_get(Deadline::immediate());
+  }
+  template <concur::detail::NumberNotBool N>
+  T get(bool, N) {
+    static_assert(concur::detail::kRejected<N>,
+                  "get(block, timeout): the timeout is a std::chrono duration, not a number; write "
+                  "get(true, 500ms) or get(true, std::chrono::duration<double>(0.5))");
+    return checked_get(Deadline::immediate());
+  }
   T get_nowait() { return checked_get(Deadline::immediate()); }
 
   // Never throws Empty or ShutDown: nullopt instead.
@@ -162,13 +191,13 @@ class BasicQueue {
 
   // ---- state --------------------------------------------------------------------------------
   // Approximate under concurrency, as in Python: the answer may be stale when it returns.
-  std::size_t qsize() const noexcept { return core_.size(); }
-  bool empty() const noexcept { return core_.size() == 0; }
-  bool full() const noexcept {
+  [[nodiscard]] std::size_t qsize() const noexcept { return core_.size(); }
+  [[nodiscard]] bool empty() const noexcept { return core_.size() == 0; }
+  [[nodiscard]] bool full() const noexcept {
     return maxsize_ > 0 && core_.size() >= static_cast<std::size_t>(maxsize_);
   }
   // As given to the constructor (Python keeps a negative maxsize too); <= 0 means unbounded.
-  long maxsize() const noexcept { return maxsize_; }
+  [[nodiscard]] long maxsize() const noexcept { return maxsize_; }
 
   // ---- tasks --------------------------------------------------------------------------------
   // Finishes one task. Throws ValueError if no task is unfinished.
@@ -201,7 +230,7 @@ class BasicQueue {
     not_empty_.notify_all();
     not_full_.notify_all();
   }
-  bool is_shutdown() const noexcept { return core_.closed(); }
+  [[nodiscard]] bool is_shutdown() const noexcept { return core_.closed(); }
 
  protected:
   // maxsize <= 0: unbounded. The core gets the capacity (0 = unbounded) and `core_args`.

@@ -1,4 +1,4 @@
-// concur/queue/errors.hpp — the exceptions of concur::queue (API.md §3), named after Python's
+// concur/queue/errors.hpp — the exceptions of concur::queue, named after Python's
 // queue.Empty, queue.Full and queue.ShutDown (3.13).
 #pragma once
 

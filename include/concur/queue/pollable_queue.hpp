@@ -33,7 +33,7 @@ class EventFdLevel {
 
   void became_nonempty() noexcept;  // make the descriptor readable
   void became_empty() noexcept;     // make it unreadable
-  int fd() const noexcept { return fd_; }
+  [[nodiscard]] int fd() const noexcept { return fd_; }
 
  private:
   int fd_;
@@ -53,7 +53,7 @@ class PollableQueue
   explicit PollableQueue(long maxsize = 0) : Base(maxsize, Base::capacity_of(maxsize)) {}
 
   // A descriptor that polls readable (POLLIN / EPOLLIN) while the queue holds an item.
-  int fileno() const noexcept { return this->core_.observer().fd(); }
+  [[nodiscard]] int fileno() const noexcept { return this->core_.observer().fd(); }
 };
 
 }  // namespace concur::queue

@@ -68,13 +68,13 @@ class Barrier {
   void abort();
 
   // Snapshots, readable without the barrier's lock — also from inside the action, as in Python.
-  std::size_t parties() const noexcept { return parties_; }
-  std::size_t n_waiting() const noexcept {
+  [[nodiscard]] std::size_t parties() const noexcept { return parties_; }
+  [[nodiscard]] std::size_t n_waiting() const noexcept {
     return state_.load(std::memory_order_relaxed) == State::filling
                ? count_.load(std::memory_order_relaxed)
                : 0;
   }
-  bool broken() const noexcept { return state_.load(std::memory_order_relaxed) == State::broken; }
+  [[nodiscard]] bool broken() const noexcept { return state_.load(std::memory_order_relaxed) == State::broken; }
 
  private:
   enum class State { filling, draining, resetting, broken };

@@ -25,13 +25,16 @@
 #pragma once
 
 #include <chrono>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string_view>
+#include <type_traits>
 
 #include "concur/deadline.hpp"
 #include "concur/detail/acquire_forms.hpp"
+#include "concur/detail/block_flag.hpp"
 #include "concur/detail/wait_node.hpp"
 #include "concur/detail/wait_site.hpp"
 #include "concur/errors.hpp"
@@ -66,18 +69,31 @@ class Condition : public detail::AcquireForms<Condition> {
   // Wait until pred() is true; returns pred()'s last value (false only after a timeout).
   template <class Predicate>
   bool wait_for(Predicate pred) {
-    return wait_for_until(pred, Deadline::never());
+    check_predicate<Predicate>();
+    if constexpr (kIsPredicate<Predicate>) return wait_for_until(pred, Deadline::never());
+    else return false;
   }
   template <class Predicate, class Rep, class Period>
   bool wait_for(Predicate pred, std::chrono::duration<Rep, Period> timeout) {
-    return wait_for_until(pred, Deadline::after(timeout));
+    check_predicate<Predicate>();
+    if constexpr (kIsPredicate<Predicate>) return wait_for_until(pred, Deadline::after(timeout));
+    else return false;
+  }
+  // cv.wait_for(100ms), the std::condition_variable reflex: rejected at compile time.
+  template <class Rep, class Period>
+  bool wait_for(std::chrono::duration<Rep, Period>) {
+    static_assert(concur::detail::kRejected<Rep, Period>,
+                  "Condition::wait_for(pred[, timeout]) is Python's wait_for: it takes a predicate "
+                  "first; to wait with only a timeout write cv.wait(100ms), or "
+                  "cv.wait_for([&] { return ready; }, 100ms) to wait for a condition");
+    return false;
   }
 
   void notify(std::ptrdiff_t n = 1);
   void notify_all();
 
   // The underlying lock's name, used in reports.
-  std::string_view name() const noexcept { return lock_ ? lock_->name() : rlock_->name(); }
+  [[nodiscard]] std::string_view name() const noexcept { return lock_ ? lock_->name() : rlock_->name(); }
 
   // Building blocks for other primitives: wait on an absolute deadline.
   bool wait_until(const Deadline& deadline);
@@ -95,6 +111,15 @@ class Condition : public detail::AcquireForms<Condition> {
   }
 
  private:
+  template <class Predicate>
+  static constexpr bool kIsPredicate = std::predicate<Predicate&>;
+  template <class Predicate>
+  static constexpr void check_predicate() {
+    static_assert(kIsPredicate<Predicate>,
+                  "Condition::wait_for(pred[, timeout]): pred must be callable with no arguments "
+                  "and return something testable as bool, e.g. [&] { return ready; }");
+  }
+
   friend class Barrier;  // shows its waits as "barrier" waits (shown_as_)
   bool is_owned() const noexcept { return lock_ ? lock_->locked() : rlock_->is_owned(); }
 

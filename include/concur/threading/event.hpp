@@ -32,7 +32,7 @@ class Event {
   Event(const Event&) = delete;
   Event& operator=(const Event&) = delete;
 
-  bool is_set() const noexcept { return word_.load(std::memory_order_acquire) & kSet; }
+  [[nodiscard]] bool is_set() const noexcept { return word_.load(std::memory_order_acquire) & kSet; }
 
   void set() noexcept;
   void clear() noexcept { word_.fetch_and(~kSet, std::memory_order_relaxed); }

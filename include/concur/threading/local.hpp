@@ -86,7 +86,7 @@ class local {
   T* operator->() { return &get(); }
   T& operator*() { return get(); }
 
-  bool has_value() const noexcept { return key_.find() != nullptr; }
+  [[nodiscard]] bool has_value() const noexcept { return key_.find() != nullptr; }
   void reset() noexcept { key_.erase(); }
   T& set(T value) {
     auto fresh = std::make_unique<T>(std::move(value));

@@ -61,10 +61,10 @@ class Lock : public detail::AcquireForms<Lock> {
     if (!deferred_.unlock(mutex_)) throw RuntimeError("release unlocked lock");
   }
 
-  bool locked() const noexcept { return mutex_.locked(); }
+  [[nodiscard]] bool locked() const noexcept { return mutex_.locked(); }
 
   // The name given at construction ("" if none), used in lock-order and deadlock reports.
-  std::string_view name() const noexcept { return name_.view(); }
+  [[nodiscard]] std::string_view name() const noexcept { return name_.view(); }
 
  private:
   friend class Condition;

@@ -63,12 +63,12 @@ class RLock : public detail::AcquireForms<RLock> {
   }
 
   // True when the calling thread holds this RLock (Python's private _is_owned()).
-  bool is_owned() const noexcept {
+  [[nodiscard]] bool is_owned() const noexcept {
     // relaxed is enough: only this thread ever stores its own key, and it sees its own stores.
     return owner_.load(std::memory_order_relaxed) == detail::this_thread_key();
   }
-  bool locked() const noexcept { return mutex_.locked(); }
-  std::string_view name() const noexcept { return name_.view(); }
+  [[nodiscard]] bool locked() const noexcept { return mutex_.locked(); }
+  [[nodiscard]] std::string_view name() const noexcept { return name_.view(); }
 
  private:
   friend class Condition;

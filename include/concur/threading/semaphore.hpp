@@ -59,16 +59,16 @@ class Semaphore : public detail::AcquireForms<Semaphore> {
   void release(std::ptrdiff_t n = 1);
 
   // The number of free units right now (a snapshot).
-  std::ptrdiff_t value() const noexcept {
+  [[nodiscard]] std::ptrdiff_t value() const noexcept {
     return static_cast<std::ptrdiff_t>(value_.load(std::memory_order_relaxed));
   }
 
   // How many threads are asleep in acquire() right now (a snapshot; monitoring and tests).
-  std::size_t n_waiting() const noexcept {
+  [[nodiscard]] std::size_t n_waiting() const noexcept {
     return static_cast<std::size_t>(sleepers_.load(std::memory_order_relaxed));
   }
 
-  std::string_view name() const noexcept { return name_.view(); }
+  [[nodiscard]] std::string_view name() const noexcept { return name_.view(); }
 
  protected:
   // BoundedSemaphore's limit; kUnbounded for a plain Semaphore.

@@ -17,7 +17,8 @@
 //   thread's stop token; request_stop() asks it to stop — C++ cannot kill a thread either.
 // - A subclass overrides run(); a Thread built from a target runs the target. If the target or
 //   run() throws, only that thread ends: the exception goes to the except hook (see
-//   set_excepthook), whose default prints "Exception in thread <name>:" and what() to stderr.
+//   set_excepthook), whose default prints "Exception in thread <name>:" and, as Python's last
+//   traceback line, the exception's type and what() ("std::runtime_error: boom") to stderr.
 // - Destroying a Thread whose thread still runs: a non-daemon thread is joined (a program waits
 //   for its non-daemon threads, as Python's does, also at exit()); a daemon thread built from a
 //   target is left running on its own; a daemon run() override is joined. Because the base
@@ -68,7 +69,7 @@ enum class ThreadState {
                // join, sleep or future (a spin before sleeping still counts as RUNNING)
   TERMINATED,  // its body has ended
 };
-std::string_view to_string(ThreadState state) noexcept;
+[[nodiscard]] std::string_view to_string(ThreadState state) noexcept;
 std::ostream& operator<<(std::ostream& os, ThreadState state);
 
 // What ThreadRef::state() reports: the state, and for a blocked thread what it waits for.
@@ -97,14 +98,14 @@ struct ThreadOptions {
 // Thread::ref(). It stays valid after the thread ends (is_alive() then returns false).
 class ThreadRef {
  public:
-  std::string name() const;
+  [[nodiscard]] std::string name() const;
   void set_name(std::string name);
-  std::optional<std::uint64_t> ident() const;      // pthread_self() of the thread
-  std::optional<std::uint64_t> native_id() const;  // the kernel's thread id (gettid())
-  bool daemon() const;
-  bool is_alive() const;
+  [[nodiscard]] std::optional<std::uint64_t> ident() const;      // pthread_self() of the thread
+  [[nodiscard]] std::optional<std::uint64_t> native_id() const;  // the kernel's thread id (gettid())
+  [[nodiscard]] bool daemon() const;
+  [[nodiscard]] bool is_alive() const;
   // NEW, RUNNING, BLOCKED (and on what) or TERMINATED; a snapshot.
-  ThreadStatus state() const;
+  [[nodiscard]] ThreadStatus state() const;
 
   friend bool operator==(const ThreadRef& a, const ThreadRef& b) noexcept { return a.st_ == b.st_; }
 
@@ -154,21 +155,21 @@ class Thread {
   }
   bool join_until(const Deadline& deadline);
 
-  bool is_alive() const;
-  std::string name() const;
+  [[nodiscard]] bool is_alive() const;
+  [[nodiscard]] std::string name() const;
   void set_name(std::string name);
-  bool daemon() const;
+  [[nodiscard]] bool daemon() const;
   void set_daemon(bool daemonic);  // RuntimeError once started
-  std::optional<std::uint64_t> ident() const;
-  std::optional<std::uint64_t> native_id() const;
-  ThreadStatus state() const;  // == ref().state()
+  [[nodiscard]] std::optional<std::uint64_t> ident() const;
+  [[nodiscard]] std::optional<std::uint64_t> native_id() const;
+  [[nodiscard]] ThreadStatus state() const;  // == ref().state()
 
   // Cooperative stop: the token handed to a stop_token target, also available to run().
   bool request_stop() noexcept;
-  bool stop_requested() const noexcept;
-  std::stop_token stop_token() const noexcept;
+  [[nodiscard]] bool stop_requested() const noexcept;
+  [[nodiscard]] std::stop_token stop_token() const noexcept;
 
-  ThreadRef ref() const;
+  [[nodiscard]] ThreadRef ref() const;
 
   // What the thread runs. The default runs the target given at construction, if any.
   virtual void run();
@@ -176,7 +177,9 @@ class Thread {
  protected:
   Thread(TargetOnly, detail::UniqueFunction<void(std::stop_token)> body);
 
- private:
+  // For Thread and its subclasses with a target (Timer): the target and its arguments bound
+  // into one call, checked at compile time (one message at the caller's line if fn cannot be
+  // called with copies of the arguments).
   template <class F, class... Args>
   static constexpr bool takes_stop_token =
       std::is_invocable_v<std::decay_t<F>, std::stop_token, std::decay_t<Args>...>;
@@ -192,9 +195,16 @@ class Thread {
         std::apply([&](auto&... a) { std::invoke(std::move(fn), std::move(token), std::move(a)...); },
                    bound);
       };
+    } else if constexpr (!std::is_invocable_v<Fn, std::decay_t<Args>...>) {
+      // One message at the caller's line, and no cascade from building the call below.
+      static_assert(!std::is_invocable_v<Fn&, std::decay_t<Args>&...>,
+                    "concur::threading::Thread: the target takes a non-const reference, but Thread "
+                    "copies its arguments; pass std::ref(x) (or std::cref(x)) to share x itself");
+      static_assert(std::is_invocable_v<Fn&, std::decay_t<Args>&...>,
+                    "concur::threading::Thread: the target cannot be called with these arguments "
+                    "(check their number and types against the target's parameters)");
+      return {};
     } else {
-      static_assert(std::is_invocable_v<Fn, std::decay_t<Args>...>,
-                    "concur::threading::Thread: the target cannot be called with these arguments");
       return [fn = Fn(std::forward<F>(fn)),
               bound = std::tuple<std::decay_t<Args>...>(std::forward<Args>(args)...)](
                  std::stop_token) mutable {
@@ -202,6 +212,8 @@ class Thread {
       };
     }
   }
+
+ private:
   void end_of_life() noexcept;  // the destructor rules, shared by ~Thread and operator=
 
   std::shared_ptr<detail::ThreadRecord> st_;
@@ -219,10 +231,10 @@ struct ExceptHookArgs {
 // Replaces the hook for every thread; nullptr restores the default (print to stderr).
 void set_excepthook(std::function<void(const ExceptHookArgs&)> hook);
 
-ThreadRef current_thread();
-ThreadRef main_thread();
-std::vector<ThreadRef> enumerate();  // every live thread: main, concur's, and foreign ones seen
-std::size_t active_count();
+[[nodiscard]] ThreadRef current_thread();
+[[nodiscard]] ThreadRef main_thread();
+[[nodiscard]] std::vector<ThreadRef> enumerate();  // every live thread: main, concur's, and foreign ones seen
+[[nodiscard]] std::size_t active_count();
 
 // A readable report on every live thread, one block per thread: name, ident, native id, daemon
 // flag and state; for a BLOCKED thread what it waits for (and the thread that holds that lock);
@@ -230,9 +242,9 @@ std::size_t active_count();
 // holder), and, while lock-order checking is on (deadlock::enable_lock_order_checking), every
 // concur lock it took.
 // Safe to call from any thread at any time; it takes each thread's small diagnostics lock briefly.
-std::string dump_threads();
-std::uint64_t get_ident() noexcept;
-std::uint64_t get_native_id() noexcept;
+[[nodiscard]] std::string dump_threads();
+[[nodiscard]] std::uint64_t get_ident() noexcept;
+[[nodiscard]] std::uint64_t get_native_id() noexcept;
 
 // Suspends the calling thread for at least `duration` (ValueError if negative, as time.sleep).
 void sleep_until(const Deadline& deadline);

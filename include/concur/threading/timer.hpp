@@ -29,23 +29,24 @@ namespace concur::threading {
 
 class Timer : public Thread {
  public:
+  // fn(args...) after `interval` (arguments copied, as for Thread; fn may take the thread's
+  // std::stop_token first).
   template <class Rep, class Period, class F, class... Args>
   Timer(std::chrono::duration<Rep, Period> interval, F&& fn, Args&&... args)
       : Timer(std::make_shared<Event>(), std::chrono::duration<double>(interval),
-              [fn = std::decay_t<F>(std::forward<F>(fn)),
-               bound = std::tuple<std::decay_t<Args>...>(std::forward<Args>(args)...)]() mutable {
-                std::apply([&](auto&... a) { std::invoke(std::move(fn), std::move(a)...); }, bound);
-              }) {}
+              bind_target(std::forward<F>(fn), std::forward<Args>(args)...)) {
+    if constexpr (takes_stop_token<F, Args...>) enable_stop_token();
+  }
 
   // Stop the timer if it is still waiting.
   void cancel() noexcept { finished_->set(); }
 
  private:
   Timer(std::shared_ptr<Event> finished, std::chrono::duration<double> interval,
-        detail::UniqueFunction<void()> fn)
+        detail::UniqueFunction<void(std::stop_token)> fn)
       : Thread(TargetOnly{},
-               [finished, interval, fn = std::move(fn)](std::stop_token) mutable {
-                 if (!finished->wait(interval)) fn();
+               [finished, interval, fn = std::move(fn)](std::stop_token token) mutable {
+                 if (!finished->wait(interval)) fn(std::move(token));
                  finished->set();
                }),
         finished_(std::move(finished)) {}
