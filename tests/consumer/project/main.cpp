@@ -1,11 +1,19 @@
-// A program outside the concur tree, built against the installed (or embedded) package.
-#include <concur/threading.hpp>
+// A program outside the concur tree, built against the installed (or embedded) package, with
+// the build's compiler (g++ or clang): it includes every module through the umbrella header and
+// uses the templates a new user reaches first (Thread, submit, map, a Future as a key, Queue).
+#include <concur/concur.hpp>
 
 #include <cstdio>
+#include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace th = concur::threading;
+namespace cf = concur::futures;
+namespace cq = concur::queue;
 using namespace std::chrono_literals;
+
+int square(int x) { return x * x; }
 
 int main() {
   th::Lock lock;
@@ -31,6 +39,21 @@ int main() {
     std::fprintf(stderr, "consumer: wrong result %d\n", total);
     return 1;
   }
-  std::printf("consumer ok: total=%d\n", total);
+
+  cf::ThreadPoolExecutor pool(2);
+  std::unordered_map<cf::Future<std::size_t>, std::string> future_to_word;
+  for (std::string w : {"a", "bb", "ccc"})
+    future_to_word.emplace(pool.submit([](const std::string& s) { return s.size(); }, w), w);
+  std::size_t letters = 0;
+  for (cf::Future<std::size_t> f : cf::as_completed(future_to_word, 30s)) letters += f.result();
+  auto squares = pool.map(square, std::vector<int>{1, 2, 3});
+  const std::vector<int> collected(squares.begin(), squares.end());
+  cq::Queue<int> q(4);
+  q.put(7);
+  if (letters != 6 || collected != std::vector<int>{1, 4, 9} || q.get(30s) != 7) {
+    std::fprintf(stderr, "consumer: wrong futures or queue results\n");
+    return 1;
+  }
+  std::printf("consumer ok: total=%d letters=%zu\n", total, letters);
   return 0;
 }
