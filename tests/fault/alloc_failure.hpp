@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdio>
 #include <exception>
 #include <new>
 
@@ -24,6 +25,11 @@ bool disarm_allocation_failure() noexcept;
 // k-th allocation failed, error is what call() threw (null if nothing). Returns the number of
 // runs, so that a test can assert that the call was tried at all its allocations (>= 1).
 // A call that keeps reaching its k-th allocation after `limit` runs is a failed test.
+// Prints how many allocation points of `what` were failed, for the test log.
+inline void report_points(const char* what, long points) {
+  std::printf("[ fault    ] %s: %ld allocation points failed\n", what, points);
+}
+
 template <class Call, class Check>
 long for_every_allocation(Call&& call, Check&& check, long limit = 100000) {
   for (long k = 1; k <= limit; ++k) {

@@ -82,6 +82,7 @@ TEST(AllocFailure, SubmitToFreshPool) {
     }
     if (!injected) break;
   }
+  concur_test::fault::report_points("submit (first, starts a worker)", failures);
   EXPECT_GE(failures, 1);
 }
 
@@ -120,6 +121,8 @@ TEST(AllocFailure, SubmitToBusyPool) {
       }
       if (!injected) break;
     }
+    concur_test::fault::report_points(
+        earlier == 1 ? "submit (starts the second worker)" : "submit (every worker started)", failures);
     EXPECT_GE(failures, 1) << "earlier=" << earlier;
   }
 }
@@ -155,6 +158,7 @@ TEST(AllocFailure, ManySubmitsGrowTheTaskQueue) {
     pool.shutdown(true);
     EXPECT_EQ(live_workers("many"), 0);
   }
+  concur_test::fault::report_points("300 submits to a busy pool (in all)", failures);
   EXPECT_GE(failures, kSubmits);  // at least the task's own allocation, every time
   EXPECT_EQ(ran.load(), kSubmits);
   for (int i = 0; i < kSubmits; ++i) EXPECT_EQ(runs_of[i], 1) << "submit " << i;
@@ -205,6 +209,7 @@ TEST(AllocFailure, Map) {
     }
     if (!injected) break;
   }
+  concur_test::fault::report_points("map(fn, 4 inputs)", failures);
   EXPECT_GE(failures, 1);
 }
 

@@ -51,7 +51,7 @@ void expect_bad_alloc(long k, bool injected, const std::exception_ptr& error) {
 
 // `grows`: the queue allocates as it fills (all but the bounded ring, allocated up front).
 template <class T, class Q>
-void exercise(Q& q, Order order, bool grows = true, int n = 300) {
+void exercise(Q& q, Order order, const char* what, bool grows = true, int n = 300) {
   std::vector<int> put;
   long points = 0;
   for (int i = 0; i < n; ++i) {
@@ -77,11 +77,12 @@ void exercise(Q& q, Order order, bool grows = true, int n = 300) {
     EXPECT_GT(points, 0) << "no put allocated";
   }
   std::vector<int> got;
+  long get_points = 0;
   for (int i = 0; i < n; ++i) {
     const std::size_t before = q.qsize();
     std::optional<int> value;
     const int form = i % 3;
-    for_every_allocation(
+    get_points += for_every_allocation(
         [&] {
           switch (form) {
             case 0: value = value_of(q.get()); break;
@@ -97,10 +98,13 @@ void exercise(Q& q, Order order, bool grows = true, int n = 300) {
           expect_bad_alloc(k, injected, error);
           EXPECT_EQ(q.qsize(), error ? before : before - 1) << "get " << i << " k=" << k;
           if (error) value.reset();
-        });
+        }) - 1;
     ASSERT_TRUE(value.has_value());
     got.push_back(*value);
   }
+  const std::string name = std::string(what) + (std::is_same_v<T, int> ? "<int>" : "<std::string>");
+  concur_test::fault::report_points((name + ": 300 puts").c_str(), points);
+  concur_test::fault::report_points((name + ": 300 gets").c_str(), get_points);
   std::vector<int> want = put;
   if (order == Order::Lifo) std::reverse(want.begin(), want.end());
   if (order == Order::Smallest) std::sort(want.begin(), want.end());
@@ -111,27 +115,27 @@ template <class T>
 void all_kinds() {
   {
     cq::Queue<T> q;
-    exercise<T>(q, Order::Fifo);
+    exercise<T>(q, Order::Fifo, "Queue");
   }
   {
     cq::Queue<T> q(1000);  // the bounded ring: allocated up front
-    exercise<T>(q, Order::Fifo, false);
+    exercise<T>(q, Order::Fifo, "Queue(1000)", false);
   }
   {
     cq::SimpleQueue<T> q;
-    exercise<T>(q, Order::Fifo);
+    exercise<T>(q, Order::Fifo, "SimpleQueue");
   }
   {
     cq::LifoQueue<T> q;
-    exercise<T>(q, Order::Lifo);
+    exercise<T>(q, Order::Lifo, "LifoQueue");
   }
   {
     cq::PriorityQueue<T> q;
-    exercise<T>(q, Order::Smallest);
+    exercise<T>(q, Order::Smallest, "PriorityQueue");
   }
   {
     cq::PollableQueue<T> q;
-    exercise<T>(q, Order::Fifo);
+    exercise<T>(q, Order::Fifo, "PollableQueue");
   }
 }
 
@@ -150,6 +154,7 @@ TEST(AllocFailure, QueueConstruction) {
         EXPECT_EQ(a.get(), 1);
       },
       [](long k, bool injected, std::exception_ptr error) { expect_bad_alloc(k, injected, error); });
+  concur_test::fault::report_points("Queue, Queue(100), SimpleQueue, PollableQueue construction + put/get", runs - 1);
   EXPECT_GE(runs, 2);
 }
 

@@ -8,7 +8,9 @@
 #include <chrono>
 #include <exception>
 #include <new>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "alloc_failure.hpp"
 #include "bounded_child.hpp"
@@ -45,7 +47,7 @@ struct Counting : th::Thread {
 // Tries t.start() at each of its allocations; a start that threw must have started nothing, and
 // the next start() (without injection) runs the thread once.
 template <class MakeThread>
-void start_at_every_allocation(MakeThread make, bool daemon) {
+void start_at_every_allocation(MakeThread make, bool daemon, const char* what) {
   long failures = 0;
   long k_total = 0;
   // Not for_every_allocation: the Thread is made without injection, only start() is tried.
@@ -85,6 +87,7 @@ void start_at_every_allocation(MakeThread make, bool daemon) {
     }
     if (!injected) break;
   }
+  concur_test::fault::report_points(what, failures);
   EXPECT_GE(failures, 1) << "start() was never failed";
   EXPECT_GE(k_total, 2);
 }
@@ -95,7 +98,7 @@ TEST(AllocFailure, ThreadStartFromTarget) {
         [](std::atomic<int>& ran) {
           return std::make_unique<th::Thread>([&ran] { ran.fetch_add(1); });
         },
-        daemon);
+        daemon, daemon ? "Thread::start (target, daemon)" : "Thread::start (target)");
 }
 
 TEST(AllocFailure, ThreadStartWithStopTokenAndArguments) {
@@ -105,12 +108,12 @@ TEST(AllocFailure, ThreadStartWithStopTokenAndArguments) {
             [&ran](std::stop_token, std::string s) { ran.fetch_add(s.size() == 1 ? 1 : 100); },
             std::string("x"));
       },
-      false);
+      false, "Thread::start (stop_token target + std::string argument)");
 }
 
 TEST(AllocFailure, ThreadStartOfRunOverride) {
   start_at_every_allocation([](std::atomic<int>& ran) { return std::make_unique<Counting>(ran); },
-                            false);
+                            false, "Thread::start (run() override)");
 }
 
 TEST(AllocFailure, TimerStart) {
@@ -118,7 +121,47 @@ TEST(AllocFailure, TimerStart) {
       [](std::atomic<int>& ran) {
         return std::make_unique<th::Timer>(0ms, [&ran] { ran.fetch_add(1); });
       },
-      false);
+      false, "Timer::start");
+}
+
+// Many threads alive at once, so that the registry's list grows (its push_back allocates) while
+// starts are failed at every allocation: a start that failed is never listed, and the others
+// are, each once.
+TEST(AllocFailure, ThreadStartWhileTheRegistryGrows) {
+  constexpr int kThreads = 40;
+  th::Event release;
+  std::atomic<int> ran{0};
+  std::vector<std::unique_ptr<th::Thread>> threads;
+  long failures = 0;
+  for (int i = 0; i < kThreads; ++i) {
+    auto t = std::make_unique<th::Thread>([&] {
+      release.wait(long_wait());
+      ran.fetch_add(1);
+    });
+    for (long k = 1;; ++k) {
+      concur_test::fault::arm_allocation_failure(k);
+      bool threw = false;
+      try {
+        t->start();
+      } catch (...) {
+        threw = true;
+      }
+      const bool injected = concur_test::fault::disarm_allocation_failure();
+      EXPECT_EQ(threw, injected) << "thread " << i << " k=" << k;
+      if (threw) {
+        ++failures;
+        expect_never_started(*t, k);
+      }
+      if (!threw) break;
+    }
+    threads.push_back(std::move(t));
+  }
+  for (auto& t : threads) EXPECT_TRUE(listed(*t) && t->is_alive());
+  release.set();
+  for (auto& t : threads) EXPECT_TRUE(t->join(long_wait()));
+  EXPECT_EQ(ran.load(), kThreads);
+  concur_test::fault::report_points("Thread::start x40 while the registry grows (in all)", failures);
+  EXPECT_GT(failures, kThreads) << "the registry's growth was never failed";
 }
 
 // A cancelled Timer whose start failed never runs fn, whatever happens next.
@@ -132,6 +175,7 @@ TEST(AllocFailure, CancelledTimerWhoseStartFailedNeverRuns) {
         t.join(long_wait());
       },
       [&](long k, bool, std::exception_ptr) { EXPECT_EQ(ran.load(), 0) << "k=" << k; });
+  concur_test::fault::report_points("Timer(0ms, fn) + cancel + start + join", runs - 1);
   EXPECT_GE(runs, 2);
 }
 
@@ -154,6 +198,7 @@ TEST(AllocFailure, BarrierConstruction) {
           EXPECT_EQ(actions.exchange(0), 1) << "k=" << k;
         }
       });
+  concur_test::fault::report_points("Barrier(1, action) + wait", runs - 1);
   EXPECT_GE(runs, 2);
 }
 

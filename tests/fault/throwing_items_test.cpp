@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstddef>
 #include <functional>
 #include <optional>
@@ -97,12 +98,13 @@ enum class Order { Fifo, Lifo, Smallest };
 // each call tried at every step; then checks that each item came out once, in the queue's order.
 template <class Q, class T>
 void exercise(Q& q, Order order, int n = 40) {
+  long put_steps = 0, get_steps = 0;  // failures injected
   std::vector<int> put;
   for (int i = 0; i < n; ++i) {
     const int v = order == Order::Smallest ? (i * 17) % n : i;  // scrambled for the heap
     const std::size_t before = q.qsize();
     const int form = i % 4;
-    at_every_step(
+    put_steps += at_every_step(
         [&] {
           T x(v);
           switch (form) {
@@ -114,7 +116,7 @@ void exercise(Q& q, Order order, int n = 40) {
         },
         [&](long k, bool threw) {
           EXPECT_EQ(q.qsize(), threw ? before : before + 1) << "put " << v << " k=" << k;
-        });
+        }) - 1;
     put.push_back(v);
   }
   std::vector<int> got;
@@ -122,7 +124,7 @@ void exercise(Q& q, Order order, int n = 40) {
     const std::size_t before = q.qsize();
     std::optional<int> value;
     const int form = i % 4;
-    at_every_step(
+    get_steps += at_every_step(
         [&] {
           switch (form) {
             case 0: value = q.get().v; break;
@@ -139,10 +141,12 @@ void exercise(Q& q, Order order, int n = 40) {
         [&](long k, bool threw) {
           EXPECT_EQ(q.qsize(), threw ? before : before - 1) << "get " << i << " k=" << k;
           if (threw) value.reset();
-        });
+        }) - 1;
     ASSERT_TRUE(value.has_value());
     got.push_back(*value);
   }
+  std::printf("[ fault    ] %d puts: %ld throwing steps, %d gets: %ld throwing steps\n", n,
+              put_steps, n, get_steps);
   std::vector<int> want = put;
   if (order == Order::Lifo) std::reverse(want.begin(), want.end());
   if (order == Order::Smallest) std::sort(want.begin(), want.end());
