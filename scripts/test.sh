@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# `make test`: build and run the whole suite with ctest (g++), again built with clang 14 (the
+# `make test`: build and run the whole suite with ctest (g++); again built with clang 14 (the
 # other compiler the library supports: every public header, the suite, the compile-failure
-# checks and a consumer of the installed package), then again under ThreadSanitizer.
-# Every run always happens; the exit status is non-zero if any failed. The last lines printed
-# are the ThreadSanitizer run's ctest summary.
+# checks and a consumer of the installed package); the fault tests (tests/fault) under
+# AddressSanitizer and UBSan; then the whole suite under ThreadSanitizer. Every stage always
+# runs; the exit status is non-zero if any failed. The last lines printed are the
+# ThreadSanitizer run's ctest summary.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 jobs="${JOBS:-2}"
@@ -24,6 +25,24 @@ CTEST_WRAPPER="" run_suite build/clang "clang 14" -DCMAKE_BUILD_TYPE=RelWithDebI
   -DCMAKE_CXX_COMPILER="${CONCUR_CLANG:-clang++-14}"
 clang=$?
 
+# AddressSanitizer + UndefinedBehaviorSanitizer over the fault tests only (allocation failure,
+# throwing items, far deadlines: the far-deadline overflow was visible only to UBSan). Only
+# their binaries are built (target concur_fault_tests), and ctest runs them by their label, so
+# the stage takes minutes. UBSan stops at the first report, so that a report fails the test.
+echo "== concur: ASan/UBSan build of the fault tests (build/asan)"
+asan=1
+if cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+     -DCONCUR_SANITIZE=address,undefined >/dev/null &&
+   { cmake --build build/asan -j"$jobs" --target concur_fault_tests >build/asan/build.log 2>&1 ||
+     { tail -n 60 build/asan/build.log; false; }; }; then
+  echo "== concur: ASan/UBSan fault tests"
+  ( cd build/asan &&
+    ASAN_OPTIONS="detect_leaks=1 ${ASAN_OPTIONS:-}" \
+    UBSAN_OPTIONS="halt_on_error=1 print_stacktrace=1 ${UBSAN_OPTIONS:-}" \
+    ctest --output-on-failure -j"$jobs" -L fault )
+  asan=$?
+fi
+
 # ThreadSanitizer's runtime (gcc 12) cannot cope with the widest address-space randomisation of
 # recent kernels; running without ASLR is the documented remedy and changes nothing else.
 export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 ${TSAN_OPTIONS:-}"
@@ -33,4 +52,4 @@ CTEST_WRAPPER="$wrapper" run_suite build/tsan "ThreadSanitizer" -DCMAKE_BUILD_TY
   -DCONCUR_SANITIZE=thread -DCONCUR_TEST_TIME_SCALE=4
 tsan=$?
 
-[ "$normal" -eq 0 ] && [ "$clang" -eq 0 ] && [ "$tsan" -eq 0 ]
+[ "$normal" -eq 0 ] && [ "$clang" -eq 0 ] && [ "$asan" -eq 0 ] && [ "$tsan" -eq 0 ]

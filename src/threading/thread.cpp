@@ -284,7 +284,9 @@ void set_os_thread_name(const std::string& name) noexcept {
   ::pthread_setname_np(::pthread_self(), name.substr(0, n).c_str());
 }
 
-void thread_main(std::shared_ptr<ThreadRecord> st, detail::UniqueFunction<void(std::stop_token)> body) {
+void thread_main(std::shared_ptr<ThreadRecord> st) {
+  // start() left the body in the record; the thread's creation orders that write before this.
+  detail::UniqueFunction<void(std::stop_token)> body = std::move(st->body);
   tls_current.state = st;
   tls_listed = true;
   st->ident.store(pthread_ident(), std::memory_order_relaxed);  // start() stores it too
@@ -470,32 +472,49 @@ void Thread::start() {
   if (!st_->phase.compare_exchange_strong(expected, ThreadRecord::kStarting))
     throw RuntimeError("threads can only be started once");
 
-  // A subclass (other than concur's own target-only ones) runs through its run() override; a
-  // plain Thread runs its target directly and never touches this object again.
-  runs_override_ = !target_only_ && typeid(*this) != typeid(Thread);
-  detail::UniqueFunction<void(std::stop_token)> body;
-  if (runs_override_)
-    body = [this](std::stop_token) { run(); };
-  else
-    body = std::move(target_);
-  if (!body) body = [](std::stop_token) {};
-
-  Registry& reg = Registry::get();
-  if (!st_->daemon.load()) reg.wait_for_non_daemon_at_exit();
-  // Everything start() promises is settled here, in the caller, so that start() need not wait
-  // for the new thread to be scheduled (a sleep and a wake-up saved per thread): the thread is
-  // alive and listed by enumerate() from now on, and its ident is known. Only native_id() —
-  // which only the thread itself can read — may wait, briefly, for the thread to publish it.
-  reg.add(st_);
+  // From here on, any exception (std::bad_alloc from the body, the registry or std::thread's own
+  // state; std::system_error from pthread_create) leaves this Thread as start() found it: not
+  // listed, not alive, its target in place, startable again (CPython removes the thread from
+  // _limbo on any failure). A phantom record left listed would keep the at-exit join of
+  // non-daemon threads waiting for a thread that never ran.
+  bool took_target = false;
+  bool listed = false;
   try {
+    // A subclass (other than concur's own target-only ones) runs through its run() override; a
+    // plain Thread runs its target directly and never touches this object again. The body waits
+    // in the record, not in std::thread's state, so that a failed start can take it back.
+    runs_override_ = !target_only_ && typeid(*this) != typeid(Thread);
+    if (runs_override_) {
+      st_->body = [this](std::stop_token) { run(); };
+    } else {
+      st_->body = std::move(target_);
+      took_target = true;
+    }
+    if (!st_->body) st_->body = [](std::stop_token) {};
+
+    Registry& reg = Registry::get();
+    if (!st_->daemon.load()) reg.wait_for_non_daemon_at_exit();
+    // Everything start() promises is settled here, in the caller, so that start() need not wait
+    // for the new thread to be scheduled (a sleep and a wake-up saved per thread): the thread is
+    // alive and listed by enumerate() from now on, and its ident is known. Only native_id() —
+    // which only the thread itself can read — may wait, briefly, for the thread to publish it.
+    reg.add(st_);
+    listed = true;
     MutexGuard g(st_->handle_mutex);
-    st_->handle = std::thread(thread_main, st_, std::move(body));
+    st_->handle = std::thread(thread_main, st_);
     st_->ident.store(static_cast<std::uint64_t>(st_->handle.native_handle()),
                      std::memory_order_relaxed);
-  } catch (const std::system_error& e) {
-    reg.remove(st_.get());
-    st_->phase.store(ThreadRecord::kNew);
-    throw RuntimeError(std::string("can't start new thread: ") + e.what());
+  } catch (...) {
+    // No thread was made, so nothing else reads the body: take it back.
+    if (listed) Registry::get().remove(st_.get());
+    if (took_target) target_ = std::move(st_->body);
+    st_->body = {};
+    st_->set_phase(ThreadRecord::kNew);
+    try {
+      throw;
+    } catch (const std::system_error& e) {
+      throw RuntimeError(std::string("can't start new thread: ") + e.what());
+    }
   }
 }
 

@@ -14,6 +14,7 @@
 #include "concur/deadline.hpp"
 #include "concur/detail/mutex.hpp"
 #include "concur/detail/event_count.hpp"
+#include "concur/detail/unique_function.hpp"
 #include "concur/detail/lock_tracking.hpp"
 #include "concur/detail/wait_site.hpp"
 
@@ -63,6 +64,9 @@ struct ThreadRecord {
 
   Mutex handle_mutex;  // guards handle: concurrent join()s reap it once
   std::thread handle;
+  // What the thread runs: written by start() before the thread is made, moved out by the thread
+  // first thing (or taken back by a start() that failed to make it).
+  UniqueFunction<void(std::stop_token)> body;
 
   // --- diagnostics: what the thread waits for and holds (deadlock.hpp, dump_threads) ----------
   // The thread's lock-owner key (mutex.hpp: this_thread_key()), so that a lock's owner field

@@ -2,13 +2,9 @@
 // threading._after_fork: the forking thread is the main thread and the only one alive, every
 // other thread is TERMINATED, concur's own bookkeeping works, user locks keep their state.
 //
-// Every child is bounded: it dies with its parent (PR_SET_PDEATHSIG), the parent waits for it
-// at most long_wait() (a pidfd and poll) and then kills it, and it reports through its exit
-// status: 0 when every check held, otherwise the failed check is printed and it _exit()s.
-// A child that passes leaves through exit(), a normal exit: concur's at-exit join of
-// non-daemon threads runs, and must not wait for threads that do not exist. (Then, before
-// GoogleTest's own teardown, which would wait for the test watchdog's thread, a thread that does
-// not exist in the child, an atexit handler registered ahead of concur's ends the child.)
+// Every child is bounded (tests/support/bounded_child.hpp: fork_and_wait). A child that passes
+// leaves through exit(), a normal exit: concur's at-exit join of non-daemon threads runs, and
+// must not wait for threads that do not exist.
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
@@ -29,6 +25,7 @@
 
 #include "concur/concur.hpp"
 #include "concur/detail/at_fork.hpp"
+#include "bounded_child.hpp"
 #include "test_support.hpp"
 
 namespace th = concur::threading;
@@ -40,119 +37,7 @@ using namespace concur_test;
 
 namespace {
 
-constexpr int kTimedOut = -1;
-
-// Under ThreadSanitizer (GCC 12's and clang 14's runtimes), a child forked from a multithreaded
-// process keeps the vanished threads in TSan's own thread registry; the first thread it starts
-// on a recycled stack has the same pthread id as one of them, and TSan dies ("dup thread with
-// used id", exit 66). TSan also stops checking anything in such a child. So under TSan the
-// children check what needs no new thread; the parent's side (the handlers racing with the
-// churn) is what TSan checks.
-#if defined(__SANITIZE_THREAD__)
-constexpr bool kChildMayStartThreads = false;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-constexpr bool kChildMayStartThreads = false;
-#else
-constexpr bool kChildMayStartThreads = true;
-#endif
-#else
-constexpr bool kChildMayStartThreads = true;
-#endif
-
-// The child's exit status, for the handler below.
-pid_t g_test_pid = 0;
-int g_child_status = 0;
-
-// Registered when the tests start: after GoogleTest's UnitTest (built by InitGoogleTest) and
-// before concur's at-exit join (registered by the first start() of a non-daemon thread), so
-// that at exit it runs after concur's join and before GoogleTest's teardown.
-class ChildExit : public testing::Environment {
- public:
-  void SetUp() override {
-    g_test_pid = ::getpid();
-    std::atexit([] {
-      if (::getpid() != g_test_pid) ::_exit(g_child_status);
-    });
-  }
-};
-[[maybe_unused]] testing::Environment* const child_exit =
-    testing::AddGlobalTestEnvironment(new ChildExit);
-
-[[noreturn]] void child_failed(const char* what, int line) {
-  std::fprintf(stderr, "fork_test child %d: check failed at line %d: %s\n",
-               static_cast<int>(::getpid()), line, what);
-  std::fflush(stderr);
-  ::_exit(3);
-}
-#define CHILD_CHECK(cond)                                \
-  do {                                                   \
-    if (!(cond)) child_failed(#cond, __LINE__);          \
-  } while (0)
-
 std::uint64_t my_pid() { return static_cast<std::uint64_t>(::getpid()); }
-
-// Waits for `pid` to end, at most `limit`; kills it after that. Returns its exit status,
-// 128 + the signal that ended it, or kTimedOut.
-int wait_for_child(pid_t pid, std::chrono::milliseconds limit) {
-  bool ended = false;
-  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-  if (pidfd >= 0) {
-    // A pidfd becomes readable when the process ends: one bounded sleep, no polling.
-    const auto deadline = Clock::now() + limit;
-    for (;;) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-      pollfd p{pidfd, POLLIN, 0};
-      const int r = ::poll(&p, 1, static_cast<int>(std::max<std::int64_t>(left.count(), 0)));
-      if (r > 0) ended = true;
-      if (r >= 0 || errno != EINTR) break;
-    }
-    ::close(pidfd);
-  } else {
-    // No pidfd (a kernel before 5.3): ask waitpid, 1 ms apart, until the deadline.
-    ended = eventually([&] {
-      siginfo_t info{};
-      return ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-             info.si_pid == pid;
-    }, limit);
-  }
-  if (!ended) ::kill(pid, SIGKILL);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (!ended) return kTimedOut;
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return -2;
-}
-
-// Forks; the child runs body() and leaves through exit(its result). Returns what
-// wait_for_child() says of the child.
-template <class Body>
-int fork_and_wait(Body&& body, std::chrono::milliseconds limit = long_wait()) {
-  std::fflush(stdout);  // or the child's exit() would print the parent's buffered output again
-  std::fflush(stderr);
-  const pid_t parent = ::getpid();
-  const pid_t pid = ::fork();
-  if (pid < 0) return -3;
-  if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(4);  // the parent died before prctl took effect
-    int code = 5;
-    try {
-      code = body();
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "fork_test child: exception: %s\n", e.what());
-      std::fflush(stderr);
-      ::_exit(6);
-    } catch (...) {
-      ::_exit(7);
-    }
-    g_child_status = code;
-    std::exit(code);
-  }
-  return wait_for_child(pid, limit);
-}
 
 }  // namespace
 

@@ -29,7 +29,9 @@
 // Thread-safety: submit() and map() may be called concurrently; a map range is iterated by one
 // thread. A map range may outlive its executor: it then yields what was submitted and stops.
 // Errors: submit() after shutdown() throws RuntimeError; a broken executor throws
-// BrokenExecutor.
+// BrokenExecutor. A submit() that throws (those, std::bad_alloc, RuntimeError "can't start new
+// thread") has submitted nothing: its call never runs. A map() that throws cancels the calls it
+// had submitted; only a call a worker had already started still runs.
 #pragma once
 
 #include <chrono>
@@ -267,7 +269,14 @@ class MapRange {
     if (options.buffersize && *options.buffersize < 1)
       throw ValueError("buffersize must be None or >= 1");
     if (options.buffersize) ahead_ = static_cast<std::size_t>(*options.buffersize);
-    fill();
+    try {
+      fill();
+    } catch (...) {
+      // A map() that throws has submitted nothing: the calls it did submit are cancelled (all of
+      // them that have not started yet; no destructor runs for a constructor that threw).
+      for (auto& f : pending_) f.cancel();
+      throw;
+    }
   }
   MapRange(MapRange&&) = default;
   MapRange& operator=(MapRange&&) = default;
@@ -323,7 +332,12 @@ class MapRange {
         source_ = nullptr;
         break;
       }
-      pending_.push_back(std::move(*f));
+      try {
+        pending_.push_back(std::move(*f));
+      } catch (...) {  // no memory to keep it: the call must not run unseen
+        f->cancel();
+        throw;
+      }
       submitted = true;
     }
     if (submitted && flush_) flush_();  // the consumer may wait for any of them next

@@ -38,6 +38,12 @@
 //    or ShutDown.
 // A put that fails (Full, ShutDown, timeout) leaves the caller's item untouched: an rvalue is
 // moved from only when the put succeeds.
+// Exceptions (strong guarantee): a put that throws (std::bad_alloc, the item's copy or move, a
+// PriorityQueue's Compare) leaves the queue as it was; a get that throws leaves the item in the
+// queue. For an item whose move cannot throw the cores only move. For one whose move can, every
+// queue keeps its items under a lock (locked_core.hpp) and a get builds its result by copying
+// the queued item (move_if_noexcept) directly into the caller's object, removing it only once
+// that succeeded. Only a move-only item whose move throws can be left moved-from.
 //
 // Happens-before: everything a thread did before the put() of an item happens before what the
 // thread whose get() returns that item does after it returns (the core publishes the item with
@@ -58,6 +64,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <type_traits>
 #include <utility>
 
 #include "concur/deadline.hpp"
@@ -85,6 +92,13 @@ Deadline block_deadline(bool block, std::chrono::duration<Rep, Period> timeout) 
 // kTracksTasks: Queue-like (task_done/join); SimpleQueue has no task accounting.
 template <class T, class Core, bool kTracksTasks = true>
 class BasicQueue {
+  // A T whose move can throw is taken through the core's Taking (locked_core.hpp): its get
+  // copies the item while it is still queued, so a throw leaves it there. The queues choose
+  // such a core for such a T (queue.hpp, simple_queue.hpp).
+  static constexpr bool kStrongGet = !std::is_nothrow_move_constructible_v<T>;
+  static_assert(!kStrongGet || requires { typename Core::Taking; },
+                "a queue of items whose move can throw needs a core that can take strongly");
+
  public:
   using value_type = T;
 
@@ -170,23 +184,32 @@ class BasicQueue {
   T get_nowait() { return checked_get(Deadline::immediate()); }
 
   // Never throws Empty or ShutDown: nullopt instead.
-  std::optional<T> try_get() {
-    std::optional<T> out;
-    get_until(out, Deadline::immediate());
-    return out;
-  }
+  std::optional<T> try_get() { return try_get_until(Deadline::immediate()); }
   template <class Rep, class Period>
   std::optional<T> try_get(std::chrono::duration<Rep, Period> timeout) {
-    std::optional<T> out;
-    get_until(out, Deadline::after(timeout));
-    return out;
+    return try_get_until(Deadline::after(timeout));
   }
 
   // For concur's own modules: try_get with a deadline already computed.
   std::optional<T> try_get_until(const Deadline& deadline) {
-    std::optional<T> out;
-    get_until(out, deadline);
-    return out;
+    if constexpr (kStrongGet) {
+      for (;;) {
+        bool taken = false;
+        if (!wait_item_or_closed(deadline)) return std::nullopt;
+        const WakePutterAfter wake{*this, taken};  // destroyed last: once the lock is free
+        typename Core::Taking take(core_, taken);
+        if (take.has_item()) {
+          std::optional<T> out;
+          out.emplace(take.item());
+          return out;  // if this copy throws, `take` leaves the item in the queue
+        }
+        if (take.closed()) return std::nullopt;
+      }
+    } else {
+      std::optional<T> out;
+      get_until(out, deadline);
+      return out;
+    }
   }
 
   // ---- state --------------------------------------------------------------------------------
@@ -257,6 +280,19 @@ class BasicQueue {
     if (s == Status::kShutDown) throw ShutDown();
   }
   T checked_get(const Deadline& deadline) {
+    if constexpr (kStrongGet) {
+      for (;;) {
+        bool taken = false;
+        if (!wait_item_or_closed(deadline)) throw Empty();
+        const WakePutterAfter wake{*this, taken};  // destroyed last: once the lock is free
+        typename Core::Taking take(core_, taken);
+        // Built in the caller's result object (no move follows); the item leaves the queue when
+        // `take` ends, and only if this succeeded.
+        if (take.has_item()) return T(take.item());
+        if (take.closed()) throw ShutDown();
+        // Another get took the item we were woken for: wait again.
+      }
+    }
     std::optional<T> out;
     const Status s = get_until(out, deadline);
     if (s == Status::kTimeout) throw Empty();
@@ -297,6 +333,20 @@ class BasicQueue {
     return Status::kDone;
   }
 
+  // The get of a T whose move can throw (kStrongGet): waits for an item to take (or the
+  // shutdown) without taking it; false when the deadline passed first.
+  bool wait_item_or_closed(const Deadline& deadline) {
+    return not_empty_.wait_until([this] { return core_.has_item_or_closed(); }, deadline,
+                                 &wait_site());
+  }
+  struct WakePutterAfter {
+    BasicQueue& q;
+    const bool& taken;
+    ~WakePutterAfter() {
+      if (taken && q.maxsize_ > 0) notify_one(q.not_full_);
+    }
+  };
+
   // What a thread blocked in put/get/join is shown waiting for (thread dumps).
   const concur::detail::WaitSite& wait_site() const noexcept { return site_; }
 
@@ -311,7 +361,13 @@ class BasicQueue {
   // shutdown(true): drop every queued item, each counting as a finished task.
   void discard_all() {
     bool closed = false;
-    while (std::optional<T> item = core_.try_pop(closed)) {
+    auto discard_one = [&] {
+      if constexpr (kStrongGet)
+        return core_.discard_front();  // nothing moved: T's move may throw
+      else
+        return core_.try_pop(closed).has_value();
+    };
+    while (discard_one()) {
       if constexpr (kTracksTasks) {  // as Python: only while some task is unfinished
         std::uint64_t n = finished_.load(std::memory_order_relaxed);
         while (n < core_.pushed() &&

@@ -3,7 +3,8 @@
 // come out in no particular order, as with Python's heapq. To order by a priority and keep
 // insertion order among equals, put (priority, sequence, payload) tuples, as Python code does.
 // Same protocol and contract as Queue (basic_queue.hpp); the heap is kept under concur's futex
-// mutex (locked_core.hpp).
+// mutex (locked_core.hpp). A Compare that throws fails that put() or get() only: the heap is
+// left exactly as it was (basic_queue.hpp, "Exceptions").
 // Happens-before (basic_queue.hpp): the put() of an item happens before the get() that returns
 // it returns; task_done() before the join() that counted it returns. Under the lock, shutdown()
 // happens before any ShutDown thrown for it, by a get() or by a put().

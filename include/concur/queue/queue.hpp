@@ -7,7 +7,9 @@
 // in basic_queue.hpp. Items are kept in a lock-free FIFO (fifo_core.hpp): producers and
 // consumers never wait on a lock, only, when the queue is empty or full, for each other.
 // For an item type whose move constructor may throw, the FIFO is kept under a lock instead
-// (same semantics).
+// (locked_core.hpp; same semantics): a lock-free cell cannot take an item back from a move that
+// threw, the locked core copies the item out while it is still queued (basic_queue.hpp,
+// "Exceptions").
 // Happens-before (basic_queue.hpp): the put() of an item happens before the get() that returns
 // it returns; task_done() before the join() that counted it returns; shutdown() before a get()
 // or put() throws ShutDown for it.

@@ -10,7 +10,8 @@
 //   qsize(), empty()
 // Thread-safety, timeouts and conservation: as Queue (basic_queue.hpp). Items are kept in the
 // lock-free segmented FIFO (segmented_fifo.hpp), or under a lock for an item type whose move
-// constructor may throw.
+// constructor may throw (locked_core.hpp: so that a get whose copy throws leaves the item
+// queued; basic_queue.hpp, "Exceptions").
 // Happens-before: everything a thread did before the put() of an item happens before what the
 // thread whose get() returns that item does after it returns. qsize() and empty() are momentary
 // snapshots and order nothing.

@@ -9,7 +9,10 @@
 //
 // Contract
 // - start() runs the thread at most once (RuntimeError on a second call) and returns once the
-//   new thread is running: ident() and native_id() are set from then on.
+//   new thread is running: ident() and native_id() are set from then on. A start() that throws
+//   (RuntimeError "can't start new thread" when the OS refuses one, std::bad_alloc) has started
+//   nothing: the Thread is not alive, not listed by enumerate(), keeps its target and may be
+//   started again (strong guarantee).
 // - join() waits for the end of the thread: RuntimeError if it was never started or is the
 //   calling thread. join(timeout) returns false if it is still running after the timeout.
 // - The target and its arguments are stored by value (decay-copied, moved into the thread;
