@@ -25,6 +25,8 @@
 
 #include "concur/concur.hpp"
 #include "concur/detail/at_fork.hpp"
+#include "concur/detail/event_count.hpp"
+#include "concur/detail/wait_node.hpp"
 #include "bounded_child.hpp"
 #include "test_support.hpp"
 
@@ -70,6 +72,37 @@ TEST(Fork, BlockedNonDaemonThreadIsGoneInTheChild) {
   ASSERT_TRUE(blocked.join(long_wait()));
   EXPECT_EQ(status, 0);
   EXPECT_TRUE(blocked.state() == th::ThreadState::TERMINATED);
+}
+
+// A waiter linked when the process forked belongs to a thread that is gone in the child, whose
+// stack the child may reuse: the child's wait lists forget such nodes unread, so a notify there
+// never signals one, and new waiters are served. (Seen first as a crash of the busy-fork test
+// below: a pool task completed in the child signaled a node on a reused stack.) An action node
+// stands for the gone thread's node here, so that a signal would show.
+namespace {
+std::atomic<int> pre_fork_signals{0};
+void count_signal(void*) noexcept { pre_fork_signals.fetch_add(1); }
+}  // namespace
+
+TEST(Fork, WaitersOfGoneThreadsAreNeverSignaledInTheChild) {
+  concur::detail::EventCount ec;
+  concur::detail::WaitNode linked_at_fork(&count_signal, nullptr);
+  ec.link_waiter(linked_at_fork);
+  ASSERT_TRUE(linked_at_fork.arm());
+  const int status = fork_and_wait([&] {
+    ec.notify_all();
+    CHILD_CHECK(pre_fork_signals.load() == 0);
+    concur::detail::WaitNode fresh(&count_signal, nullptr);
+    ec.link_waiter(fresh);
+    CHILD_CHECK(fresh.arm());
+    ec.notify_one();
+    CHILD_CHECK(pre_fork_signals.load() == 1);
+    return 0;
+  });
+  EXPECT_EQ(status, 0);
+  EXPECT_EQ(pre_fork_signals.load(), 0);
+  ec.notify_all();  // in the parent the node is still linked, and served
+  EXPECT_EQ(pre_fork_signals.load(), 1);
 }
 
 // The forking thread becomes the main thread of the child, keeping its name; the old main

@@ -175,7 +175,12 @@ class EventCount {
   // block on mutex_ at its next link(), the notifier still inside futex_wake().
   bool wake_one_locked(DeferredWakes& wakes) noexcept {
     WaitNode* n = list_.pop_front();
-    if (!n) return false;
+    if (!n) {
+      // No waiter is linked, whatever the count says: after a fork the list has forgotten the
+      // nodes of the threads that are gone (wait_node.hpp), and the count follows it here.
+      waiters_.store(0, std::memory_order_relaxed);
+      return false;
+    }
     waiters_.store(waiters_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
     wakes.signal_later(n);
     return true;

@@ -21,6 +21,12 @@
 // Happens-before: what the signaler wrote before signal() is visible to the waiter once wait()
 // returned true, or once its action's continuation runs.
 //
+// After fork(): the child has none of the threads whose nodes were linked at the fork, and
+// their stacks may be reused by the child's new threads, so such a node must never be touched
+// again. Each WaitList keeps the fork generation (at_fork.hpp) its nodes were linked in and, on
+// its first use in a later generation, forgets them all without reading them (the forking
+// thread itself was not waiting). A coroutine suspended at the fork is not resumed in the child.
+//
 // Thread-safety: wait()/arm() are called only by the node's owner; signal() by any thread
 // holding the owner's lock. WaitList is not synchronized: its owner's lock protects it.
 #pragma once
@@ -29,6 +35,7 @@
 #include <cstdint>
 #include <utility>
 
+#include "concur/detail/at_fork.hpp"
 #include "concur/detail/futex.hpp"
 #include "concur/detail/mutex.hpp"
 #include "concur/detail/wait_site.hpp"
@@ -109,6 +116,7 @@ class WaitNode {
   void* context_ = nullptr;
   WaitNode* prev_ = nullptr;
   WaitNode* next_ = nullptr;
+  std::uint64_t generation_ = 0;  // the fork generation it was linked in
   bool linked_ = false;
 };
 
@@ -152,9 +160,11 @@ class DeferredWakes {
 // Intrusive FIFO of WaitNodes: O(1) push, pop and removal, no allocation.
 class WaitList {
  public:
-  bool empty() const noexcept { return head_ == nullptr; }
+  bool empty() const noexcept { return head_ == nullptr || generation_ != fork_generation(); }
 
   void push_back(WaitNode* n) noexcept {
+    forget_if_forked();
+    n->generation_ = generation_;
     n->prev_ = tail_;
     n->next_ = nullptr;
     if (tail_) tail_->next_ = n; else head_ = n;
@@ -163,6 +173,7 @@ class WaitList {
   }
 
   WaitNode* pop_front() noexcept {
+    forget_if_forked();
     WaitNode* n = head_;
     if (n) remove(n);
     return n;
@@ -171,7 +182,8 @@ class WaitList {
   // Unlinks `n` if it is still linked (a timed-out waiter may already have been popped).
   // Returns whether it was linked.
   bool remove(WaitNode* n) noexcept {
-    if (!n->linked_) return false;
+    forget_if_forked();
+    if (!n->linked_ || n->generation_ != generation_) return false;  // not in this list any more
     if (n->prev_) n->prev_->next_ = n->next_; else head_ = n->next_;
     if (n->next_) n->next_->prev_ = n->prev_; else tail_ = n->prev_;
     n->prev_ = n->next_ = nullptr;
@@ -180,8 +192,18 @@ class WaitList {
   }
 
  private:
+  // In a child of a fork the nodes linked before it belong to threads that are gone (see the
+  // header comment): drop them unread. One relaxed load, on the owner's locked path only.
+  void forget_if_forked() noexcept {
+    const std::uint64_t now = fork_generation();
+    if (generation_ == now) [[likely]] return;
+    head_ = tail_ = nullptr;
+    generation_ = now;
+  }
+
   WaitNode* head_ = nullptr;
   WaitNode* tail_ = nullptr;
+  std::uint64_t generation_ = 0;  // a list made in a child starts empty: forgetting costs nothing
 };
 
 }  // namespace concur::detail
