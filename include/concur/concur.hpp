@@ -6,3 +6,4 @@
 #include "concur/queue.hpp"
 #include "concur/futures.hpp"
 #include "concur/deadlock.hpp"
+#include "concur/coop.hpp"
