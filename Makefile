@@ -30,3 +30,6 @@ bench:
 
 clean:
 	rm -rf build
+
+# coop_bench's peers (bench/coop_bench.cpp): Boost.Context and Boost.Fiber.
+BENCH_DEPS += libboost-context-dev libboost-fiber-dev

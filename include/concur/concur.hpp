@@ -7,3 +7,4 @@
 #include "concur/futures.hpp"
 #include "concur/deadlock.hpp"
 #include "concur/sched.hpp"
+#include "concur/coop.hpp"
