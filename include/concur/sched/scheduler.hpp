@@ -178,7 +178,7 @@ class scheduler {
   using DelayFunc = std::function<void(Clock::duration)>;
 
   // steady_clock, with run() sleeping on concur's waits (and woken by an earlier event).
-  scheduler() = default;
+  scheduler();
   // Python's scheduler(timefunc, delayfunc). Both must be callable (else ValueError).
   scheduler(TimeFunc timefunc, DelayFunc delayfunc);
   ~scheduler();
@@ -298,6 +298,11 @@ class scheduler {
   // enter() and cancel() do when they change the first event.
   std::atomic<std::uint64_t> generation_{0};
   concur::detail::EventCount wake_;
+
+  // Every live scheduler, for the at-fork handlers (src/sched/scheduler.cpp).
+  friend struct SchedulerForkAccess;
+  scheduler* fork_prev_ = nullptr;
+  scheduler* fork_next_ = nullptr;
 };
 
 }  // namespace concur::sched
