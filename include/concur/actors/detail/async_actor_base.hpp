@@ -9,8 +9,9 @@
 //   recv() out of budget makes it ready at the shared queue's tail (a yield).
 //   run() ends: its final step sets tls_ended_actor, and the worker, back from that step, calls
 //   end(): the mailbox is closed, an escaped exception reported, the actor forgotten by the
-//   scheduler and, last, ended_ set. join() waits for ended_; after it the actor may be
-//   destroyed (nothing touches it once ended_ is set).
+//   scheduler, which sets ended_ and wakes the joiners under its live-list lock. join() reads
+//   ended_ under that lock, so it sees the end only once nothing will touch the actor again:
+//   after join() the actor may be destroyed.
 // A worker never touches an actor after resuming it except through tls_ended_actor: once it
 // suspends, the actor may be resumed on another worker, end, and be destroyed.
 #pragma once
@@ -70,6 +71,7 @@ class AsyncActorBase {
   static void wake(void* self) noexcept;  // wake_node_'s action: make the actor ready
   void step() noexcept;                   // run by a worker: resume until the next suspension
   void end() noexcept;                    // run by the worker that ran the final step
+  bool ended_seen_by_joiner() const noexcept;
 
   MailboxBase& mailbox_;
   Scheduler* scheduler_ = nullptr;
