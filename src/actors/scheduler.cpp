@@ -88,13 +88,7 @@ void AsyncActorBase::end() noexcept {
   scheduler_->forget(this);  // sets ended_: the last touch of the actor (see there)
 }
 
-bool AsyncActorBase::ended_seen_by_joiner() const noexcept {
-  // Under the scheduler's live-list lock, which forget() holds while it sets ended_ and wakes
-  // the joiners: a joiner that sees ended_ may destroy the actor at once, so it must not see it
-  // before forget() is done with the actor.
-  MutexGuard g(scheduler_->live_mutex_);
-  return ended_.load(std::memory_order_relaxed);
-}
+
 
 void AsyncActorBase::wake(void* self) noexcept {
   auto* a = static_cast<AsyncActorBase*>(self);
@@ -110,13 +104,15 @@ bool AsyncActorBase::join_until(const Deadline& deadline) {
   if (!started()) throw RuntimeError("cannot join an actor before it is started");
   if (tls_running_actor == this) throw RuntimeError("cannot join the current actor");
   const concur::detail::WaitSite site{&kActorJoinWait, this, name_, nullptr, nullptr};
-  return ended_waiters_.wait_until([this] { return ended_seen_by_joiner(); }, deadline, &site);
+  return scheduler_->joiners_.wait_until([this] { return ended_.load(std::memory_order_seq_cst); },
+                                         deadline, &site);
 }
 
 void AsyncActorBase::close_and_join() noexcept {
   mailbox_.close();
   if (!started() || tls_running_actor == this) return;
-  ended_waiters_.wait_until([this] { return ended_seen_by_joiner(); }, Deadline::never());
+  scheduler_->joiners_.wait_until([this] { return ended_.load(std::memory_order_seq_cst); },
+                                  Deadline::never());
 }
 
 // ---- Scheduler ----------------------------------------------------------------------------------
@@ -263,11 +259,12 @@ void Scheduler::forget(detail::AsyncActorBase* a) noexcept {
     else live_head_ = a->live_next_;
     if (a->live_next_) a->live_next_->live_prev_ = a->live_prev_;
     none_left = --live_count_ == 0;
-    // The actor's end, under our lock (joiners read ended_ under it): once we release it, the
-    // actor may be destroyed, so this is the last touch of it.
-    a->ended_.store(true, std::memory_order_relaxed);
-    a->ended_waiters_.notify_all();
   }
+  // The actor's end. Its joiners wait on our joiners_, not on the actor: a joiner that sees
+  // ended_ may destroy the actor at once, so this store is the last touch of it. (We, a worker,
+  // outlive the notifications: ~Scheduler joins us.)
+  a->ended_.store(true, std::memory_order_seq_cst);
+  joiners_.notify_all_after_seq_cst_change();
   if (none_left) none_alive_.notify_all();
 }
 
@@ -346,6 +343,7 @@ void Scheduler::restart_after_fork() noexcept {
   workers_.clear();  // ~Thread of a TERMINATED thread neither joins nor detaches
   concur::detail::reinit_in_child(work_);
   concur::detail::reinit_in_child(none_alive_);
+  concur::detail::reinit_in_child(joiners_);
   if (stopping_) return;
   try {
     start_workers();

@@ -252,11 +252,14 @@ TEST(Actor, DestroyingARunningActorClosesAndJoinsIt) {
     th::Event& running;
     Watched(std::atomic<bool>& e, th::Event& r) : exited(e), running(r) {}
     void run() override {
+      // Only locals once the destructors may have begun: this subclass is destroyed before the
+      // base closes and joins the actor.
+      std::atomic<bool>* const exited_flag = &exited;
       running.set();
       try {
         for (;;) (void)recv();
       } catch (const ac::ActorExit&) {
-        exited = true;
+        *exited_flag = true;
         throw;
       }
     }

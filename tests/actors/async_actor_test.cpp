@@ -388,22 +388,29 @@ TEST(AsyncActor, TheSchedulerDestructorClosesAndJoinsItsActors) {
 TEST(AsyncActor, DestroyingARunningActorClosesAndJoinsIt) {
   ac::Scheduler sched(2);
   std::atomic<bool> exited{false};
+  th::Event running;
   struct Watched : ac::AsyncActor<int> {
     std::atomic<bool>& exited;
-    explicit Watched(std::atomic<bool>& e) : exited(e) {}
+    th::Event& running;
+    Watched(std::atomic<bool>& e, th::Event& r) : exited(e), running(r) {}
     ac::Task run() override {
+      // Only locals once the destructors may have begun: this subclass is destroyed before the
+      // base closes and joins the actor.
+      std::atomic<bool>* const exited_flag = &exited;
+      running.set();
       try {
         for (;;) (void)co_await recv();
       } catch (const ac::ActorExit&) {
-        exited = true;
+        *exited_flag = true;
         throw;
       }
     }
   };
   {
-    Watched w(exited);
+    Watched w(exited, running);
     w.start(sched);
     w.send(1);
+    ASSERT_TRUE(running.wait(long_wait()));  // run() has begun, before the destructors do
   }
   EXPECT_TRUE(exited.load());
   EXPECT_EQ(sched.actors_alive(), 0u);

@@ -96,6 +96,8 @@ class Scheduler {
   detail::AsyncActorBase* live_head_ = nullptr;
   std::size_t live_count_ = 0;
   concur::detail::EventCount none_alive_;
+  // Threads joining any of our actors (each waits for its actor's ended_ flag).
+  concur::detail::EventCount joiners_;
 
   Scheduler* registry_prev_ = nullptr;  // every live Scheduler, for the at-fork handlers
   Scheduler* registry_next_ = nullptr;

@@ -9,9 +9,9 @@
 //   recv() out of budget makes it ready at the shared queue's tail (a yield).
 //   run() ends: its final step sets tls_ended_actor, and the worker, back from that step, calls
 //   end(): the mailbox is closed, an escaped exception reported, the actor forgotten by the
-//   scheduler, which sets ended_ and wakes the joiners under its live-list lock. join() reads
-//   ended_ under that lock, so it sees the end only once nothing will touch the actor again:
-//   after join() the actor may be destroyed.
+//   scheduler, which sets ended_ (its last touch of the actor) and wakes the joiners, who wait
+//   on the scheduler's joiners_ rather than on anything in the actor: after join() the actor may
+//   be destroyed at once.
 // A worker never touches an actor after resuming it except through tls_ended_actor: once it
 // suspends, the actor may be resumed on another worker, end, and be destroyed.
 #pragma once
@@ -71,7 +71,6 @@ class AsyncActorBase {
   static void wake(void* self) noexcept;  // wake_node_'s action: make the actor ready
   void step() noexcept;                   // run by a worker: resume until the next suspension
   void end() noexcept;                    // run by the worker that ran the final step
-  bool ended_seen_by_joiner() const noexcept;
 
   MailboxBase& mailbox_;
   Scheduler* scheduler_ = nullptr;
@@ -83,7 +82,6 @@ class AsyncActorBase {
   unsigned budget_ = 0;
   std::atomic<bool> started_{false};
   std::atomic<bool> ended_{false};
-  concur::detail::EventCount ended_waiters_;
   Task task_;
   std::string name_;
 };
