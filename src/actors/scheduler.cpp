@@ -117,48 +117,21 @@ void AsyncActorBase::close_and_join() noexcept {
 
 // ---- Scheduler ----------------------------------------------------------------------------------
 
+// Before a fork every scheduler's locks are taken (live list, then run queue: the order of
+// ~Scheduler, which closes actors under the live list's lock), so the child finds the queue and
+// the list whole. Their critical sections call no user code.
 struct SchedulerAccess {
-  // Every live Scheduler, for the at-fork handlers: its lock is taken before any scheduler's.
-  struct Registry {
-    Mutex mutex;
-    Scheduler* head = nullptr;
-  };
-  static Registry& registry() {
-    static auto* r = new Registry();  // never destroyed: schedulers may outlive statics
-    return *r;
-  }
-  static void add(Scheduler* s) noexcept {
-    Registry& r = registry();
-    MutexGuard g(r.mutex);
-    s->registry_next_ = r.head;
-    if (r.head) r.head->registry_prev_ = s;
-    r.head = s;
-  }
-  static void remove(Scheduler* s) noexcept {
-    Registry& r = registry();
-    MutexGuard g(r.mutex);
-    if (s->registry_prev_) s->registry_prev_->registry_next_ = s->registry_next_;
-    else r.head = s->registry_next_;
-    if (s->registry_next_) s->registry_next_->registry_prev_ = s->registry_prev_;
-  }
-  // Before a fork every scheduler's locks are taken (live list, then run queue: the order of
-  // ~Scheduler, which closes actors under the live list's lock), so the child finds the queue
-  // and the list whole. Their critical sections call no user code.
   static void prepare() noexcept {
-    Registry& r = registry();
-    r.mutex.lock();
-    for (Scheduler* s = r.head; s; s = s->registry_next_) {
-      s->live_mutex_.lock();
-      s->run_mutex_.lock();
-    }
+    concur::detail::ForkRegistry<Scheduler>::instance().lock_all([](Scheduler& s) {
+      s.live_mutex_.lock();
+      s.run_mutex_.lock();
+    });
   }
   static void after() noexcept {
-    Registry& r = registry();
-    for (Scheduler* s = r.head; s; s = s->registry_next_) {
-      s->run_mutex_.unlock();
-      s->live_mutex_.unlock();
-    }
-    r.mutex.unlock();
+    concur::detail::ForkRegistry<Scheduler>::instance().unlock_all([](Scheduler& s) {
+      s.run_mutex_.unlock();
+      s.live_mutex_.unlock();
+    });
   }
 };
 
@@ -184,7 +157,7 @@ std::string scheduler_prefix() {
 Scheduler::Scheduler(int n_threads)
     : n_threads_(detail::checked_threads(n_threads)),
       fork_generation_(concur::detail::fork_generation()) {
-  detail::SchedulerAccess::add(this);
+  concur::detail::ForkRegistry<Scheduler>::instance().add(this);
   try {
     start_workers();
   } catch (...) {
@@ -195,7 +168,7 @@ Scheduler::Scheduler(int n_threads)
     work_.notify_all();
     for (auto& w : workers_)
       if (w->is_alive()) w->join();
-    detail::SchedulerAccess::remove(this);
+    concur::detail::ForkRegistry<Scheduler>::instance().remove(this);
     throw;
   }
 }
@@ -234,7 +207,7 @@ Scheduler::~Scheduler() {
   }
   work_.notify_all();
   for (auto& w : workers_) w->join();
-  detail::SchedulerAccess::remove(this);
+  concur::detail::ForkRegistry<Scheduler>::instance().remove(this);
 }
 
 std::size_t Scheduler::actors_alive() const noexcept {

@@ -13,32 +13,10 @@ namespace concur::pubsub::detail {
 using concur::detail::Mutex;
 using concur::detail::MutexGuard;
 
-// Every live core, for the at-fork handlers: the registry's lock is taken before any core's.
-struct CoreRegistry {
-  Mutex mutex;
-  ExchangeCore* head = nullptr;
+using Cores = concur::detail::ForkRegistry<ExchangeCore>;
 
-  static CoreRegistry& get() {
-    static auto* r = new CoreRegistry();  // never destroyed: exchanges may outlive statics
-    return *r;
-  }
-  void add(ExchangeCore* c) noexcept {
-    MutexGuard g(mutex);
-    c->next_ = head;
-    if (head) head->prev_ = c;
-    head = c;
-  }
-  void remove(ExchangeCore* c) noexcept {
-    MutexGuard g(mutex);
-    if (c->prev_) c->prev_->next_ = c->next_; else head = c->next_;
-    if (c->next_) c->next_->prev_ = c->prev_;
-  }
-  static void prepare() noexcept;
-  static void after() noexcept;
-};
-
-ExchangeCore::ExchangeCore() { CoreRegistry::get().add(this); }
-ExchangeCore::~ExchangeCore() { CoreRegistry::get().remove(this); }
+ExchangeCore::ExchangeCore() { Cores::instance().add(this); }
+ExchangeCore::~ExchangeCore() { Cores::instance().remove(this); }
 
 namespace {
 // The live links of `from`, plus `extra` when given; retired ones are left behind.
@@ -104,23 +82,21 @@ Named& named() {
 }
 }  // namespace
 
-void CoreRegistry::prepare() noexcept {
-  named().mutex.lock();
-  CoreRegistry& r = get();
-  r.mutex.lock();
-  for (ExchangeCore* c = r.head; c; c = c->next_) c->mutex_.lock();
-}
-void CoreRegistry::after() noexcept {
-  CoreRegistry& r = get();
-  for (ExchangeCore* c = r.head; c; c = c->next_) c->mutex_.unlock();
-  r.mutex.unlock();
-  named().mutex.unlock();
-}
+struct CoreForkAccess {
+  static void prepare() noexcept {
+    named().mutex.lock();
+    Cores::instance().lock_all([](ExchangeCore& c) { c.mutex_.lock(); });
+  }
+  static void after() noexcept {
+    Cores::instance().unlock_all([](ExchangeCore& c) { c.mutex_.unlock(); });
+    named().mutex.unlock();
+  }
+};
 
 namespace {
 [[maybe_unused]] const bool fork_handlers_registered = concur::detail::register_at_fork(
     concur::detail::AtForkLayer::patterns,
-    {CoreRegistry::prepare, CoreRegistry::after, CoreRegistry::after});
+    {CoreForkAccess::prepare, CoreForkAccess::after, CoreForkAccess::after});
 }  // namespace
 
 void* named_exchange(std::type_index type, std::string_view name, void* (*make)()) {

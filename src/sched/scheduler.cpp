@@ -24,36 +24,13 @@ Clock::duration time_until(Clock::time_point when, Clock::time_point now) noexce
 // never finds a queue half-changed by a thread that does not exist there; the critical sections
 // under mutex_ run no user action (run() calls actions after releasing it).
 struct SchedulerForkAccess {
-  struct Registry {
-    concur::detail::Mutex mutex;
-    scheduler* head = nullptr;
-  };
-  static Registry& registry() {
-    static auto* r = new Registry();  // never destroyed: schedulers may outlive statics
-    return *r;
-  }
-  static void add(scheduler* s) noexcept {
-    Registry& r = registry();
-    concur::detail::MutexGuard g(r.mutex);
-    s->fork_next_ = r.head;
-    if (r.head) r.head->fork_prev_ = s;
-    r.head = s;
-  }
-  static void remove(scheduler* s) noexcept {
-    Registry& r = registry();
-    concur::detail::MutexGuard g(r.mutex);
-    if (s->fork_prev_) s->fork_prev_->fork_next_ = s->fork_next_; else r.head = s->fork_next_;
-    if (s->fork_next_) s->fork_next_->fork_prev_ = s->fork_prev_;
-  }
   static void prepare() noexcept {
-    Registry& r = registry();
-    r.mutex.lock();
-    for (scheduler* s = r.head; s; s = s->fork_next_) s->mutex_.lock();
+    concur::detail::ForkRegistry<scheduler>::instance().lock_all(
+        [](scheduler& s) { s.mutex_.lock(); });
   }
   static void after() noexcept {
-    Registry& r = registry();
-    for (scheduler* s = r.head; s; s = s->fork_next_) s->mutex_.unlock();
-    r.mutex.unlock();
+    concur::detail::ForkRegistry<scheduler>::instance().unlock_all(
+        [](scheduler& s) { s.mutex_.unlock(); });
   }
 };
 
@@ -63,17 +40,17 @@ namespace {
     {SchedulerForkAccess::prepare, SchedulerForkAccess::after, SchedulerForkAccess::after});
 }  // namespace
 
-scheduler::scheduler() { SchedulerForkAccess::add(this); }
+scheduler::scheduler() { concur::detail::ForkRegistry<scheduler>::instance().add(this); }
 
 scheduler::scheduler(TimeFunc timefunc, DelayFunc delayfunc)
     : timefunc_(std::move(timefunc)), delayfunc_(std::move(delayfunc)) {
   if (!timefunc_ || !delayfunc_)
     throw ValueError("scheduler(timefunc, delayfunc): both functions must be callable");
-  SchedulerForkAccess::add(this);
+  concur::detail::ForkRegistry<scheduler>::instance().add(this);
 }
 
 scheduler::~scheduler() {
-  SchedulerForkAccess::remove(this);
+  concur::detail::ForkRegistry<scheduler>::instance().remove(this);
   // A handle that outlives us must not find its event still queued (cancel() would take it
   // for ours if another scheduler is later made at our address); and the queued actions and
   // their arguments go now, not with the last handle.

@@ -11,6 +11,11 @@
 #include <cstdio>
 #include <exception>
 #include <new>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "concur/errors.hpp"
 
 namespace concur_test::fault {
 
@@ -45,6 +50,21 @@ long for_every_allocation(Call&& call, Check&& check, long limit = 100000) {
     if (!injected) return k;
   }
   return -1;
+}
+
+// A throw out of the call under test must be the injected std::bad_alloc (or the
+// RuntimeError "can't start new thread" that std::thread's failed allocation becomes).
+inline void expect_allocation_error(long k, bool injected, const std::exception_ptr& error) {
+  if (!error) return;
+  EXPECT_TRUE(injected) << "k=" << k;
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::bad_alloc&) {
+  } catch (const concur::RuntimeError& e) {
+    EXPECT_NE(std::string(e.what()).find("can't start new thread"), std::string::npos) << e.what();
+  } catch (...) {
+    ADD_FAILURE() << "k=" << k << ": threw something else";
+  }
 }
 
 }  // namespace concur_test::fault

@@ -21,6 +21,7 @@ namespace cf = concur::futures;
 namespace th = concur::threading;
 using namespace std::chrono_literals;
 using namespace concur_test;
+using concur_test::fault::expect_allocation_error;
 using concur_test::fault::for_every_allocation;
 
 namespace {
@@ -34,21 +35,6 @@ int live_workers(const std::string& prefix) {
 }
 
 std::string prefix_for(const char* test, long k) { return std::string(test) + "-" + std::to_string(k); }
-
-// A throw out of the call under test must be the injected std::bad_alloc (or the
-// RuntimeError "can't start new thread" that std::thread's failed allocation becomes).
-void expect_allocation_error(long k, bool injected, const std::exception_ptr& error) {
-  if (!error) return;
-  EXPECT_TRUE(injected) << "k=" << k;
-  try {
-    std::rethrow_exception(error);
-  } catch (const std::bad_alloc&) {
-  } catch (const concur::RuntimeError& e) {
-    EXPECT_NE(std::string(e.what()).find("can't start new thread"), std::string::npos) << e.what();
-  } catch (...) {
-    ADD_FAILURE() << "k=" << k << ": threw something else";
-  }
-}
 
 // The first submit() of a pool starts its first worker.
 TEST(AllocFailure, SubmitToFreshPool) {

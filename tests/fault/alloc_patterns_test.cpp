@@ -22,24 +22,12 @@ namespace co = concur::coop;
 namespace ps = concur::pubsub;
 namespace sc = concur::sched;
 using concur_test::long_wait;
+using concur_test::fault::expect_allocation_error;
 using concur_test::fault::for_every_allocation;
 using concur_test::fault::report_points;
 using namespace std::chrono_literals;
 
 namespace {
-
-void expect_allocation_error(long k, bool injected, const std::exception_ptr& error) {
-  if (!error) return;
-  EXPECT_TRUE(injected) << "k=" << k;
-  try {
-    std::rethrow_exception(error);
-  } catch (const std::bad_alloc&) {
-  } catch (const concur::RuntimeError& e) {
-    EXPECT_NE(std::string(e.what()).find("can't start new thread"), std::string::npos) << e.what();
-  } catch (...) {
-    ADD_FAILURE() << "k=" << k << ": threw something else";
-  }
-}
 
 struct Collect : ac::Actor<std::string> {
   std::vector<std::string> got;

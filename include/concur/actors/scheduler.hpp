@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "concur/detail/event_count.hpp"
+#include "concur/detail/fork_registry.hpp"
 #include "concur/detail/mutex.hpp"
 
 namespace concur::threading {
@@ -99,8 +100,9 @@ class Scheduler {
   // Threads joining any of our actors (each waits for its actor's ended_ flag).
   concur::detail::EventCount joiners_;
 
-  Scheduler* registry_prev_ = nullptr;  // every live Scheduler, for the at-fork handlers
-  Scheduler* registry_next_ = nullptr;
+  // Every live Scheduler, for the at-fork handlers (detail/fork_registry.hpp).
+  friend class concur::detail::ForkRegistry<Scheduler>;
+  concur::detail::ForkLink<Scheduler> fork_link_;
 };
 
 // The process-wide scheduler that AsyncActor::start() uses: one worker per CPU.

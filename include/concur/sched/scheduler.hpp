@@ -67,6 +67,7 @@
 
 #include "concur/detail/block_flag.hpp"
 #include "concur/detail/event_count.hpp"
+#include "concur/detail/fork_registry.hpp"
 #include "concur/detail/mutex.hpp"
 #include "concur/detail/wait_site.hpp"
 
@@ -301,8 +302,8 @@ class scheduler {
 
   // Every live scheduler, for the at-fork handlers (src/sched/scheduler.cpp).
   friend struct SchedulerForkAccess;
-  scheduler* fork_prev_ = nullptr;
-  scheduler* fork_next_ = nullptr;
+  friend class concur::detail::ForkRegistry<scheduler>;
+  concur::detail::ForkLink<scheduler> fork_link_;
 };
 
 }  // namespace concur::sched

@@ -19,6 +19,7 @@
 #include <typeindex>
 #include <vector>
 
+#include "concur/detail/fork_registry.hpp"
 #include "concur/detail/mutex.hpp"
 #include "concur/pubsub/detail/link.hpp"
 
@@ -43,13 +44,12 @@ class ExchangeCore {
   void prune() noexcept;
 
  private:
-  friend struct CoreRegistry;
-  // Protects snapshot_ (and links the core into the registry). A leaf: nothing is called under
-  // it but allocation.
+  friend struct CoreForkAccess;
+  friend class concur::detail::ForkRegistry<ExchangeCore>;
+  // Protects snapshot_. A leaf: nothing is called under it but allocation.
   mutable concur::detail::Mutex mutex_;
   Snapshot snapshot_;
-  ExchangeCore* prev_ = nullptr;  // the registry's list, under its lock
-  ExchangeCore* next_ = nullptr;
+  concur::detail::ForkLink<ExchangeCore> fork_link_;  // every live core, for the at-fork handlers
 };
 
 // The exchange named `name` for message type `type`, made by `make` the first time (never
