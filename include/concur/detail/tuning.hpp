@@ -87,9 +87,10 @@ constexpr int kMaxAtForkHandlers = 32;
 
 // --- actors (actors/detail/mailbox.hpp, src/actors/scheduler.cpp) ------------------------------
 // A mailbox is two vectors swapped under its lock: the consumer takes the whole batch at once.
-// After a burst the vectors keep their capacity; a consumer's batch vector larger than this many
-// messages is released rather than kept (an idle actor should not hold a burst's memory).
-constexpr std::size_t kMailboxKeepCapacity = 1024;
+// After a burst the vectors keep their capacity; a consumer's batch vector whose capacity holds
+// more than this many bytes is released rather than kept (an idle actor should not hold a
+// burst's memory; below it, reuse saves an allocation per batch).
+constexpr std::size_t kMailboxKeepBytes = 16 * 1024;
 // An AsyncActor that keeps finding messages goes on without suspending for this many receives,
 // then yields its worker to the other ready actors (tokio's budget has the same value).
 constexpr unsigned kActorRecvBudget = 128;

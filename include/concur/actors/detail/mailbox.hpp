@@ -177,7 +177,7 @@ class Mailbox : public MailboxBase {
         buffered_ -= finished;
         not_full_->notify_all();  // under our lock: full senders take it after us
       }
-      if (out_.capacity() > concur::detail::tuning::kMailboxKeepCapacity)
+      if (out_.capacity() * sizeof(Msg) > concur::detail::tuning::kMailboxKeepBytes)
         std::vector<Msg>().swap(out_);  // an idle actor does not keep a burst's memory
       else
         out_.clear();
