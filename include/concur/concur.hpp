@@ -8,3 +8,4 @@
 #include "concur/deadlock.hpp"
 #include "concur/sched.hpp"
 #include "concur/coop.hpp"
+#include "concur/multiprocessing.hpp"
