@@ -24,6 +24,13 @@ void InputArchive::fail_depth() {
   throw ValueError("values nest deeper than " + std::to_string(kMaxDepth) + " levels");
 }
 
+void InputArchive::fail_budget(std::uint64_t n, std::size_t element_size) const {
+  throw ValueError("a count of " + std::to_string(n) + " elements of " +
+                   std::to_string(element_size) +
+                   " bytes each would take more memory than this input may (" +
+                   std::to_string(budget_) + " bytes left)");
+}
+
 namespace detail {
 
 void throw_decode_error(const std::type_info& type, std::size_t size, const char* why) {

@@ -255,6 +255,26 @@ TEST(Serialization, RefusesDeepNesting) {
   EXPECT_EQ(round_trip(p), p);
 }
 
+TEST(Serialization, RefusesNestedCountsThatWouldAddUp) {
+  // Each level of a Point claims as many children as bytes remain: one level alone fits in
+  // what remains, but levels nested inside each other would set aside sizeof(Point) bytes per
+  // claimed child, level after level (gigabytes for 64 KiB of input). The decoding's memory
+  // allowance refuses it early.
+  Bytes b;
+  while (b.size() < (64 << 10)) {
+    Bytes level(4 + 8 + 8 + 8, std::byte{0});
+    const std::uint64_t claim = (64 << 10) - b.size() - 4 - 8 - 8 - 8;
+    std::memcpy(level.data() + 4 + 8 + 8, &claim, 8);
+    b.insert(b.end(), level.begin(), level.end());
+  }
+  try {
+    (void)mp::deserialize<Point>(b);
+    FAIL();
+  } catch (const concur::ValueError& e) {
+    EXPECT_NE(std::string(e.what()).find("more memory"), std::string::npos) << e.what();
+  }
+}
+
 // --- exceptions ---
 
 template <class E>

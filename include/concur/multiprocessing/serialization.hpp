@@ -56,9 +56,10 @@
 #include <cereal/types/variant.hpp>
 #include <cereal/types/vector.hpp>
 
+#include <algorithm>
 #include <concepts>
-#include <cstddef>
 #include <cstdint>
+#include <cstddef>
 #include <cstring>
 #include <exception>
 #include <functional>
@@ -82,6 +83,14 @@ namespace concur::multiprocessing {
 // level): deeper input is refused rather than allowed to exhaust the stack.
 inline constexpr std::size_t kMaxDepth = 512;
 
+// Memory set aside for containers while decoding n bytes is at most kBudgetBase +
+// kBudgetPerByte * n (the elements' own sizes, as the decoder allocates them before reading
+// them; raw-byte ranges are not counted: they never exceed the input). Input that would take
+// more is refused; legitimate values stay far below (a list<int> takes 32 bytes of budget per
+// element and 4 of input).
+inline constexpr std::size_t kBudgetBase = std::size_t{4} << 20;
+inline constexpr std::size_t kBudgetPerByte = 64;
+
 // ---------------------------------------------------------------------------------------------
 // The archives
 // ---------------------------------------------------------------------------------------------
@@ -104,7 +113,9 @@ class InputArchive : public cereal::InputArchive<InputArchive, cereal::AllowEmpt
   explicit InputArchive(std::span<const std::byte> in)
       : cereal::InputArchive<InputArchive, cereal::AllowEmptyClassElision>(this),
         at_(in.data()),
-        end_(in.data() + in.size()) {}
+        end_(in.data() + in.size()),
+        budget_(kBudgetBase + std::min(in.size(), (SIZE_MAX - kBudgetBase) / kBudgetPerByte) *
+                                  kBudgetPerByte) {}
 
   void loadBinary(void* data, std::size_t size) {
     if (size > remaining()) fail_short(size);
@@ -128,6 +139,15 @@ class InputArchive : public cereal::InputArchive<InputArchive, cereal::AllowEmpt
     return static_cast<std::size_t>(n);
   }
 
+  // Charges the memory a container is about to set aside for `n` elements of `element_size`
+  // bytes against the decoding's allowance (kBudgetBase plus kBudgetPerByte per input byte):
+  // nested containers each counted within what remains cannot add up beyond it. ValueError
+  // when it would.
+  void charge(std::uint64_t n, std::size_t element_size) {
+    if (element_size != 0 && n > budget_ / element_size) fail_budget(n, element_size);
+    budget_ -= static_cast<std::size_t>(n) * element_size;
+  }
+
   void enter() {
     if (++depth_ > kMaxDepth) fail_depth();
   }
@@ -139,11 +159,13 @@ class InputArchive : public cereal::InputArchive<InputArchive, cereal::AllowEmpt
   [[noreturn]] void fail_short(std::size_t wanted) const;
   [[noreturn]] void fail_count(std::uint64_t n, std::size_t min_bytes) const;
   [[noreturn]] static void fail_depth();
+  [[noreturn]] void fail_budget(std::uint64_t n, std::size_t element_size) const;
 
   const std::byte* at_;
   const std::byte* end_;
   std::size_t depth_ = 0;
   std::size_t empty_allowance_ = 4096;
+  std::size_t budget_;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -262,7 +284,9 @@ template <class T>
 void CEREAL_LOAD_FUNCTION_NAME(InputArchive& ar, cereal::SizeTag<T>& tag) {
   std::uint64_t n = 0;
   ar.loadBinary(&n, sizeof n);
-  tag.size = static_cast<std::remove_reference_t<T>>(ar.check_count(n, 1));
+  ar.check_count(n, 1);
+  ar.charge(n, 32);  // the element type is not known here: a list node, a deque slot...
+  tag.size = static_cast<std::remove_reference_t<T>>(n);
 }
 
 template <class T>
@@ -327,7 +351,9 @@ template <class T, class A>
 void CEREAL_LOAD_FUNCTION_NAME(InputArchive& ar, std::vector<T, A>& v) {
   std::uint64_t n = 0;
   ar.loadBinary(&n, sizeof n);
-  v.resize(ar.check_count(n, detail::MinWire<T>::value));
+  ar.check_count(n, detail::MinWire<T>::value);
+  ar.charge(n, sizeof(T));
+  v.resize(static_cast<std::size_t>(n));
   for (auto& x : v) ar(x);
 }
 
