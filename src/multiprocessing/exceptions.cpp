@@ -264,13 +264,13 @@ void CEREAL_LOAD_FUNCTION_NAME(InputArchive& ar, std::exception_ptr& error) {
     error = nullptr;
     return;
   }
-  if (kind != kKnown && kind != kForeign) InputArchive::fail("unknown exception kind");
+  if (kind != kKnown && kind != kForeign) ar.fail("unknown exception kind");
   std::string name;
   std::string what;
   std::int32_t value = 0;
   std::uint8_t category = kNoCategory;
   ar(name, what, value, category);
-  if (category > kIostream) InputArchive::fail("unknown error category");
+  if (category > kIostream) ar.fail("unknown error category");
   if (kind == kKnown) {
     if (const Entry* entry = find_by_name(name)) {
       try {

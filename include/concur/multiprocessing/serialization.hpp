@@ -110,10 +110,14 @@ class OutputArchive : public cereal::OutputArchive<OutputArchive, cereal::AllowE
 // Reads from a span of bytes it does not own, checking every length against what remains.
 class InputArchive : public cereal::InputArchive<InputArchive, cereal::AllowEmptyClassElision> {
  public:
-  explicit InputArchive(std::span<const std::byte> in)
+  // `decoding` names the type being decoded, for the errors' text ("cannot decode a T from N
+  // bytes: ..."); it must outlive the archive.
+  explicit InputArchive(std::span<const std::byte> in, const std::string* decoding = nullptr)
       : cereal::InputArchive<InputArchive, cereal::AllowEmptyClassElision>(this),
         at_(in.data()),
         end_(in.data() + in.size()),
+        size_(in.size()),
+        decoding_(decoding),
         budget_(kBudgetBase + std::min(in.size(), (SIZE_MAX - kBudgetBase) / kBudgetPerByte) *
                                   kBudgetPerByte) {}
 
@@ -153,16 +157,19 @@ class InputArchive : public cereal::InputArchive<InputArchive, cereal::AllowEmpt
   }
   void leave() noexcept { --depth_; }
 
-  [[noreturn]] static void fail(const std::string& why);
+  // Throws ValueError: the bytes do not decode, because of `why`.
+  [[noreturn]] void fail(const std::string& why) const;
 
  private:
   [[noreturn]] void fail_short(std::size_t wanted) const;
   [[noreturn]] void fail_count(std::uint64_t n, std::size_t min_bytes) const;
-  [[noreturn]] static void fail_depth();
+  [[noreturn]] void fail_depth() const;
   [[noreturn]] void fail_budget(std::uint64_t n, std::size_t element_size) const;
 
   const std::byte* at_;
   const std::byte* end_;
+  std::size_t size_;
+  const std::string* decoding_;
   std::size_t depth_ = 0;
   std::size_t empty_allowance_ = 4096;
   std::size_t budget_;
@@ -258,7 +265,7 @@ void CEREAL_LOAD_FUNCTION_NAME(InputArchive& ar, T& t) {
 inline void CEREAL_LOAD_FUNCTION_NAME(InputArchive& ar, bool& t) {
   unsigned char byte = 0;
   ar.loadBinary(&byte, 1);
-  if (byte > 1) InputArchive::fail("a bool byte is neither 0 nor 1");
+  if (byte > 1) ar.fail("a bool byte is neither 0 nor 1");
   t = byte != 0;
 }
 
@@ -428,8 +435,12 @@ std::vector<std::byte> serialize(const T& value) {
 }
 
 namespace detail {
-[[noreturn]] void throw_decode_error(const std::type_info& type, std::size_t size,
-                                     const char* why);
+// The name of T in decoding errors, demangled once.
+template <class T>
+const std::string& decoded_type_name() {
+  static const std::string name = ::concur::detail::type_name(typeid(T));
+  return name;
+}
 }  // namespace detail
 
 // Decodes `bytes` into `value`; every byte must be used. ValueError when they do not decode as T
@@ -440,15 +451,13 @@ void deserialize_into(std::span<const std::byte> bytes, T& value) {
                 "mp::deserialize: this type cannot cross between processes; give it a cereal "
                 "serialize(Archive&) member or free function (concur/multiprocessing/"
                 "serialization.hpp lists what crosses)");
+  InputArchive ar(bytes, &detail::decoded_type_name<T>());
   try {
-    InputArchive ar(bytes);
     ar(value);
-    if (ar.remaining() != 0) InputArchive::fail("bytes left over after the value");
-  } catch (const ValueError& e) {
-    detail::throw_decode_error(typeid(T), bytes.size(), e.what());
   } catch (const cereal::Exception& e) {
-    detail::throw_decode_error(typeid(T), bytes.size(), e.what());
+    ar.fail(e.what());
   }
+  if (ar.remaining() != 0) ar.fail("bytes left over after the value");
 }
 
 template <class T>
