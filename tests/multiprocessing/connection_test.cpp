@@ -72,6 +72,13 @@ TEST(Connection, DuplexRoundTrips) {
   EXPECT_EQ(b.recv<std::string>(), "hello");
   EXPECT_EQ(b.recv<std::vector<int>>(), (std::vector<int>{1, 2, 3}));
   EXPECT_EQ(b.recv<Message>(), m);
+  a.send("a literal");  // text crosses as a std::string, as Python's str
+  a.send(std::string_view("a view"));
+  const char* c_string = "a C string";
+  a.send(c_string);
+  EXPECT_EQ(b.recv<std::string>(), "a literal");
+  EXPECT_EQ(b.recv<std::string>(), "a view");
+  EXPECT_EQ(b.recv<std::string>(), "a C string");
   // And the other way.
   b.send(3.5);
   EXPECT_EQ(a.recv<double>(), 3.5);

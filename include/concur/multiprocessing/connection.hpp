@@ -3,7 +3,8 @@
 //
 //   auto [a, b] = mp::Pipe();              // duplex: both ends send and receive (socketpair)
 //   auto [r, w] = mp::Pipe(false);         // r only receives, w only sends (pipe())
-//   a.send(value);  T v = b.recv<T>();     // any mp::Serializable value (serialization.hpp)
+//   a.send(value);  T v = b.recv<T>();     // any mp::Serializable value (serialization.hpp);
+//   a.send("text");  b.recv<std::string>();   // a literal, C string or string_view: a std::string
 //   a.send_bytes(bytes);  a.send_bytes(bytes, offset);  a.send_bytes(bytes, offset, size);
 //   std::vector<std::byte> m = b.recv_bytes();  b.recv_bytes(maxlength);
 //   std::size_t n = b.recv_bytes_into(buffer);  b.recv_bytes_into(buffer, offset);
@@ -139,7 +140,8 @@ class Connection {
   // --- objects ---
   template <class T>
   void send(const T& obj) {
-    static_assert(cereal::traits::is_output_serializable<T, OutputArchive>::value,
+    static_assert(detail::kIsCText<T> ||
+                      cereal::traits::is_output_serializable<T, OutputArchive>::value,
                   "Connection::send: this type cannot cross between processes; give it a cereal "
                   "serialize(Archive&) member or free function");
     check_writable();

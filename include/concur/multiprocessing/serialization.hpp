@@ -66,6 +66,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <type_traits>
 #include <typeinfo>
@@ -344,6 +345,14 @@ void CEREAL_LOAD_FUNCTION_NAME(InputArchive& ar, std::basic_string<C, Tr, A>& s)
   ar.loadBinary(s.data(), s.size() * sizeof(C));
 }
 
+// Text given as a string_view, a literal or a C string crosses as a std::string (and is
+// received as one), as Python's str.
+inline void CEREAL_SAVE_FUNCTION_NAME(OutputArchive& ar, const std::string_view& s) {
+  const auto n = static_cast<std::uint64_t>(s.size());
+  ar.saveBinary(&n, sizeof n);
+  ar.saveBinary(s.data(), s.size());
+}
+
 // Vectors of other values: a count, bounded by the fewest bytes an element can take, then the
 // elements one by one.
 template <class T, class A>
@@ -416,15 +425,30 @@ void register_exception() {
 // serialize / deserialize
 // ---------------------------------------------------------------------------------------------
 
+namespace detail {
+// A character array or C string is text: it crosses as a std::string would.
+template <class T>
+inline constexpr bool kIsCText =
+    (std::is_array_v<T> && std::is_same_v<std::remove_cv_t<std::remove_extent_t<T>>, char>) ||
+    (std::is_pointer_v<T> && std::is_same_v<std::remove_cv_t<std::remove_pointer_t<T>>, char>);
+}  // namespace detail
+
 // Appends the bytes of `value` to `out`.
 template <class T>
 void serialize_into(detail::ByteBuffer& out, const T& value) {
-  static_assert(cereal::traits::is_output_serializable<T, OutputArchive>::value,
-                "mp::serialize: this type cannot cross between processes; give it a cereal "
-                "serialize(Archive&) member or free function (concur/multiprocessing/"
-                "serialization.hpp lists what crosses)");
   OutputArchive ar(out);
-  ar(value);
+  if constexpr (detail::kIsCText<T>) {
+    if constexpr (std::is_pointer_v<T>) {
+      if (value == nullptr) throw ValueError("cannot serialize a null C string");
+    }
+    ar(std::string_view(value));
+  } else {
+    static_assert(cereal::traits::is_output_serializable<T, OutputArchive>::value,
+                  "mp::serialize: this type cannot cross between processes; give it a cereal "
+                  "serialize(Archive&) member or free function (concur/multiprocessing/"
+                  "serialization.hpp lists what crosses)");
+    ar(value);
+  }
 }
 
 template <class T>
