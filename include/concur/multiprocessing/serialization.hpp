@@ -18,7 +18,8 @@
 // string: one length and one block, no per-element work). Raw bytes are the same program's
 // layout on both sides: every start method runs the same binary. mp::Serializable<T> says
 // whether T crosses; send()/recv() of a type that does not fail to compile with a message.
-// Pointers never cross (cereal refuses them at compile time).
+// Pointers never cross (cereal refuses them at compile time), except text: a string literal, a
+// C string or a std::string_view is serialized as a std::string (and decoded as one).
 //
 // Exceptions are values too: a std::exception_ptr serializes as its type and what(). Decoding
 // rebuilds concur's errors (with an OSError's code()) and the standard exception types as
@@ -28,10 +29,15 @@
 // Untrusted bytes. deserialize() never trusts a length field: a count larger than the bytes
 // that remain (times the fewest bytes one element can take), a variant index out of range, a
 // bool that is neither 0 nor 1, nesting deeper than kMaxDepth, trailing bytes, or running out of
-// bytes all throw concur::ValueError before anything is allocated for them. Memory allocated
-// while decoding is bounded by a small multiple of the input's size, never by what the input
-// claims. (A raw-bytes class must accept every bit pattern of its members; one holding a bool or
-// an enum should define serialize() instead.)
+// bytes all throw concur::ValueError before anything is allocated for them. Memory that
+// containers set aside while decoding n bytes is charged against an allowance of kBudgetBase +
+// kBudgetPerByte * n (4 MiB + 64 bytes per input byte), so that counts nested in counts cannot
+// add up either; it is never sized by what the input claims. A legitimate value that needs more
+// memory than that for its size (a million empty optionals of a 4 KiB type) is refused too, as
+// is a container of more than 4096 elements that take no bytes at all (empty classes) beyond
+// the bytes that remain. (A raw-bytes class must accept every bit pattern of its members; one
+// holding a bool or an enum should define serialize() instead.)
+// Bytes are the machine's own (little-endian on x86-64): both ends run on one machine.
 //
 // Thread-safety: the functions are reentrant; concurrent calls on different objects are safe.
 // register_exception() may run concurrently with anything (its table is copy-on-write, and is
