@@ -33,3 +33,8 @@ clean:
 
 # coop_bench's peers (bench/coop_bench.cpp): Boost.Context and Boost.Fiber.
 BENCH_DEPS += libboost-context-dev libboost-fiber-dev
+
+# multiprocessing's serialization needs cereal (header-only) to build the library at all.
+BUILD_DEPS += libcereal-dev
+TEST_DEPS += libcereal-dev
+BENCH_DEPS += libcereal-dev

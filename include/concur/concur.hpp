@@ -10,3 +10,4 @@
 #include "concur/coop.hpp"
 #include "concur/pubsub.hpp"
 #include "concur/actors.hpp"
+#include "concur/multiprocessing.hpp"

@@ -1,0 +1,13 @@
+// concur/multiprocessing.hpp — Python's multiprocessing module (API.md §6): namespace
+// concur::multiprocessing.
+//
+//   namespace mp = concur::multiprocessing;
+//   mp::Pipe(), mp::Connection          messages between threads and processes (connection.hpp)
+//   mp::serialize, mp::deserialize      what crosses between processes, as bytes (serialization.hpp)
+//   mp::ProcessError, mp::BufferTooShort, mp::RemoteError   (errors.hpp)
+// Each header's opening comment is its contract.
+#pragma once
+
+#include "concur/multiprocessing/connection.hpp"
+#include "concur/multiprocessing/errors.hpp"
+#include "concur/multiprocessing/serialization.hpp"
