@@ -33,3 +33,6 @@ clean:
 
 # coop_bench's peers (bench/coop_bench.cpp): Boost.Context and Boost.Fiber.
 BENCH_DEPS += libboost-context-dev libboost-fiber-dev
+
+# actors_bench's peer (bench/actors_bench.cpp): CAF 0.17, the C++ Actor Framework.
+BENCH_DEPS += libcaf-dev
