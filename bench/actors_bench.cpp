@@ -294,60 +294,73 @@ caf::behavior caf_sender(caf::event_based_actor* self, caf::actor target) {
   }};
 }
 
-// After the clock: stop the actors; the actor_system's destructor waits for them.
-void caf_stop(std::initializer_list<const caf::actor*> actors) {
-  for (const caf::actor* a : actors) caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);
-}
-
-double one_way_caf_anon(std::int64_t& n) {
+// A caf::actor_system (CAF's default configuration) whose actors are sent an exit message
+// (exit_reason::user_shutdown) by stop() — which then waits for them all — or, if a sample fails
+// before that, by the destructor (the actor_system's destructor then waits for them).
+struct CafSystem {
   caf::actor_system_config cfg;
   caf::actor_system sys{cfg};
-  CafCount s;
+  std::vector<caf::actor> actors;
+
+  template <class... Ts>
+  caf::actor spawn(Ts&&... xs) {
+    actors.push_back(sys.spawn(std::forward<Ts>(xs)...));
+    return actors.back();
+  }
+  void exit_all() {
+    for (const caf::actor& a : actors) caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    actors.clear();
+  }
+  void stop() {
+    exit_all();
+    sys.await_all_actors_done();
+  }
+  ~CafSystem() { exit_all(); }
+};
+
+double one_way_caf_anon(std::int64_t& n) {
+  CafCount s;  // declared first: outlives the actors
   s.expected = n;
-  caf::actor r = sys.spawn(caf_counter, &s);
+  CafSystem system;
+  caf::actor r = system.spawn(caf_counter, &s);
   const auto t0 = Clock::now();
   for (std::int64_t i = 0; i < n; ++i) caf::anon_send(r, static_cast<int>(i & 1023));
   wait_done(s.done, "the CAF actor did not receive all the messages");
   const double t = seconds_since(t0);
-  caf_stop({&r});
-  sys.await_all_actors_done();
+  system.stop();
   check(s.count == n && s.sum == expected_sum(n), "messages lost, repeated or altered");
   return t;
 }
 
 double one_way_caf_scoped(std::int64_t& n) {
-  caf::actor_system_config cfg;
-  caf::actor_system sys{cfg};
-  CafCount s;
+  CafCount s;  // declared first: outlives the actors
   s.expected = n;
-  caf::actor r = sys.spawn(caf_counter, &s);
+  CafSystem system;
+  caf::actor r = system.spawn(caf_counter, &s);
   double t;
   {
-    caf::scoped_actor self{sys};
+    caf::scoped_actor self{system.sys};
     const auto t0 = Clock::now();
     for (std::int64_t i = 0; i < n; ++i) self->send(r, static_cast<int>(i & 1023));
     wait_done(s.done, "the CAF actor did not receive all the messages");
     t = seconds_since(t0);
   }
-  caf_stop({&r});
-  sys.await_all_actors_done();
+  system.stop();
   check(s.count == n && s.sum == expected_sum(n), "messages lost, repeated or altered");
   return t;
 }
 
 double one_way_caf_actor(std::int64_t& n) {
-  caf::actor_system_config cfg;
-  caf::actor_system sys{cfg};
-  CafCount s;
+  CafCount s;  // declared first: outlives the actors
   s.expected = n;
-  caf::actor r = sys.spawn(caf_counter, &s);
-  caf::actor sender = sys.spawn(caf_sender, r);
+  CafSystem system;
+  caf::actor r = system.spawn(caf_counter, &s);
+  caf::actor sender = system.spawn(caf_sender, r);
   const auto t0 = Clock::now();
   caf::anon_send(sender, n);
   wait_done(s.done, "the CAF actor did not receive all the messages");
   const double t = seconds_since(t0);
-  caf_stop({&sender, &r});
-  sys.await_all_actors_done();
+  system.stop();
   check(s.count == n && s.sum == expected_sum(n), "messages lost, repeated or altered");
   return t;
 }
@@ -367,17 +380,15 @@ caf::behavior caf_bouncer(caf::event_based_actor* self, CafBall* b, int side) {
 
 double ping_pong_caf(std::int64_t& n) {
   cap_int(n);
-  caf::actor_system_config cfg;
-  caf::actor_system sys{cfg};
   CafBall ball;
-  caf::actor a = sys.spawn(caf_bouncer, &ball, 0);
-  caf::actor b = sys.spawn(caf_bouncer, &ball, 1);
+  CafSystem system;
+  caf::actor a = system.spawn(caf_bouncer, &ball, 0);
+  caf::actor b = system.spawn(caf_bouncer, &ball, 1);
   const auto t0 = Clock::now();
   caf::send_as(b, a, static_cast<int>(n));  // a gets n from b, answers b, ...
   wait_done(ball.done, "the ball was lost");
   const double t = seconds_since(t0);
-  caf_stop({&a, &b});
-  sys.await_all_actors_done();
+  system.stop();
   check(ball.count[0] + ball.count[1] == n + 1, "messages lost or repeated");
   return t;
 }
@@ -428,10 +439,10 @@ struct Cell : ac::AsyncActor<int> {
 
 ManyResult many_concur() {
   ManyResult r;
+  ManyShared shared;  // declared first: outlives the actors
   ac::Scheduler sched(workers());
   std::vector<std::unique_ptr<Cell>> cells;
   cells.reserve(kMany);
-  ManyShared shared;
   malloc_trim(0);
   const Memory m0 = memory_now();
   auto t0 = Clock::now();
@@ -466,15 +477,14 @@ caf::behavior caf_cell(caf::event_based_actor*, ManyShared* shared) {
 
 ManyResult many_caf() {
   ManyResult r;
-  caf::actor_system_config cfg;
-  caf::actor_system sys{cfg};
-  std::vector<caf::actor> cells;
-  cells.reserve(kMany);
   ManyShared shared;
+  CafSystem system;
+  std::vector<caf::actor>& cells = system.actors;
+  cells.reserve(kMany);
   malloc_trim(0);
   const Memory m0 = memory_now();
   auto t0 = Clock::now();
-  for (int k = 0; k < kMany; ++k) cells.push_back(sys.spawn(caf_cell, &shared));
+  for (int k = 0; k < kMany; ++k) system.spawn(caf_cell, &shared);
   r.create_s = seconds_since(t0);
   const Memory m1 = memory_now();
   shared.left.store(kMany);
@@ -484,9 +494,7 @@ ManyResult many_caf() {
   r.message_s = seconds_since(t0);
   const Memory m2 = memory_now();
   t0 = Clock::now();
-  for (auto& c : cells) caf::anon_send_exit(c, caf::exit_reason::user_shutdown);
-  sys.await_all_actors_done();
-  cells.clear();
+  system.stop();  // an exit message to each, drop the handles, await_all_actors_done()
   r.stop_s = seconds_since(t0);
   r.heap_created = (m1.heap - m0.heap) / kMany;
   r.heap_alive = (m2.heap - m0.heap) / kMany;
