@@ -97,7 +97,8 @@ constexpr double kPythonGoal = 20.0;   // concur >= 20x the seed's Python Actor
 constexpr int kMany = 100000;          // actors alive at once in actors-100k
 constexpr auto kTimeout = std::chrono::seconds(60);  // a lost message fails the sample
 
-unsigned workers() { return std::max(1u, std::thread::hardware_concurrency()); }
+// Worker threads of every ac::Scheduler here: one per CPU, as CAF's default scheduler has.
+int workers() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
 
 // The sum of (i & 1023) for i in [0, n).
 std::int64_t expected_sum(std::int64_t n) {
