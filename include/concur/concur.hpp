@@ -8,3 +8,5 @@
 #include "concur/deadlock.hpp"
 #include "concur/sched.hpp"
 #include "concur/coop.hpp"
+#include "concur/pubsub.hpp"
+#include "concur/actors.hpp"

@@ -255,14 +255,13 @@ void default_excepthook(const ExceptHookArgs& args) {
                        detail::describe_exception(args.exception) + "\n");
 }
 
-void report_exception(const std::shared_ptr<ThreadRecord>& st, std::exception_ptr e) noexcept {
+void call_excepthook(const ExceptHookArgs& args) noexcept {
   try {
     std::function<void(const ExceptHookArgs&)> user;
     {
       MutexGuard g(hook_mutex);
       if (hook) user = *hook;
     }
-    ExceptHookArgs args{e, st->get_name(), ThreadRef(st)};
     if (!user) return default_excepthook(args);
     try {
       user(args);
@@ -272,6 +271,14 @@ void report_exception(const std::shared_ptr<ThreadRecord>& st, std::exception_pt
     }
   } catch (...) {
     // Out of memory while reporting: nothing sensible is left to do.
+  }
+}
+
+void report_exception(const std::shared_ptr<ThreadRecord>& st, std::exception_ptr e) noexcept {
+  try {
+    call_excepthook(ExceptHookArgs{e, st->get_name(), ThreadRef(st)});
+  } catch (...) {
+    // Out of memory while building the arguments: nothing sensible is left to do.
   }
 }
 
@@ -580,6 +587,8 @@ void set_excepthook(std::function<void(const ExceptHookArgs&)> new_hook) {
   }
   delete old;
 }
+
+void excepthook(const ExceptHookArgs& args) noexcept { call_excepthook(args); }
 
 ThreadRef current_thread() { return ThreadRef(current_state()); }
 ThreadRef main_thread() { return ThreadRef(Registry::get().main_state()); }

@@ -51,8 +51,9 @@ enum class AtForkLayer : int {
   deadlock = 2,   // the lock-order graph (used by threading's locks), watchdog, dump thread
   queue = 3,
   futures = 4,    // thread pools
+  patterns = 5,   // sched, pubsub, actors: the Cookbook's patterns (their registries and schedulers)
 };
-inline constexpr int kAtForkLayers = 5;
+inline constexpr int kAtForkLayers = 6;
 inline constexpr int kMaxAtForkHandlers = tuning::kMaxAtForkHandlers;
 
 struct AtForkHandlers {

@@ -85,4 +85,17 @@ constexpr int kShortWaitPauseRounds = 16;
 // fewer than ten.
 constexpr int kMaxAtForkHandlers = 32;
 
+// --- actors (actors/detail/mailbox.hpp, src/actors/scheduler.cpp) ------------------------------
+// A mailbox is two vectors swapped under its lock: the consumer takes the whole batch at once.
+// After a burst the vectors keep their capacity; a consumer's batch vector larger than this many
+// messages is released rather than kept (an idle actor should not hold a burst's memory).
+constexpr std::size_t kMailboxKeepCapacity = 1024;
+// An AsyncActor that keeps finding messages goes on without suspending for this many receives,
+// then yields its worker to the other ready actors (tokio's budget has the same value).
+constexpr unsigned kActorRecvBudget = 128;
+// An actor woken by an actor runs next on the same worker (no cross-CPU hand-off: ping-pong
+// stays on one core); after this many such turns in a row the worker takes from the shared queue
+// again, so that two actors feeding each other cannot starve the rest.
+constexpr unsigned kActorNextSlotRun = 32;
+
 }  // namespace concur::detail::tuning

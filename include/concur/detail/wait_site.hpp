@@ -67,6 +67,16 @@ struct WaitObserver {
 
 inline std::atomic<const WaitObserver*> g_wait_observer{nullptr};
 
+// A hook the calling thread runs just before it goes to sleep in a concur wait that shows in
+// dumps (a BlockedScope with a site): a scheduler's worker thread (actors) uses it to hand work
+// it holds privately to the other workers, so that no wait of the code it runs can starve that
+// work. Set by the thread for itself; must not block for long or throw.
+struct SleepHook {
+  void (*fn)(void* context) noexcept = nullptr;
+  void* context = nullptr;
+};
+inline thread_local SleepHook tls_sleep_hook;
+
 // Installs `observer` (static storage; null uninstalls). Release: its tables are complete
 // before any waiter can load the pointer (acquire).
 inline void install_wait_observer(const WaitObserver* observer) noexcept {
@@ -78,6 +88,7 @@ class BlockedScope {
  public:
   explicit BlockedScope(const WaitSite* site) noexcept {
     if (!site) return;
+    if (tls_sleep_hook.fn) tls_sleep_hook.fn(tls_sleep_hook.context);
     observer_ = g_wait_observer.load(std::memory_order_acquire);
     if (observer_) token_ = observer_->begin(*site);
   }

@@ -233,6 +233,11 @@ struct ExceptHookArgs {
 };
 // Replaces the hook for every thread; nullptr restores the default (print to stderr).
 void set_excepthook(std::function<void(const ExceptHookArgs&)> hook);
+// Calls the current hook with `args`, as Python's threading.excepthook(args): for code that runs
+// user work off its own thread's target (actors on a scheduler's workers) and reports what escaped
+// it the way a thread would. An exception from a user hook is reported by the default hook, as
+// for a thread. Never throws.
+void excepthook(const ExceptHookArgs& args) noexcept;
 
 [[nodiscard]] ThreadRef current_thread();
 [[nodiscard]] ThreadRef main_thread();
