@@ -38,3 +38,5 @@ BENCH_DEPS += libboost-context-dev libboost-fiber-dev
 BUILD_DEPS += libcereal-dev
 TEST_DEPS += libcereal-dev
 BENCH_DEPS += libcereal-dev
+# actors_bench's peer (bench/actors_bench.cpp): CAF 0.17, the C++ Actor Framework.
+BENCH_DEPS += libcaf-dev
