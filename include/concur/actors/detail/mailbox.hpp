@@ -109,7 +109,8 @@ class MailboxBase {
   // Called with mutex_ held, after a message was appended: hands the waiting receiver's node to
   // `wakes` (signaled under the lock).
   void wake_receiver_locked(DeferredWakes& wakes) noexcept {
-    has_mail_.store(true, std::memory_order_relaxed);
+    // Stored only when it changes: a receiver spinning on it keeps its cache line until then.
+    if (!has_mail_.load(std::memory_order_relaxed)) has_mail_.store(true, std::memory_order_relaxed);
     if (WaitNode* w = std::exchange(waiter_, nullptr)) wakes.signal_later(w);
   }
   [[noreturn]] static void throw_closed() {
