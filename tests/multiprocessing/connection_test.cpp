@@ -39,6 +39,7 @@ namespace {
 namespace mp = concur::multiprocessing;
 using namespace std::chrono_literals;
 using concur_test::long_wait;
+using concur_test::start_child;
 using Bytes = std::vector<std::byte>;
 
 Bytes bytes(std::string_view s) {
@@ -496,34 +497,6 @@ TEST(Connection, BrokenFrames) {
 }
 
 // --- across fork() ---
-
-// Forks a child that runs body() and leaves through exit(its result), as fork_and_wait does, but
-// returns at once so that the parent can talk to it; reap it with concur_test::wait_for_child.
-// The child dies with the parent (PR_SET_PDEATHSIG) and every wait in it is bounded.
-template <class Body>
-pid_t start_child(Body&& body) {
-  std::fflush(stdout);
-  std::fflush(stderr);
-  const pid_t parent = ::getpid();
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(4);
-    int code = 5;
-    try {
-      code = body();
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "child: exception: %s\n", e.what());
-      std::fflush(stderr);
-      ::_exit(6);
-    } catch (...) {
-      ::_exit(7);
-    }
-    concur_test::g_child_status = code;
-    std::exit(code);
-  }
-  return pid;
-}
 
 // Reaps the child however the test ends.
 struct Reap {

@@ -25,6 +25,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <utility>
 
 #include "test_support.hpp"
 
@@ -114,15 +115,15 @@ inline int wait_for_child(pid_t pid, std::chrono::milliseconds limit) {
   return -2;
 }
 
-// Forks; the child runs body() and leaves through exit(its result). Returns what
-// wait_for_child() says of the child.
+// Forks a child that runs body() and leaves through exit(its result); returns its pid at once
+// (negative if fork() failed), so that the parent can talk to it before it reaps it with
+// wait_for_child(). The child dies with the parent (PR_SET_PDEATHSIG).
 template <class Body>
-int fork_and_wait(Body&& body, std::chrono::milliseconds limit = long_wait()) {
+pid_t start_child(Body&& body) {
   std::fflush(stdout);  // or the child's exit() would print the parent's buffered output again
   std::fflush(stderr);
   const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
-  if (pid < 0) return -3;
   if (pid == 0) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != parent) ::_exit(4);  // the parent died before prctl took effect
@@ -139,6 +140,15 @@ int fork_and_wait(Body&& body, std::chrono::milliseconds limit = long_wait()) {
     g_child_status = code;
     std::exit(code);
   }
+  return pid;
+}
+
+// Forks; the child runs body() and leaves through exit(its result). Returns what
+// wait_for_child() says of the child.
+template <class Body>
+int fork_and_wait(Body&& body, std::chrono::milliseconds limit = long_wait()) {
+  const pid_t pid = start_child(std::forward<Body>(body));
+  if (pid < 0) return -3;
   return wait_for_child(pid, limit);
 }
 
