@@ -104,15 +104,19 @@ bool AsyncActorBase::join_until(const Deadline& deadline) {
   if (!started()) throw RuntimeError("cannot join an actor before it is started");
   if (tls_running_actor == this) throw RuntimeError("cannot join the current actor");
   const concur::detail::WaitSite site{&kActorJoinWait, this, name_, nullptr, nullptr};
-  return scheduler_->joiners_.wait_until([this] { return ended_.load(std::memory_order_seq_cst); },
-                                         deadline, &site);
+  return wait_ended(deadline, &site);
 }
 
 void AsyncActorBase::close_and_join() noexcept {
   mailbox_.close();
   if (!started() || tls_running_actor == this) return;
-  scheduler_->joiners_.wait_until([this] { return ended_.load(std::memory_order_seq_cst); },
-                                  Deadline::never());
+  (void)wait_ended(Deadline::never(), nullptr);
+}
+
+bool AsyncActorBase::wait_ended(const Deadline& deadline,
+                                const concur::detail::WaitSite* site) const noexcept {
+  return scheduler_->joiners_.wait_until([this] { return ended_.load(std::memory_order_seq_cst); },
+                                         deadline, site);
 }
 
 // ---- Scheduler ----------------------------------------------------------------------------------

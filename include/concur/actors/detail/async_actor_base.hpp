@@ -71,6 +71,8 @@ class AsyncActorBase {
   static void wake(void* self) noexcept;  // wake_node_'s action: make the actor ready
   void step() noexcept;                   // run by a worker: resume until the next suspension
   void end() noexcept;                    // run by the worker that ran the final step
+  // Waits on the scheduler's joiners_ until the actor has ended (false: the deadline passed).
+  bool wait_ended(const Deadline& deadline, const concur::detail::WaitSite* site) const noexcept;
 
   MailboxBase& mailbox_;
   Scheduler* scheduler_ = nullptr;

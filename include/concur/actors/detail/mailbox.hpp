@@ -74,8 +74,7 @@ class MailboxBase {
     mutex_.lock();
     const bool was_open = !closed_;
     closed_ = true;
-    has_mail_.store(true, std::memory_order_relaxed);
-    if (WaitNode* w = std::exchange(waiter_, nullptr)) wakes.signal_later(w);
+    wake_receiver_locked(wakes);  // the receiver wakes and finds it closed
     wakes.unlock(mutex_);
     if (not_full_) not_full_->notify_all();  // full senders wake and find it closed
     return was_open;
@@ -106,8 +105,8 @@ class MailboxBase {
  protected:
   ~MailboxBase() = default;
 
-  // Called with mutex_ held, after a message was appended: hands the waiting receiver's node to
-  // `wakes` (signaled under the lock).
+  // Called with mutex_ held, after a message was appended or the close: raises the hint and hands
+  // the waiting receiver's node to `wakes` (signaled under the lock).
   void wake_receiver_locked(DeferredWakes& wakes) noexcept {
     // Stored only when it changes: a receiver spinning on it keeps its cache line until then.
     if (!has_mail_.load(std::memory_order_relaxed)) has_mail_.store(true, std::memory_order_relaxed);
