@@ -430,3 +430,41 @@ bool Connection::poll_until(const Deadline& deadline) {
 }
 
 }  // namespace concur::multiprocessing
+
+namespace concur::multiprocessing {
+
+void CEREAL_SAVE_FUNCTION_NAME(OutputArchive& ar, const Connection& c) {
+  if (ar.fds() == nullptr)
+    throw ValueError("a Connection crosses to another process only as a Process or Pool "
+                     "argument; it cannot be sent as a value");
+  const bool open = !c.closed();
+  ar(open);
+  if (!open) return;
+  const std::uint32_t index = ar.fds()->add(c.fileno());
+  const std::uint64_t max_message = c.max_message_size();
+  ar(index, c.readable(), c.writable(), max_message);
+}
+
+void CEREAL_LOAD_FUNCTION_NAME(InputArchive& ar, Connection& c) {
+  if (ar.fds() == nullptr) ar.fail("a Connection arrived without its descriptor");
+  bool open = false;
+  ar(open);
+  if (!open) {
+    c = Connection();
+    return;
+  }
+  std::uint32_t index = 0;
+  bool readable = false, writable = false;
+  std::uint64_t max_message = 0;
+  ar(index, readable, writable, max_message);
+  const int fd = ar.fds()->take(index);
+  try {
+    c = Connection(fd, readable, writable);
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  c.set_max_message_size(static_cast<std::size_t>(max_message));
+}
+
+}  // namespace concur::multiprocessing

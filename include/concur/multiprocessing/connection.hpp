@@ -245,6 +245,13 @@ class Connection {
   std::shared_ptr<Channel> channel_;
 };
 
+// A Connection crosses to another process as a Process (or Pool initializer) argument under
+// every start method: its descriptor travels beside the bytes (detail/fd_table.hpp) and the
+// child's handle refers to the same channel. Sending a Connection over a Connection (an archive
+// with no descriptor table) throws ValueError.
+void CEREAL_SAVE_FUNCTION_NAME(OutputArchive& ar, const Connection& c);
+void CEREAL_LOAD_FUNCTION_NAME(InputArchive& ar, Connection& c);
+
 // Python's multiprocessing.Pipe(duplex=True): two connected ends. Duplex: a socketpair, both
 // ends read and write. Not duplex: a pipe, the first end only receives and the second only
 // sends. Both descriptors are close-on-exec. OSError when the system is out of descriptors.

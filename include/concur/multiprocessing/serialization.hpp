@@ -82,6 +82,7 @@
 #include "concur/detail/text.hpp"
 #include "concur/errors.hpp"
 #include "concur/multiprocessing/detail/byte_buffer.hpp"
+#include "concur/multiprocessing/detail/fd_table.hpp"
 #include "concur/multiprocessing/errors.hpp"
 
 namespace concur::multiprocessing {
@@ -102,16 +103,23 @@ inline constexpr std::size_t kBudgetPerByte = 64;
 // The archives
 // ---------------------------------------------------------------------------------------------
 
-// Writes into a detail::ByteBuffer (appending; what the buffer held stays in front).
+// Writes into a detail::ByteBuffer (appending; what the buffer held stays in front). `fds`, when
+// given, collects the descriptors of handles that cross with the value (detail/fd_table.hpp).
 class OutputArchive : public cereal::OutputArchive<OutputArchive, cereal::AllowEmptyClassElision> {
  public:
-  explicit OutputArchive(detail::ByteBuffer& out)
-      : cereal::OutputArchive<OutputArchive, cereal::AllowEmptyClassElision>(this), out_(out) {}
+  explicit OutputArchive(detail::ByteBuffer& out, detail::FdTable* fds = nullptr)
+      : cereal::OutputArchive<OutputArchive, cereal::AllowEmptyClassElision>(this),
+        out_(out),
+        fds_(fds) {}
 
   void saveBinary(const void* data, std::size_t size) { out_.append(data, size); }
 
+  // The descriptors crossing with this value; nullptr when none can (a Connection's send).
+  detail::FdTable* fds() const noexcept { return fds_; }
+
  private:
   detail::ByteBuffer& out_;
+  detail::FdTable* fds_;
 };
 
 // Reads from a span of bytes it does not own, checking every length against what remains.
@@ -119,8 +127,11 @@ class InputArchive : public cereal::InputArchive<InputArchive, cereal::AllowEmpt
  public:
   // `decoding` names the type being decoded, for the errors' text ("cannot decode a T from N
   // bytes: ..."); it must outlive the archive.
-  explicit InputArchive(std::span<const std::byte> in, const std::string* decoding = nullptr)
+  // `fds`, when given, holds the descriptors that arrived with the bytes (detail/fd_table.hpp).
+  explicit InputArchive(std::span<const std::byte> in, const std::string* decoding = nullptr,
+                        detail::FdTable* fds = nullptr)
       : cereal::InputArchive<InputArchive, cereal::AllowEmptyClassElision>(this),
+        fds_(fds),
         at_(in.data()),
         end_(in.data() + in.size()),
         size_(in.size()),
@@ -135,6 +146,9 @@ class InputArchive : public cereal::InputArchive<InputArchive, cereal::AllowEmpt
   }
 
   std::size_t remaining() const noexcept { return static_cast<std::size_t>(end_ - at_); }
+
+  // The descriptors that arrived with these bytes; nullptr when none can have.
+  detail::FdTable* fds() const noexcept { return fds_; }
 
   // A count of `n` elements of which each takes at least `min_bytes` of input: ValueError
   // unless the remaining input can hold them. Elements that take no bytes (empty classes) draw
@@ -173,6 +187,7 @@ class InputArchive : public cereal::InputArchive<InputArchive, cereal::AllowEmpt
   [[noreturn]] void fail_depth() const;
   [[noreturn]] void fail_budget(std::uint64_t n, std::size_t element_size) const;
 
+  detail::FdTable* fds_;
   const std::byte* at_;
   const std::byte* end_;
   std::size_t size_;
@@ -195,10 +210,23 @@ inline constexpr bool kCerealKnows =
     cereal::traits::is_output_serializable<T, cereal::BinaryOutputArchive>::value ||
     cereal::traits::is_input_serializable<T, cereal::BinaryInputArchive>::value;
 
+// cereal's own wrappers (a name-value pair around a member, a size tag, a binary block) are
+// never raw: they are handled by the rules below. Ruling them out first also keeps kCerealKnows
+// from being asked about them, which would recurse when the wrapped type lives in this
+// namespace (a Connection in a tuple).
+template <class T>
+inline constexpr bool kIsCerealWrapper = false;
+template <class T>
+inline constexpr bool kIsCerealWrapper<cereal::NameValuePair<T>> = true;
+template <class T>
+inline constexpr bool kIsCerealWrapper<cereal::SizeTag<T>> = true;
+template <class T>
+inline constexpr bool kIsCerealWrapper<cereal::BinaryData<T>> = true;
+
 // A trivially copyable class with no serialization of its own: crosses as its bytes.
 template <class T>
-concept RawClass = std::is_class_v<T> && std::is_trivially_copyable_v<T> && !std::is_empty_v<T> &&
-                   !kCerealKnows<T>;
+concept RawClass = std::is_class_v<T> && !kIsCerealWrapper<T> && std::is_trivially_copyable_v<T> &&
+                   !std::is_empty_v<T> && !kCerealKnows<T>;
 
 // An element of a contiguous range that crosses as one block of bytes.
 template <class T>
@@ -439,10 +467,11 @@ inline constexpr bool kIsCText =
     (std::is_pointer_v<T> && std::is_same_v<std::remove_cv_t<std::remove_pointer_t<T>>, char>);
 }  // namespace detail
 
-// Appends the bytes of `value` to `out`.
+// Appends the bytes of `value` to `out`; the descriptors of handles in it go to `fds` (without
+// a table, such handles throw ValueError).
 template <class T>
-void serialize_into(detail::ByteBuffer& out, const T& value) {
-  OutputArchive ar(out);
+void serialize_into(detail::ByteBuffer& out, const T& value, detail::FdTable* fds = nullptr) {
+  OutputArchive ar(out, fds);
   if constexpr (detail::kIsCText<T>) {
     if constexpr (std::is_pointer_v<T>) {
       if (value == nullptr) throw ValueError("cannot serialize a null C string");
@@ -474,14 +503,15 @@ const std::string& decoded_type_name() {
 }  // namespace detail
 
 // Decodes `bytes` into `value`; every byte must be used. ValueError when they do not decode as T
-// (value is then left valid but unspecified).
+// (value is then left valid but unspecified). Handles in the value take their descriptors from
+// `fds`.
 template <class T>
-void deserialize_into(std::span<const std::byte> bytes, T& value) {
+void deserialize_into(std::span<const std::byte> bytes, T& value, detail::FdTable* fds = nullptr) {
   static_assert(cereal::traits::is_input_serializable<T, InputArchive>::value,
                 "mp::deserialize: this type cannot cross between processes; give it a cereal "
                 "serialize(Archive&) member or free function (concur/multiprocessing/"
                 "serialization.hpp lists what crosses)");
-  InputArchive ar(bytes, &detail::decoded_type_name<T>());
+  InputArchive ar(bytes, &detail::decoded_type_name<T>(), fds);
   try {
     ar(value);
   } catch (const cereal::Exception& e) {
