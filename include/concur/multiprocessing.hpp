@@ -4,10 +4,15 @@
 //   namespace mp = concur::multiprocessing;
 //   mp::Pipe(), mp::Connection          messages between threads and processes (connection.hpp)
 //   mp::serialize, mp::deserialize      what crosses between processes, as bytes (serialization.hpp)
-//   mp::ProcessError, mp::BufferTooShort, mp::RemoteError   (errors.hpp)
+//   mp::Lock, RLock, Semaphore, BoundedSemaphore, Event, Condition, Barrier
+//                                       shared between processes (synchronize.hpp)
+//   mp::Value<T>, mp::Array<T>           plain data in shared memory, with a lock (sharedctypes.hpp)
+//   mp::ProcessError, mp::BufferTooShort, mp::RemoteError, mp::OwnerDied   (errors.hpp)
 // Each header's opening comment is its contract.
 #pragma once
 
 #include "concur/multiprocessing/connection.hpp"
 #include "concur/multiprocessing/errors.hpp"
 #include "concur/multiprocessing/serialization.hpp"
+#include "concur/multiprocessing/sharedctypes.hpp"
+#include "concur/multiprocessing/synchronize.hpp"
