@@ -6,6 +6,7 @@
 //   mp::serialize, mp::deserialize      what crosses between processes, as bytes (serialization.hpp)
 //   mp::Lock, RLock, Semaphore, BoundedSemaphore, Event, Condition, Barrier
 //                                       shared between processes (synchronize.hpp)
+//   mp::Queue<T>, JoinableQueue<T>, SimpleQueue<T>   FIFO queues between processes (queues.hpp)
 //   mp::Value<T>, mp::Array<T>           plain data in shared memory, with a lock (sharedctypes.hpp)
 //   mp::ProcessError, mp::BufferTooShort, mp::RemoteError, mp::OwnerDied   (errors.hpp)
 // Each header's opening comment is its contract.
@@ -13,6 +14,7 @@
 
 #include "concur/multiprocessing/connection.hpp"
 #include "concur/multiprocessing/errors.hpp"
+#include "concur/multiprocessing/queues.hpp"
 #include "concur/multiprocessing/serialization.hpp"
 #include "concur/multiprocessing/sharedctypes.hpp"
 #include "concur/multiprocessing/synchronize.hpp"
