@@ -126,6 +126,20 @@ bool child_failed = false;  // some helper failed: the binary exits with status 
   throw std::runtime_error(what);
 }
 
+// A Python row whose sample fails (its helper process died, hung or answered wrong) fails the
+// bench too, as a C++ helper does.
+void add_python(Workload& w, std::string name, std::string py_workload) {
+  if (!python.ok()) return;
+  w.add(std::move(name), [py_workload](std::int64_t& n) {
+    try {
+      return python.run(py_workload, n);
+    } catch (...) {
+      child_failed = true;
+      throw;
+    }
+  });
+}
+
 // ------------------------------------------------------------------------------------------------
 // Helpers: children, the watchdog, raw reads and writes
 // ------------------------------------------------------------------------------------------------
@@ -388,7 +402,7 @@ Workload make_pingpong() {
   w.add("concur Pipe(false) x2", [](std::int64_t& n) { return pingpong_concur(n, false); });
   w.add("raw pipe pair", [](std::int64_t& n) { return pingpong_raw(n, false); });
   w.add("raw socketpair", [](std::int64_t& n) { return pingpong_raw(n, true); });
-  w.add_python("Python Pipe()", "pingpong");
+  add_python(w, "Python Pipe()", "pingpong");
   w.compare("concur Pipe()", "raw pipe pair", kPipeRawGoal);
   w.compare("concur Pipe()", "Python Pipe()", kPipePythonGoal);
   w.compare("concur Pipe()", "raw socketpair");
@@ -512,7 +526,7 @@ Workload make_bandwidth() {
         [](std::int64_t& n) { return bandwidth_concur(n, false, Receive::into); });
   w.add("raw socketpair", [](std::int64_t& n) { return bandwidth_raw(n, true); });
   w.add("raw pipe", [](std::int64_t& n) { return bandwidth_raw(n, false); });
-  w.add_python("Python Pipe()", "bandwidth");
+  add_python(w, "Python Pipe()", "bandwidth");
   w.compare("concur Pipe() into", "raw socketpair", kPipeRawGoal);
   w.compare("concur Pipe() bytes", "raw socketpair");
   w.compare("concur Pipe(false) into", "raw pipe");
@@ -599,7 +613,7 @@ Workload make_start(const char* method) {
 #ifdef CONCUR_BENCH_HAVE_MP_PROCESS
   w.add(concur_name, [method](std::int64_t& n) { return start_concur(n, method); });
 #endif
-  w.add_python("Python " + m, "start-" + m);
+  add_python(w, "Python " + m, "start-" + m);
   if (m == "fork") {
     w.add("raw fork+waitpid", start_raw_fork);
     w.compare(concur_name, "raw fork+waitpid", kForkGoal);
@@ -680,7 +694,7 @@ Workload make_queue() {
 #ifdef CONCUR_BENCH_HAVE_MP_QUEUE
   w.add("concur Queue", queue_concur);
 #endif
-  w.add_python("Python Queue", "queue");
+  add_python(w, "Python Queue", "queue");
   w.compare("concur Queue", "Python Queue", kQueuePythonGoal);
   return w;
 }

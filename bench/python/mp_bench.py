@@ -7,7 +7,8 @@ Two ways to run it (bench_common.py): with --serve, the harness's co-process, an
 Every helper process is started with the "fork" context (as the C++ side forks its helpers), and
 before the clock starts; it is joined (bounded) after the clock stops. A helper that dies makes
 the parent's recv raise EOFError (the parent closes its copy of the helper's end, the helper its
-copy of the parent's), so a failure never hangs a sample.
+copy of the parent's), and a helper that stops answering is killed after TIMEOUT seconds, so a
+failure never hangs a sample.
 
 pingpong         n round trips of an int through multiprocessing.Pipe() (duplex, a socketpair):
                  the parent sends i, a forked child receives it and sends it back, the parent
@@ -25,6 +26,7 @@ queue            multiprocessing.Queue(): the parent puts n ints (i & 1023) and 
 import multiprocessing
 import os
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -35,6 +37,15 @@ MIB = 1 << 20
 TIMEOUT = 60  # seconds: a helper that does not answer in this long fails the sample
 
 _fork = multiprocessing.get_context("fork")
+
+
+def _watchdog(p):
+    """Kills helper p unless cancel() is called on the result within TIMEOUT seconds: the
+    parent's blocked send or recv then ends (BrokenPipeError, EOFError) instead of hanging."""
+    timer = threading.Timer(TIMEOUT, p.kill)
+    timer.daemon = True
+    timer.start()
+    return timer
 
 
 def _finish(p):
@@ -64,6 +75,7 @@ def pingpong(n):
     p.start()
     b.close()
     send, recv = a.send, a.recv
+    dog = _watchdog(p)
     try:
         t0 = perf_counter()
         for i in range(n):
@@ -72,6 +84,7 @@ def pingpong(n):
                 raise RuntimeError("wrong result: the echo differs")
         elapsed = perf_counter() - t0
     finally:
+        dog.cancel()
         a.close()
         _finish(p)
     return elapsed
@@ -100,6 +113,7 @@ def bandwidth(n):
     report_w.close()
     msg = bytes(MIB)
     send_bytes = a.send_bytes
+    dog = _watchdog(p)
     try:
         t0 = perf_counter()
         for _ in range(n):
@@ -110,6 +124,7 @@ def bandwidth(n):
         count, total = report_r.recv()
         elapsed = perf_counter() - t0
     finally:
+        dog.cancel()
         a.close()
         _finish(p)
     if count != n or total != n * MIB:
@@ -161,6 +176,7 @@ def queue(n):
     p.start()
     report_w.close()
     put = q.put
+    dog = _watchdog(p)
     try:
         t0 = perf_counter()
         for i in range(n):
@@ -171,6 +187,7 @@ def queue(n):
         count, total = report_r.recv()
         elapsed = perf_counter() - t0
     finally:
+        dog.cancel()
         _finish(p)
         q.close()
         q.join_thread()
