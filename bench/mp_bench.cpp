@@ -610,7 +610,14 @@ double start_concur(std::int64_t& n, const char* method) {
 
 Workload make_start(const char* method) {
   const std::string m = method;
-  Workload w("start-" + m, "start+join " + m, "processes started and joined, one at a time", 1);
+  Workload w("start-" + m, "start+join " + m,
+             std::string("processes started and joined, one at a time") +
+#ifdef CONCUR_BENCH_HAVE_MP_PROCESS
+                 "",
+#else
+                 "; concur's rows need concur/multiprocessing/process.hpp, not in this build",
+#endif
+             1);
   const std::string concur_name = "concur " + m;
 #ifdef CONCUR_BENCH_HAVE_MP_PROCESS
   w.add(concur_name, [method](std::int64_t& n) { return start_concur(n, method); });
@@ -692,7 +699,14 @@ double queue_concur(std::int64_t& n) {
 #endif
 
 Workload make_queue() {
-  Workload w("queue", "mp queue 1P1C", "ints from one process to another", 1000);
+  Workload w("queue", "mp queue 1P1C",
+             std::string("ints from one process to another") +
+#ifdef CONCUR_BENCH_HAVE_MP_QUEUE
+                 "",
+#else
+                 "; concur's row needs concur/multiprocessing/queues.hpp, not in this build",
+#endif
+             1000);
 #ifdef CONCUR_BENCH_HAVE_MP_QUEUE
   w.add("concur Queue", queue_concur);
 #endif
@@ -710,14 +724,6 @@ int main(int argc, char** argv) {
   mp::main_guard(argc, argv);  // a spawn or forkserver child runs its target here and exits
 #endif
   install_watchdog();
-#ifndef CONCUR_BENCH_HAVE_MP_PROCESS
-  std::printf("note: concur/multiprocessing/process.hpp not found: the concur start+join rows are "
-              "left out (their goals: not measured)\n");
-#endif
-#ifndef CONCUR_BENCH_HAVE_MP_QUEUE
-  std::printf("note: concur/multiprocessing/queues.hpp not found: the concur Queue row is left "
-              "out (its goal: not measured)\n");
-#endif
   const int rc = run_main(argc, argv, "mp",
                           {make_pingpong, make_bandwidth, make_start_fork, make_start_spawn,
                            make_start_forkserver, make_queue});
