@@ -262,6 +262,7 @@ struct Variant {
   std::int64_t n = 0;                       // current sample size (calibrated)
   std::vector<double> rates;                // ops/s, one per round
   std::string error;                        // non-empty: the variant failed and is left out
+  bool compared = false;                    // in at least one printed comparison
 };
 
 struct Comparison {
@@ -448,7 +449,14 @@ struct Workload {
                   cmp.pairs, fmt_ratio(cmp.lo).c_str(), fmt_ratio(cmp.hi).c_str(),
                   goal_note(cmp).c_str());
       all_comparisons.push_back(cmp);
+      c->compared = p->compared = true;
     }
+    // A variant measured but in no comparison printed (its partner is not in this build, e.g. a
+    // part of concur not merged yet): its rate alone, so that no measurement goes unreported.
+    for (auto& v : variants)
+      if (v.error.empty() && !v.rates.empty() && !v.compared)
+        std::printf("%-17s %s %s (no comparison in this build)\n", title.c_str(), v.name.c_str(),
+                    fmt_rate(median(v.rates)).c_str());
     std::printf("%-17s (%s; %s%.1f s; %s)\n\n", "", unit.c_str(), beside.c_str(),
                 seconds_since(t_start), other_load(cpu0, cpu_snapshot()).c_str());
     std::fflush(stdout);
