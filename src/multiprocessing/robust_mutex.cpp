@@ -155,32 +155,25 @@ Taken lock_slow(RobustWord& m, const Deadline& deadline) noexcept {
   }
 }
 
-bool unlock(RobustWord& m) noexcept {
-  ThreadRobust& t = thread_robust();
-  std::uint32_t v = m.word.load(std::memory_order_relaxed);
-  if ((v & kFutexTidMask) == 0) return false;
-  const bool mine = t.head != nullptr && m.linked.load(std::memory_order_relaxed) == t.self;
-  if (mine) {
-    t.head->list_op_pending = m.node();
-    std::atomic_signal_fence(std::memory_order_seq_cst);
-    dequeue(m);
-    m.linked.store(0, std::memory_order_release);
+bool unlock_unlocked(RobustWord& m, std::uint32_t was) noexcept {
+  // It was not locked (a release too many): put back a death mark the exchange erased.
+  if (was != 0) {
+    std::uint32_t expected = 0;
+    m.word.compare_exchange_strong(expected, was, std::memory_order_relaxed);
   }
-  bool released = true;
+  return false;
+}
+
+bool unlock_slow(RobustWord& m) noexcept {
+  // Not on our list: a release for another thread (or a lock held unprotected).
+  std::uint32_t v = m.word.load(std::memory_order_relaxed);
   for (;;) {
-    if ((v & kFutexTidMask) == 0) {
-      released = false;
-      break;
-    }
+    if ((v & kFutexTidMask) == 0) return false;
     if (m.word.compare_exchange_weak(v, 0, std::memory_order_release, std::memory_order_relaxed))
       break;
   }
-  if (mine) {
-    std::atomic_signal_fence(std::memory_order_seq_cst);
-    t.head->list_op_pending = nullptr;
-  }
-  if (released && (v & kFutexWaiters) != 0) concur::detail::futex_wake_shared(m.word, 1);
-  return released;
+  if ((v & kFutexWaiters) != 0) concur::detail::futex_wake_shared(m.word, 1);
+  return true;
 }
 
 // Called by a segment about to be unmapped (shared_memory.cpp): a node still on a list of this

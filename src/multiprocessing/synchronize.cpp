@@ -46,9 +46,7 @@ bool take_token(ConditionState& st) noexcept {
 
 Lock::Lock() : h_(detail::Handle<detail::RobustWord>::make(detail::SharedKind::lock)) {}
 
-void Lock::release() {
-  if (!detail::unlock(*h_.state)) throw RuntimeError("release unlocked lock");
-}
+void Lock::throw_unlocked() { throw RuntimeError("release unlocked lock"); }
 
 RLock::RLock() : h_(detail::Handle<detail::RobustWord>::make(detail::SharedKind::rlock)) {}
 

@@ -129,10 +129,13 @@ class Lock : public concur::detail::AcquireForms<Lock> {
     return detail::taken_or_throw(detail::lock(*h_.state, deadline));
   }
   // RuntimeError when it is not locked. Any thread of any process may release it.
-  void release();
+  void release() {
+    if (!detail::unlock(*h_.state)) [[unlikely]] throw_unlocked();
+  }
   [[nodiscard]] bool locked() const noexcept { return detail::is_locked(*h_.state); }
 
  private:
+  [[noreturn]] static void throw_unlocked();
   friend class Condition;
   friend void CEREAL_SAVE_FUNCTION_NAME(OutputArchive& ar, const Lock& l);
   friend void CEREAL_LOAD_FUNCTION_NAME(InputArchive& ar, Lock& l);

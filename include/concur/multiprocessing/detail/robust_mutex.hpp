@@ -43,6 +43,7 @@
 #include <cstdint>
 
 #include "concur/deadline.hpp"
+#include "concur/detail/futex.hpp"
 
 namespace concur::multiprocessing::detail {
 
@@ -51,13 +52,12 @@ inline constexpr std::uint32_t kFutexOwnerDied = 0x40000000u;  // FUTEX_OWNER_DI
 inline constexpr std::uint32_t kFutexTidMask = 0x3fffffffu;    // FUTEX_TID_MASK
 inline constexpr std::uint64_t kRobustMagic = 0x4252727563636f63ull;  // tells our nodes from glibc's
 
-// Lives in shared memory, zero-initialised by the kernel (the constructor only documents it).
-// Layout matters: word at 0, the list node (`next`) at 32, its prev link at 24 (glibc's).
+// Lives in shared memory, constructed in place by the object's creator. Layout matters: word at 0, the list node (`next`) at 32, its prev link at 24 (glibc's).
 struct RobustWord {
   std::atomic<std::uint32_t> word{0};   // 0: owner TID | FUTEX_WAITERS | FUTEX_OWNER_DIED
   std::uint32_t depth = 0;              // 4: RLock's recursion depth; touched by the holder only
   std::atomic<std::uint64_t> linked{0};  // 8: pid << 32 | tid whose robust list holds the node
-  std::uint64_t magic = 0;              // 16: kRobustMagic once linked (ours, not a pthread mutex)
+  std::uint64_t magic = kRobustMagic;   // 16: tells the list's sweep our nodes from glibc's
   void* prev = nullptr;                 // 24: the list's prev link (glibc's QUEUE_PTR_ADJUST)
   void* next = nullptr;                 // 32: the node the robust list links
 
@@ -101,7 +101,6 @@ inline void** next_slot(void* node) noexcept {
 }
 inline void enqueue(RobustWord& m, RobustHead* head) noexcept {
   void* first = head->list;
-  m.magic = kRobustMagic;
   m.next = first;
   m.prev = head;  // the head's node pointer is its `list` slot, i.e. the head itself
   *prev_slot(first) = m.node();
@@ -113,8 +112,6 @@ inline void dequeue(RobustWord& m) noexcept {
   void* prev = m.prev;
   *prev_slot(next) = prev;
   *next_slot(prev) = next;
-  m.prev = nullptr;
-  m.next = nullptr;
 }
 
 // After a successful take: put the node on our list unless it is there already. The node is
@@ -155,7 +152,25 @@ inline Taken lock(RobustWord& m, const Deadline& deadline) noexcept {
 
 // Releases the lock, whoever holds it (a non-owner release: see the header comment). Returns
 // false, changing nothing, when it is not locked.
-bool unlock(RobustWord& m) noexcept;
+bool unlock_slow(RobustWord& m) noexcept;
+bool unlock_unlocked(RobustWord& m, std::uint32_t was) noexcept;
+inline bool unlock(RobustWord& m) noexcept {
+  ThreadRobust& t = thread_robust();
+  if (t.head == nullptr || m.linked.load(std::memory_order_relaxed) != t.self) [[unlikely]]
+    return unlock_slow(m);
+  // The node is on our list: off it first (with list_op_pending covering a death in between),
+  // then free the word.
+  t.head->list_op_pending = m.node();
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  dequeue(m);
+  m.linked.store(0, std::memory_order_release);
+  const std::uint32_t v = m.word.exchange(0, std::memory_order_release);
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  t.head->list_op_pending = nullptr;
+  if ((v & kFutexTidMask) == 0) [[unlikely]] return unlock_unlocked(m, v);
+  if ((v & kFutexWaiters) != 0) [[unlikely]] concur::detail::futex_wake_shared(m.word, 1);
+  return true;
+}
 
 // For a segment about to be unmapped: false when the node is still on a robust list of this
 // process (the mapping must then stay, or list operations would touch freed memory).
