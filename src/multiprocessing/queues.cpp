@@ -1,7 +1,6 @@
 // Queue, JoinableQueue and SimpleQueue between processes (concur/multiprocessing/queues.hpp).
 #include "concur/multiprocessing/queues.hpp"
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -16,6 +15,7 @@
 #include "concur/detail/event_count.hpp"
 #include "concur/detail/fork_registry.hpp"
 #include "concur/detail/mutex.hpp"
+#include "concur/multiprocessing/detail/byte_ring.hpp"
 #include "concur/multiprocessing/sharedctypes.hpp"
 #include "concur/multiprocessing/synchronize.hpp"
 #include "concur/threading/thread.hpp"
@@ -27,12 +27,6 @@ namespace {
 using concur::detail::EventCount;
 using concur::detail::Mutex;
 using concur::detail::MutexGuard;
-
-// The pipe's buffer, asked of the kernel (F_SETPIPE_SZ) for every queue: the more the pipe holds,
-// the more puts write their frame themselves rather than through the feeder. 1 MiB is the
-// default limit for an unprivileged process (/proc/sys/fs/pipe-max-size); a smaller grant, or
-// none, only means more work for the feeder.
-constexpr int kPipeBytes = 1 << 20;
 
 // Feeders of queues that must be written out before this process ends (not cancelled), and
 // the wait for them to finish.
@@ -51,19 +45,17 @@ class QueueCore : public std::enable_shared_from_this<QueueCore> {
     concur::detail::ForkRegistry<QueueCore>::instance().add(this);
   }
   // The shared parts arrive from another process; this process's parts start empty.
-  QueueCore() { concur::detail::ForkRegistry<QueueCore>::instance().add(this); }
+  QueueCore() : ring(nullptr) { concur::detail::ForkRegistry<QueueCore>::instance().add(this); }
   ~QueueCore() { concur::detail::ForkRegistry<QueueCore>::instance().remove(this); }
 
   // --- shared by every process using the queue ---
   std::int64_t maxsize = 0;
   bool joinable = false;
   bool simple = false;
-  Connection reader;
-  Connection writer;  // O_NONBLOCK (SimpleQueue: blocking), so that put() can try once
-  Lock rlock;         // one reader of a frame at a time
-  Lock wlock;         // one writer of a frame at a time
+  ByteRing ring;  // the frames, and the item count
+  Lock rlock;     // one reader of a frame at a time
+  Lock wlock;     // one writer of a frame at a time
   std::optional<Semaphore> slots;              // bounded Queue: free slots
-  std::optional<Value<std::int64_t>> count;    // Queue: items put and not got
   std::optional<Condition> tasks_cond;         // JoinableQueue: guards `unfinished`
   std::optional<Value<std::int64_t>> unfinished;
 
@@ -81,7 +73,7 @@ class QueueCore : public std::enable_shared_from_this<QueueCore> {
     if (closed) throw ValueError("Queue is closed");
   }
 
-  std::int64_t& counter() { return count->value(); }
+  std::atomic<std::int64_t>& counter() const noexcept { return ring.count(); }
 
   // Writes out the buffer, oldest first; runs on the feeder thread, with a reference that keeps
   // this core alive until it is done.
@@ -162,15 +154,7 @@ void QueueCore::feed(std::shared_ptr<QueueCore> self) {
       buffer.pop_front();
     }
     take(wlock);
-    try {
-      writer.send_frame(frame);
-    } catch (...) {
-      // The pipe is gone (every reader closed): nothing can be written any more, in any order.
-      release_lock(wlock);
-      MutexGuard g(mutex);
-      buffer.clear();
-      continue;
-    }
+    ring.write(frame);  // waits for room as readers take bytes; throws nothing
     release_lock(wlock);
   }
   drained.notify_all();
@@ -180,22 +164,13 @@ void QueueCore::feed(std::shared_ptr<QueueCore> self) {
 
 std::shared_ptr<QueueCore> make_queue_core(std::int64_t maxsize, bool joinable, bool simple) {
   auto core = std::make_shared<QueueCore>(maxsize, joinable, simple);
-  auto [r, w] = Pipe(false);
-  (void)::fcntl(w.fileno(), F_SETPIPE_SZ, kPipeBytes);  // best effort (see kPipeBytes)
-  if (!simple) {
-    const int flags = ::fcntl(w.fileno(), F_GETFL);
-    if (flags < 0 || ::fcntl(w.fileno(), F_SETFL, flags | O_NONBLOCK) < 0)
-      concur::detail::throw_os_error(errno, "fcntl");
-    core->count.emplace(0);
-    if (core->maxsize > 0) core->slots.emplace(static_cast<int>(std::min<std::int64_t>(
-                               core->maxsize, std::numeric_limits<int>::max())));
-  }
+  if (!simple && core->maxsize > 0)
+    core->slots.emplace(
+        static_cast<int>(std::min<std::int64_t>(core->maxsize, std::numeric_limits<int>::max())));
   if (joinable) {
     core->tasks_cond.emplace();
     core->unfinished.emplace(0);
   }
-  core->reader = std::move(r);
-  core->writer = std::move(w);
   return core;
 }
 
@@ -209,7 +184,7 @@ void queue_put(QueueCore& q, ByteBuffer& frame, const Deadline& deadline) {
   if (q.simple) {
     take(q.wlock);
     try {
-      q.writer.send_frame(frame.view());
+      q.ring.write(frame.view());
     } catch (...) {
       release_lock(q.wlock);
       trim_buffer(frame);
@@ -221,7 +196,7 @@ void queue_put(QueueCore& q, ByteBuffer& frame, const Deadline& deadline) {
   }
   if (q.slots && !q.slots->acquire_until(deadline)) throw queue::Full();
   // The item counts from here: a getter may take it as soon as it is written.
-  std::atomic_ref<std::int64_t>(q.counter()).fetch_add(1, std::memory_order_relaxed);
+  q.counter().fetch_add(1, std::memory_order_relaxed);
   if (q.joinable) {
     std::lock_guard g(*q.tasks_cond);
     q.unfinished->value() += 1;
@@ -230,14 +205,9 @@ void queue_put(QueueCore& q, ByteBuffer& frame, const Deadline& deadline) {
   try {
     MutexGuard g(q.mutex);
     bool written = false;
-    // Write it now when nothing of this process waits before it and the pipe takes it whole.
+    // Write it now when nothing of this process waits before it and the ring has room for it.
     if (q.buffer.empty() && take_until(q.wlock, Deadline::immediate())) {
-      try {
-        written = q.writer.try_send_frame(frame.view());
-      } catch (...) {
-        release_lock(q.wlock);
-        throw;
-      }
+      written = q.ring.try_write(frame.view());
       release_lock(q.wlock);
     }
     if (!written) {
@@ -249,7 +219,7 @@ void queue_put(QueueCore& q, ByteBuffer& frame, const Deadline& deadline) {
       }
     }
   } catch (...) {
-    std::atomic_ref<std::int64_t>(q.counter()).fetch_sub(1, std::memory_order_relaxed);
+    q.counter().fetch_sub(1, std::memory_order_relaxed);
     if (q.slots) q.slots->release();
     trim_buffer(frame);
     throw;
@@ -263,7 +233,7 @@ void queue_put(QueueCore& q, ByteBuffer& frame, const Deadline& deadline) {
           [self] { self->feed(self); });
       feeder.start();
     } catch (...) {
-      // No thread to be had: this put writes the buffer out itself (blocking while the pipe
+      // No thread to be had: this put writes the buffer out itself (blocking while the ring
       // is full) rather than leave it unwritten.
       self->feed(self);
     }
@@ -274,29 +244,26 @@ void queue_get(QueueCore& q, ByteBuffer& out, const Deadline& deadline) {
   q.check_open();
   if (!take_until(q.rlock, deadline)) throw queue::Empty();
   try {
-    if (!q.reader.poll_until(deadline)) throw queue::Empty();
-    q.reader.recv_frame(out, q.reader.max_message_size());
+    if (!q.ring.read(out, kDefaultMaxMessageSize, deadline)) throw queue::Empty();
   } catch (...) {
     release_lock(q.rlock);
     throw;
   }
   release_lock(q.rlock);
   if (q.simple) return;
-  std::atomic_ref<std::int64_t>(q.counter()).fetch_sub(1, std::memory_order_relaxed);
+  q.counter().fetch_sub(1, std::memory_order_relaxed);
   if (q.slots) q.slots->release();
 }
 
 std::int64_t queue_qsize(const QueueCore& q) {
   if (q.simple) throw ValueError("SimpleQueue has no qsize()");
-  return std::max<std::int64_t>(
-      0, std::atomic_ref<std::int64_t>(const_cast<QueueCore&>(q).counter())
-             .load(std::memory_order_relaxed));
+  return std::max<std::int64_t>(0, q.counter().load(std::memory_order_relaxed));
 }
 
 std::int64_t queue_maxsize(const QueueCore& q) noexcept { return q.maxsize; }
 
 bool queue_empty(const QueueCore& q) {
-  if (q.simple) return !const_cast<Connection&>(q.reader).poll();
+  if (q.simple) return q.ring.empty();
   return queue_qsize(q) == 0;
 }
 
@@ -345,16 +312,16 @@ void queue_save(OutputArchive& ar, const std::shared_ptr<QueueCore>& core) {
     throw ValueError("a queue crosses to another process only as a Process or Pool argument; "
                      "it cannot be sent as a value");
   const QueueCore& q = *core;
-  ar(q.maxsize, q.joinable, q.simple, q.reader, q.writer, q.rlock, q.wlock, q.slots, q.count,
-     q.tasks_cond, q.unfinished);
+  ar(q.maxsize, q.joinable, q.simple, q.rlock, q.wlock, q.slots, q.tasks_cond, q.unfinished);
+  q.ring.save(ar);
 }
 
 std::shared_ptr<QueueCore> queue_load(InputArchive& ar) {
   auto core = std::make_shared<QueueCore>();
   QueueCore& q = *core;
-  ar(q.maxsize, q.joinable, q.simple, q.reader, q.writer, q.rlock, q.wlock, q.slots, q.count,
-     q.tasks_cond, q.unfinished);
-  if (q.maxsize < 0 || (!q.simple && !q.count) || (q.maxsize > 0 && !q.simple && !q.slots) ||
+  ar(q.maxsize, q.joinable, q.simple, q.rlock, q.wlock, q.slots, q.tasks_cond, q.unfinished);
+  q.ring.load(ar);
+  if (q.maxsize < 0 || (q.maxsize > 0 && !q.simple && !q.slots) ||
       (q.joinable && (!q.tasks_cond || !q.unfinished)))
     ar.fail("a queue's parts do not fit together");
   return core;

@@ -108,7 +108,8 @@ Segment::~Segment() {
   // Kinds whose payload starts with a lock word (synchronize.hpp, sharedctypes.hpp).
   const auto kind = static_cast<const Header*>(base_)->kind;
   const bool has_lock = kind != static_cast<std::uint32_t>(SharedKind::semaphore) &&
-                        kind != static_cast<std::uint32_t>(SharedKind::event);
+                        kind != static_cast<std::uint32_t>(SharedKind::event) &&
+                        kind != static_cast<std::uint32_t>(SharedKind::byte_ring);
   if (!has_lock || may_unmap(*static_cast<RobustWord*>(payload()))) ::munmap(base_, mapped_);
   ::close(fd_);
 }

@@ -86,9 +86,9 @@ TEST(MpQueue, ABoundedPutWaitsForAGet) {
   EXPECT_TRUE(put);
 }
 
-// More bytes than the pipe holds, put before any get: the feeder writes what the pipe cannot
+// More bytes than the channel holds, put before any get: the feeder writes what the ring cannot
 // take at once, and nothing is lost or reordered.
-TEST(MpQueue, MoreThanThePipeHoldsInOneProcess) {
+TEST(MpQueue, MoreThanTheChannelHoldsInOneProcess) {
   mp::Queue<std::string> q;
   const std::string big(100'000, 'x');
   for (int i = 0; i < 40; ++i) q.put(std::to_string(i) + big);
@@ -141,19 +141,22 @@ TEST(MpQueue, AForkedChildDoesNotWriteTheParentsBuffer) {
   mp::Queue<std::string> q;
   const std::string big(200'000, 'y');
   for (int i = 0; i < 20; ++i) q.put(big);  // 4 MB: most of it waits in the buffer
-  const int status = fork_and_wait([&] {
+  // The parent reads while the child runs: the child's put waits for the parent's feeder,
+  // which waits for room in the channel (as a full pipe would: joining first would deadlock,
+  // as in Python).
+  const pid_t pid = start_child([&] {
     q.put("child");
     q.close();
     q.join_thread();
     return 0;
   });
-  EXPECT_EQ(status, 0);
   int bigs = 0, child = 0;
   for (int i = 0; i < 21; ++i) {
     const std::string s = q.get(kLong);
     if (s == big) ++bigs;
     if (s == "child") ++child;
   }
+  EXPECT_EQ(wait_for_child(pid, kLong), 0);
   EXPECT_EQ(bigs, 20);
   EXPECT_EQ(child, 1);
   EXPECT_THROW(q.get(50ms), cq::Empty);
@@ -292,4 +295,22 @@ TEST(MpQueue, CrossesAsAProcessArgument) {
   EXPECT_EQ(q.get(kLong), 42);
   q.task_done();
   q.join();
+}
+
+// A writer killed in the middle of a message longer than the channel: the reader gets an
+// OSError within a bounded time instead of waiting for the rest forever.
+TEST(MpSimpleQueue, AWriterThatDiesWithinAMessageIsAnError) {
+  mp::SimpleQueue<std::string> q;
+  mp::SimpleQueue<int> started;
+  const pid_t pid = start_child([&] {
+    started.put(1);
+    q.put(std::string(3 << 20, 'z'));  // 3 MiB: blocks once the ring is full
+    return 0;
+  });
+  EXPECT_EQ(started.get(), 1);
+  // Once the child is inside its put, the first MiB is there: kill it then.
+  ASSERT_TRUE(concur_test::eventually([&] { return !q.empty(); }));
+  ::kill(pid, SIGKILL);
+  EXPECT_EQ(wait_for_child(pid, kLong), 128 + SIGKILL);
+  EXPECT_THROW((void)q.get(), concur::OSError);
 }

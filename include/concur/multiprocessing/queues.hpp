@@ -9,24 +9,25 @@
 //   mp::SimpleQueue<T> sq;  sq.put(x);  sq.get();  sq.empty();  sq.close();
 //
 // What they are. Items are serialized (serialization.hpp: T must be mp::Serializable) and
-// travel as frames through one pipe that every process using the queue shares; a cross-process
-// lock on each side keeps frames whole among many writers and many readers (as CPython's
-// _rlock and _wlock). The item count and, for a bounded queue, the free slots live in shared
-// memory (an mp::Value and an mp::Semaphore), so qsize(), full() and a bounded put are exact
-// across processes.
+// travel as frames through a ring of bytes in shared memory (detail/byte_ring.hpp) that every
+// process using the queue maps; a cross-process lock on each side keeps frames whole among many
+// writers and many readers (as CPython's _rlock and _wlock around its pipe). An item costs a
+// copy in and a copy out, and a system call only when the other side sleeps. The item count
+// and, for a bounded queue, the free slots (an mp::Semaphore) are shared too, so qsize(),
+// full() and a bounded put are exact across processes.
 //
-// Queue::put never blocks on the pipe: a frame that the pipe takes at once (PIPE_BUF bytes or
-// less, while nothing of this process is waiting before it) is written by put() itself; any
-// other is kept in this process's buffer and written, in order, by the queue's feeder thread
-// (CPython's QueueFeederThread), started when needed and gone once the buffer is empty.
+// Queue::put never blocks on the channel: a frame that fits in the ring's free space now (while
+// nothing of this process waits before it) is written by put() itself; any other is kept in
+// this process's buffer and written, in order, by the queue's feeder thread (CPython's
+// QueueFeederThread), started when needed and gone once the buffer is empty.
 // **A put is never lost** (CPython's feeder can drop items: bpo-30414, gh-73983): an item is
 // serialized by put() itself, so an error surfaces there and not in the feeder, and every
 // item still buffered is written out before the process ends: at a normal exit (std::exit,
 // return from main), and when an mp::Process child ends, whatever its start method. An item is
 // lost only with the process itself: a kill, a crash, or _exit() called directly — and then
-// only while buffered, i.e. while the pipe (1 MiB where the system allows) is full.
+// only while buffered, i.e. while the ring (1 MiB) is full.
 // cancel_join_thread() lets this process end without writing out its buffer (as Python).
-// SimpleQueue has no buffer: its put writes the frame itself and blocks while the pipe is full.
+// SimpleQueue has no buffer: its put writes the frame itself and waits while the ring is full.
 //
 // Semantics (CPython 3.13's Lib/multiprocessing/queues.py):
 // - put(x, timeout) waits at most timeout for a free slot of a bounded queue (cq::Full);
@@ -49,11 +50,12 @@
 // Thread-safety: every member may be called from any thread of any process concurrently, except
 // that close() must not race with another call on the queue in this process.
 // Happens-before: what a thread did before put(x) happens before what the thread whose get()
-// returned x does after it (the pipe orders them).
+// returned x does after it (the ring's release/acquire pair orders them).
 // Throws: cq::Full, cq::Empty, ValueError as above, and ValueError when an item fails to
 // serialize (nothing is queued then) or a frame fails to decode as T (the item is consumed);
-// mp::OwnerDied when a process died holding one of the queue's locks (the queue stays usable,
-// but that process's frame may be cut short: the next get then fails with concur::OSError);
+// a process that dies holding one of the queue's locks does not block the others (its lock's
+// OwnerDied is absorbed), but a frame it was writing or reading may be cut short, and the
+// channel is then broken: gets fail with concur::OSError;
 // concur::OSError when a system call fails; std::bad_alloc.
 #pragma once
 

@@ -43,6 +43,7 @@ enum class SharedKind : std::uint32_t {
   barrier,
   value,
   array,
+  byte_ring,  // a queue's channel (byte_ring.hpp)
 };
 
 inline constexpr std::size_t kSegmentHeader = 64;

@@ -1,0 +1,224 @@
+// ByteRing (concur/multiprocessing/detail/byte_ring.hpp).
+#include "concur/multiprocessing/detail/byte_ring.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "concur/detail/futex.hpp"
+#include "concur/errors.hpp"
+
+namespace concur::multiprocessing::detail {
+
+using concur::detail::futex_wait_shared;
+using concur::detail::futex_wake_shared;
+
+// The ring's header, at the start of its segment's payload; the bytes follow. Each side's
+// words on a cache line of their own, so the writer's stores do not slow the reader's loads.
+struct ByteRing::Shared {
+  alignas(64) std::atomic<std::uint64_t> tail;  // bytes written; the writer's
+  std::atomic<std::uint32_t> space_seq;         // bumped by the reader for a writer asleep
+  std::atomic<std::uint32_t> space_waiters;
+  std::atomic<std::int32_t> writer_pid;         // streaming writer, 0 when none
+  alignas(64) std::atomic<std::uint64_t> head;  // bytes read; the reader's
+  std::atomic<std::uint32_t> data_seq;          // bumped by the writer for a reader asleep
+  std::atomic<std::uint32_t> data_waiters;
+  alignas(64) std::atomic<std::int64_t> count;  // the queue's items (queues.cpp)
+
+  std::byte* bytes() noexcept { return reinterpret_cast<std::byte*>(this) + kBytesOffset; }
+  static constexpr std::size_t kBytesOffset = 256;
+};
+static_assert(sizeof(ByteRing::Shared) <= ByteRing::Shared::kBytesOffset);
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
+
+namespace {
+
+constexpr std::size_t kMask = kRingBytes - 1;
+static_assert((kRingBytes & kMask) == 0, "kRingBytes must be a power of two");
+constexpr std::size_t kPayloadBytes = ByteRing::Shared::kBytesOffset + kRingBytes;
+
+// Copies into the ring at byte position `pos` (mod the ring), wrapping around.
+void copy_in(ByteRing::Shared& s, std::uint64_t pos, const std::byte* from, std::size_t n) noexcept {
+  const std::size_t at = static_cast<std::size_t>(pos) & kMask;
+  const std::size_t first = std::min(n, kRingBytes - at);
+  std::memcpy(s.bytes() + at, from, first);
+  if (first < n) std::memcpy(s.bytes(), from + first, n - first);
+}
+void copy_out(ByteRing::Shared& s, std::uint64_t pos, std::byte* to, std::size_t n) noexcept {
+  const std::size_t at = static_cast<std::size_t>(pos) & kMask;
+  const std::size_t first = std::min(n, kRingBytes - at);
+  std::memcpy(to, s.bytes() + at, first);
+  if (first < n) std::memcpy(to + first, s.bytes(), n - first);
+}
+
+// The publishing side: after its release store, wake the other side if it sleeps (Dekker, see
+// the header).
+void wake_if_waiting(std::atomic<std::uint32_t>& seq, std::atomic<std::uint32_t>& waiters) noexcept {
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (waiters.load(std::memory_order_relaxed) == 0) return;
+  seq.fetch_add(1, std::memory_order_release);
+  futex_wake_shared(seq, 1);
+}
+
+// The waiting side: until ready() or the deadline (then ready()'s last answer).
+template <class Ready>
+bool wait_for(std::atomic<std::uint32_t>& seq, std::atomic<std::uint32_t>& waiters, Ready ready,
+              const Deadline& deadline) {
+  if (ready()) return true;
+  if (deadline.is_immediate()) return false;
+  if (concur::detail::spin_until(ready)) return true;
+  for (;;) {
+    waiters.fetch_add(1, std::memory_order_seq_cst);
+    const std::uint32_t seen = seq.load(std::memory_order_acquire);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (ready()) {
+      waiters.fetch_sub(1, std::memory_order_relaxed);
+      return true;
+    }
+    const bool in_time = futex_wait_shared(seq, seen, deadline);
+    waiters.fetch_sub(1, std::memory_order_relaxed);
+    if (ready()) return true;
+    if (!in_time) return false;
+  }
+}
+
+// Whether process `pid` has ended: gone, or a zombie its parent has not reaped yet.
+bool process_ended(pid_t pid) noexcept {
+  if (::kill(pid, 0) != 0) return errno == ESRCH;
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
+  std::FILE* f = std::fopen(path, "re");
+  if (f == nullptr) return false;
+  char line[512];
+  const std::size_t n = std::fread(line, 1, sizeof line - 1, f);
+  std::fclose(f);
+  line[n] = '\0';
+  const char* close = std::strrchr(line, ')');  // the name may hold anything but ends there
+  return close != nullptr && close[1] == ' ' && (close[2] == 'Z' || close[2] == 'X');
+}
+
+[[noreturn]] void throw_broken(const std::string& why) {
+  throw OSError(why, {EBADMSG, std::generic_category()});
+}
+
+}  // namespace
+
+ByteRing::ByteRing() {
+  segment_ = Segment::create(SharedKind::byte_ring, kRingBytes, kPayloadBytes);
+  shared_ = static_cast<Shared*>(segment_->payload());  // zero-filled: an empty ring
+}
+
+void ByteRing::save(OutputArchive& ar) const { save_segment(ar, *segment_, "a queue's channel"); }
+
+void ByteRing::load(InputArchive& ar) {
+  segment_ = load_segment(ar, SharedKind::byte_ring, kRingBytes, "a queue's channel");
+  if (segment_->payload_size() != kPayloadBytes) ar.fail("a queue's channel has the wrong size");
+  shared_ = static_cast<Shared*>(segment_->payload());
+}
+
+bool ByteRing::try_write(std::span<const std::byte> payload) noexcept {
+  Shared& s = *shared_;
+  const std::uint64_t size = payload.size();
+  const std::uint64_t tail = s.tail.load(std::memory_order_relaxed);  // ours
+  // acquire: the reader's copy out of the bytes we are about to overwrite is done.
+  const std::uint64_t head = s.head.load(std::memory_order_acquire);
+  if (sizeof size + size > kRingBytes - (tail - head)) return false;
+  copy_in(s, tail, reinterpret_cast<const std::byte*>(&size), sizeof size);
+  copy_in(s, tail + sizeof size, payload.data(), payload.size());
+  // release: the frame's bytes before the tail that makes them the reader's.
+  s.tail.store(tail + sizeof size + size, std::memory_order_release);
+  wake_if_waiting(s.data_seq, s.data_waiters);
+  return true;
+}
+
+void ByteRing::write(std::span<const std::byte> payload) noexcept {
+  if (try_write(payload)) return;
+  Shared& s = *shared_;
+  s.writer_pid.store(static_cast<std::int32_t>(::getpid()), std::memory_order_relaxed);
+  const std::uint64_t size = payload.size();
+  std::byte header[sizeof size];
+  std::memcpy(header, &size, sizeof size);
+  auto stream = [&](const std::byte* from, std::size_t n) {
+    while (n > 0) {
+      const std::uint64_t tail = s.tail.load(std::memory_order_relaxed);
+      std::uint64_t free = 0;
+      wait_for(
+          s.space_seq, s.space_waiters,
+          [&] {
+            free = kRingBytes - (tail - s.head.load(std::memory_order_acquire));
+            return free > 0;
+          },
+          Deadline::never());
+      const std::size_t chunk = static_cast<std::size_t>(std::min<std::uint64_t>(free, n));
+      copy_in(s, tail, from, chunk);
+      s.tail.store(tail + chunk, std::memory_order_release);
+      wake_if_waiting(s.data_seq, s.data_waiters);
+      from += chunk;
+      n -= chunk;
+    }
+  };
+  stream(header, sizeof header);
+  stream(payload.data(), payload.size());
+  s.writer_pid.store(0, std::memory_order_relaxed);
+}
+
+bool ByteRing::read(ByteBuffer& out, std::size_t max_size, const Deadline& deadline) {
+  Shared& s = *shared_;
+  std::uint64_t head = s.head.load(std::memory_order_relaxed);  // ours
+  std::uint64_t avail = 0;
+  auto available = [&](std::uint64_t want) {
+    return [&, want] {
+      avail = s.tail.load(std::memory_order_acquire) - head;
+      return avail >= want;
+    };
+  };
+  std::uint64_t size = 0;
+  if (!wait_for(s.data_seq, s.data_waiters, available(sizeof size), deadline)) return false;
+  copy_out(s, head, reinterpret_cast<std::byte*>(&size), sizeof size);
+  if (size > max_size)
+    throw_broken("a queue's channel holds a frame of " + std::to_string(size) +
+                 " bytes, over the limit of " + std::to_string(max_size) + " (corrupted)");
+  out.clear();
+  out.extend(static_cast<std::size_t>(size));
+  head += sizeof size;
+  std::size_t done = 0;
+  while (done < size) {
+    std::uint64_t have = s.tail.load(std::memory_order_acquire) - head;
+    if (have == 0) {
+      // Within a streamed frame: its writer is copying the rest, or died doing so.
+      s.head.store(head, std::memory_order_release);
+      wake_if_waiting(s.space_seq, s.space_waiters);
+      for (;;) {
+        if (wait_for(s.data_seq, s.data_waiters, available(1),
+                     Deadline::after(kDeadWriterCheck)))
+          break;
+        const pid_t writer = s.writer_pid.load(std::memory_order_relaxed);
+        if (writer != 0 && process_ended(writer))
+          throw_broken("a writer died within a message on a queue's channel");
+      }
+      have = avail;
+    }
+    const std::size_t chunk = static_cast<std::size_t>(std::min<std::uint64_t>(have, size - done));
+    copy_out(s, head, out.data() + done, chunk);
+    head += chunk;
+    done += chunk;
+  }
+  // release: our copies out are done before the writer may reuse the bytes.
+  s.head.store(head, std::memory_order_release);
+  wake_if_waiting(s.space_seq, s.space_waiters);
+  return true;
+}
+
+bool ByteRing::empty() const noexcept {
+  return shared_->tail.load(std::memory_order_acquire) ==
+         shared_->head.load(std::memory_order_acquire);
+}
+
+std::atomic<std::int64_t>& ByteRing::count() const noexcept { return shared_->count; }
+
+}  // namespace concur::multiprocessing::detail
