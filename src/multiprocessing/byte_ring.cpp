@@ -219,6 +219,14 @@ bool ByteRing::empty() const noexcept {
          shared_->head.load(std::memory_order_acquire);
 }
 
+bool ByteRing::has_room(std::size_t payload) const noexcept {
+  const Shared& s = *shared_;
+  if (s.writer_pid.load(std::memory_order_relaxed) != 0) return false;
+  const std::uint64_t used =
+      s.tail.load(std::memory_order_acquire) - s.head.load(std::memory_order_acquire);
+  return sizeof(std::uint64_t) + payload <= kRingBytes - std::min<std::uint64_t>(used, kRingBytes);
+}
+
 std::atomic<std::int64_t>& ByteRing::count() const noexcept { return shared_->count; }
 
 }  // namespace concur::multiprocessing::detail

@@ -203,14 +203,23 @@ void queue_put(QueueCore& q, ByteBuffer& frame, const Deadline& deadline) {
   }
   bool start_feeder = false;
   try {
-    MutexGuard g(q.mutex);
     bool written = false;
-    // Write it now when nothing of this process waits before it and the ring has room for it.
-    if (q.buffer.empty() && take_until(q.wlock, Deadline::immediate())) {
-      written = q.ring.try_write(frame.view());
+    // Written now when the ring has room for it and nothing of this process waits before it
+    // (buffered, or popped by the feeder and not yet written). The write lock is then held
+    // only for a copy by other writers (a streaming writer is seen in has_room()).
+    if (q.ring.has_room(frame.size())) {
+      take(q.wlock);
+      try {
+        MutexGuard g(q.mutex);
+        if (q.buffer.empty() && !q.feeding) written = q.ring.try_write(frame.view());
+      } catch (...) {
+        release_lock(q.wlock);
+        throw;
+      }
       release_lock(q.wlock);
     }
     if (!written) {
+      MutexGuard g(q.mutex);
       q.buffer.emplace_back(frame.data(), frame.data() + frame.size());
       if (!q.feeding) {
         q.feeding = true;
@@ -221,6 +230,10 @@ void queue_put(QueueCore& q, ByteBuffer& frame, const Deadline& deadline) {
   } catch (...) {
     q.counter().fetch_sub(1, std::memory_order_relaxed);
     if (q.slots) q.slots->release();
+    if (q.joinable) {
+      std::lock_guard g(*q.tasks_cond);
+      q.unfinished->value() -= 1;
+    }
     trim_buffer(frame);
     throw;
   }

@@ -16,10 +16,11 @@
 // and, for a bounded queue, the free slots (an mp::Semaphore) are shared too, so qsize(),
 // full() and a bounded put are exact across processes.
 //
-// Queue::put never blocks on the channel: a frame that fits in the ring's free space now (while
-// nothing of this process waits before it) is written by put() itself; any other is kept in
-// this process's buffer and written, in order, by the queue's feeder thread (CPython's
-// QueueFeederThread), started when needed and gone once the buffer is empty.
+// Queue::put never waits for room in the channel: a frame that fits in the ring's free space
+// now (while nothing of this process waits before it) is written by put() itself, after
+// waiting, if need be, for another writer's copy to end; any other is kept in this process's
+// buffer and written, in order, by the queue's feeder thread (CPython's QueueFeederThread),
+// started when needed and gone once the buffer is empty.
 // **A put is never lost** (CPython's feeder can drop items: bpo-30414, gh-73983): an item is
 // serialized by put() itself, so an error surfaces there and not in the feeder, and every
 // item still buffered is written out before the process ends: at a normal exit (std::exit,

@@ -70,6 +70,9 @@ class ByteRing {
   bool read(ByteBuffer& out, std::size_t max_size, const Deadline& deadline);
 
   bool empty() const noexcept;
+  // Whether a frame of `payload` bytes would fit in the free space now, with no streamed frame
+  // under way (a hint: the answer may change at once).
+  bool has_room(std::size_t payload) const noexcept;
   // The queue's item count, kept here to save a segment: put and get adjust it.
   std::atomic<std::int64_t>& count() const noexcept;
 
