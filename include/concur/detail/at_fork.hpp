@@ -52,8 +52,9 @@ enum class AtForkLayer : int {
   queue = 3,
   futures = 4,    // thread pools
   patterns = 5,   // sched, pubsub, actors: the Cookbook's patterns (their registries and schedulers)
+  multiprocessing = 6,  // the children registry, Process states, the forkserver's client
 };
-inline constexpr int kAtForkLayers = 6;
+inline constexpr int kAtForkLayers = 7;
 inline constexpr int kMaxAtForkHandlers = tuning::kMaxAtForkHandlers;
 
 struct AtForkHandlers {
