@@ -14,6 +14,8 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <pthread.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -716,18 +718,22 @@ TEST(StartMethodRules, TheDefaultContextUsesTheMethodSet) {
 
 // --- exit rules -------------------------------------------------------------------------------
 
-// A daemon that reports a SIGTERM through a raw descriptor before it ends.
-int g_term_fd = -1;
-void on_sigterm(int) {
-  const char t = 'T';
-  (void)!::write(g_term_fd, &t, 1);
-  ::_exit(0);
-}
+// A daemon that reports a SIGTERM through a raw descriptor before it ends. It takes the signal
+// from a signalfd rather than a handler: ThreadSanitizer defers handlers, and in the child of a
+// fork of a multithreaded process it never runs them.
 void daemon_reporting_sigterm(mp::Connection ready, mp::Connection report) {
-  g_term_fd = report.fileno();
-  ::signal(SIGTERM, on_sigterm);
+  sigset_t term;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  ::pthread_sigmask(SIG_BLOCK, &term, nullptr);
+  const int sfd = ::signalfd(-1, &term, SFD_CLOEXEC);
   ready.send(std::string("ready"));
-  for (;;) ::pause();
+  signalfd_siginfo info;
+  while (::read(sfd, &info, sizeof info) != static_cast<ssize_t>(sizeof info)) {
+  }
+  const char t = 'T';
+  (void)!::write(report.fileno(), &t, 1);
+  ::_exit(0);
 }
 
 class ExitRulesTest : public StartMethodTest {};
