@@ -756,6 +756,23 @@ TEST(MpCrossing, HandlesCrossWithTheirDescriptors) {
   EXPECT_FALSE(l.locked());
 }
 
+static_assert(mp::Serializable<mp::Lock> && mp::Serializable<mp::RLock> &&
+              mp::Serializable<mp::Semaphore> && mp::Serializable<mp::BoundedSemaphore> &&
+              mp::Serializable<mp::Event> && mp::Serializable<mp::Condition> &&
+              mp::Serializable<mp::Barrier>);
+
+TEST(MpCrossing, BoundedSemaphoreKeepsItsBound) {
+  mp::BoundedSemaphore b(1);
+  const int socket = shared_test::send_over_socket(b);
+  auto got = shared_test::receive_from_socket<mp::BoundedSemaphore>(socket);
+  ::close(socket);
+  EXPECT_TRUE(got.acquire(false));
+  EXPECT_FALSE(b.acquire(false));  // the same semaphore
+  got.release();
+  EXPECT_THROW(got.release(), concur::ValueError);
+  EXPECT_THROW(b.release(), concur::ValueError);
+}
+
 TEST(MpCrossing, NotAsAValue) {
   mp::Lock l;
   mp::Event e;

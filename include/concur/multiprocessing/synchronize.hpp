@@ -26,7 +26,8 @@
 // an RLock, a Condition's lock, or the lock of a Value or an Array does not deadlock the others:
 // the first acquire after the death (a waiter already blocked is woken for it) throws
 // mp::OwnerDied and leaves the lock *unlocked* and usable, so a std::lock_guard whose
-// constructor threw holds nothing; later acquires work normally. Condition::wait*() is the
+// constructor threw holds nothing; later acquires work normally (between the death and that
+// acquire, locked() already says false: the kernel freed the word). Condition::wait*() is the
 // exception to "unlocked": its caller holds the lock by contract, so a wait that finds the lock's
 // owner died takes the lock back and throws OwnerDied holding it (the caller's guard releases
 // it). How it works, and its one limit: detail/robust_mutex.hpp. In short: mp::Lock is not
