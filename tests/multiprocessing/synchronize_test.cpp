@@ -10,10 +10,14 @@
 #include <gtest/gtest.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <new>
 #include <chrono>
 #include <mutex>
 #include <set>
@@ -296,6 +300,104 @@ TEST(MpLockOwnerDied, AfterANonOwnerReleaseTheNextHolderIsProtected) {
   m.release();
 }
 
+TEST(MpLockOwnerDied, SharesTheRobustListWithGlibcsRobustMutexes) {
+  // A child holds robust pthread mutexes and mp::Locks interleaved on one robust list, releases
+  // some of them out of order (each unlink touches its neighbours, of the other kind), and dies
+  // holding the rest: the kernel finds every one of them.
+  struct Page {
+    pthread_mutex_t m[3];
+  };
+  void* mem = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(mem, MAP_FAILED);
+  auto* page = ::new (mem) Page();
+  pthread_mutexattr_t a;
+  pthread_mutexattr_init(&a);
+  pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+  pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+  for (auto& m : page->m) pthread_mutex_init(&m, &a);
+  pthread_mutexattr_destroy(&a);
+  mp::Lock l1, l2, l3;
+  Reap child{start_child([&] {
+    CHILD_CHECK(pthread_mutex_lock(&page->m[0]) == 0);
+    l1.acquire();
+    CHILD_CHECK(pthread_mutex_lock(&page->m[1]) == 0);
+    l2.acquire();
+    CHILD_CHECK(pthread_mutex_lock(&page->m[2]) == 0);
+    l3.acquire();
+    CHILD_CHECK(pthread_mutex_unlock(&page->m[1]) == 0);  // between l1 and l2 on the list
+    l2.release();                                         // between m[0]... and m[2]
+    ::_exit(0);  // dies holding m[0], l1, m[2], l3
+    return 0;
+  })};
+  ASSERT_EQ(child.wait(), 0);
+  EXPECT_EQ(pthread_mutex_lock(&page->m[0]), EOWNERDEAD);
+  EXPECT_EQ(pthread_mutex_lock(&page->m[1]), 0);
+  EXPECT_EQ(pthread_mutex_lock(&page->m[2]), EOWNERDEAD);
+  for (auto& m : page->m) {
+    pthread_mutex_consistent(&m);
+    pthread_mutex_unlock(&m);
+  }
+  EXPECT_THROW((void)l1.acquire(false), mp::OwnerDied);
+  EXPECT_TRUE(l2.acquire(false));
+  l2.release();
+  EXPECT_THROW((void)l3.acquire(false), mp::OwnerDied);
+  // This thread's list too: the same dance here, ending with nothing held.
+  ASSERT_EQ(pthread_mutex_lock(&page->m[0]), 0);
+  l1.acquire();
+  ASSERT_EQ(pthread_mutex_lock(&page->m[1]), 0);
+  l2.acquire();
+  pthread_mutex_unlock(&page->m[0]);
+  l2.release();
+  l1.release();
+  pthread_mutex_unlock(&page->m[1]);
+  for (auto& m : page->m) pthread_mutex_destroy(&m);
+  ::munmap(mem, 4096);
+}
+
+TEST(MpLockOwnerDied, KilledAtAnyMomentNeverDeadlocks) {
+  // Children hammer the lock (with a Value's RLock nested in it) and are killed at arbitrary
+  // moments, also between the compare-and-swap and the list update: each time the parent gets
+  // the lock back, with or without OwnerDied, and the lock works after.
+  mp::Lock l;
+  mp::Value<long> v(0);
+  int died = 0;
+  for (int round = 0; round < 20; ++round) {
+    mp::Event started;
+    const pid_t pid = start_child([&] {
+      started.set();
+      for (;;) {
+        std::lock_guard g(l);
+        std::lock_guard h(v);
+        v.value() += 1;
+      }
+      return 0;
+    });
+    Reap child{pid};
+    ASSERT_TRUE(started.wait(long_wait()));
+    // Let it run a little (how far is the point: any moment), then kill it.
+    for (int spin = 0; spin < (round % 5) * 2000; ++spin) concur::detail::cpu_relax();
+    ::kill(pid, SIGKILL);
+    EXPECT_EQ(child.wait(), 128 + SIGKILL);
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      try {
+        ASSERT_TRUE(l.acquire(long_wait()));
+        break;
+      } catch (const mp::OwnerDied&) {
+        ++died;
+      }
+    }
+    try {
+      ASSERT_TRUE(v.acquire(long_wait()));
+    } catch (const mp::OwnerDied&) {
+      ASSERT_TRUE(v.acquire(long_wait()));
+    }
+    v.release();
+    l.release();
+  }
+  EXPECT_FALSE(l.locked());
+  std::printf("owner died %d times in 20 kills\n", died);
+}
+
 // ---- RLock ----------------------------------------------------------------------------------
 
 TEST(MpRLock, Reentrant) {
@@ -556,6 +658,29 @@ TEST(MpCondition, NotifyCountsAmongThreads) {
   }
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(woken.acquire(long_wait()));
   for (auto& t : ts) t.join();
+}
+
+TEST(MpCondition, ALaterWaiterDoesNotTakeANotificationGivenBeforeIt) {
+  // The notifier waits right after its notify(): the notification stays the earlier waiter's.
+  mp::Condition c;
+  std::atomic<int> waiting{0};
+  std::atomic<bool> woke{false};
+  std::thread a([&] {
+    std::lock_guard g(c);
+    ++waiting;
+    woke = c.wait(long_wait());
+  });
+  ASSERT_TRUE(concur_test::eventually([&] {
+    std::lock_guard g(c);
+    return waiting == 1;
+  }));
+  {
+    std::lock_guard g(c);
+    c.notify();
+    EXPECT_FALSE(c.wait(50ms));  // nothing was given to this waiter
+  }
+  a.join();
+  EXPECT_TRUE(woke);
 }
 
 TEST(MpCondition, NotifyAcrossProcesses) {

@@ -270,8 +270,9 @@ class Event {
 namespace detail {
 struct ConditionState {
   RobustWord own;                        // the RLock of a Condition that makes its own
-  std::atomic<std::uint32_t> seq{0};     // futex word: advanced by every notify
+  std::atomic<std::uint32_t> seq{0};     // futex word: advanced by every notify that gives tokens
   std::atomic<std::uint32_t> tokens{0};  // notifications given and not yet taken by a waiter
+                                         // present when they were given
   std::uint32_t sleepers = 0;            // waiters not yet notified; under the lock
 };
 }  // namespace detail
@@ -290,9 +291,9 @@ class Condition : public concur::detail::AcquireForms<Condition> {
   void release() { lock_ ? lock_->release() : rlock_.release(); }
 
   // Wait until notified (true) or the timeout passes (false), with the lock released meanwhile
-  // (an RLock entirely) and re-taken, to the same depth, before returning. No FIFO order among
-  // waiters; no spurious wake-ups: true only when a notify() counted this waiter (or one that
-  // arrived in its place: a notification is given to a waiter, not to a particular one).
+  // (an RLock entirely) and re-taken, to the same depth, before returning. A notify(n) wakes n
+  // of the waiters present at that moment (no FIFO order among them; a waiter that arrives
+  // later never takes their notification); no spurious wake-ups: true only when notified.
   void wait() { wait_until(Deadline::never()); }
   template <class Rep, class Period>
   bool wait(std::chrono::duration<Rep, Period> timeout) {
