@@ -20,6 +20,7 @@
 #include <new>
 #include <chrono>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -396,6 +397,37 @@ TEST(MpLockOwnerDied, KilledAtAnyMomentNeverDeadlocks) {
   }
   EXPECT_FALSE(l.locked());
   std::printf("owner died %d times in 20 kills\n", died);
+}
+
+TEST(MpLockOwnerDied, DroppingTheLastHandleWhileItsNodeIsOnALiveThreadsList) {
+  // Thread A takes a lock that this thread then releases for it, and every handle goes while
+  // A lives: the node is still on A's robust list, so the memory must stay mapped (A's next
+  // robust-list operation, here a robust pthread mutex of glibc's, writes next to it).
+  pthread_mutexattr_t a;
+  pthread_mutexattr_init(&a);
+  pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+  pthread_mutex_t m;
+  pthread_mutex_init(&m, &a);
+  pthread_mutexattr_destroy(&a);
+  mp::Event took, may_go;
+  std::optional<mp::Lock> l{std::in_place};
+  std::thread t([&, copy = *l]() mutable {
+    copy.acquire();
+    copy = mp::Lock();  // A keeps no handle to it
+    took.set();
+    ASSERT_TRUE(may_go.wait(long_wait()));
+    EXPECT_EQ(pthread_mutex_lock(&m), 0);  // links next to the (still mapped) node
+    EXPECT_EQ(pthread_mutex_unlock(&m), 0);
+    mp::Lock other;
+    other.acquire();
+    other.release();
+  });
+  ASSERT_TRUE(took.wait(long_wait()));
+  l->release();  // for A
+  l.reset();     // the last handle in this process
+  may_go.set();
+  t.join();
+  pthread_mutex_destroy(&m);
 }
 
 // ---- RLock ----------------------------------------------------------------------------------
