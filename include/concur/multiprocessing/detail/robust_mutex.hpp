@@ -30,7 +30,10 @@
 // live thread's list, a new holder cannot link it and holds the lock *unprotected* (its death is
 // not detected) — the price of the non-owner release, and only until that thread sweeps; a node
 // left on the list of a thread that is gone (its process was killed) is adopted by the next
-// holder, after tgkill() confirms the thread is gone.
+// holder, after tgkill() (and, for a process not yet reaped, /proc) confirms the thread is gone.
+// Each acquire that finds the node on another thread's list pays that check (a system call or
+// two, microseconds): a lock used as a signal (taken by one process, released by another) is
+// cheaper as an mp::Semaphore or mp::Event.
 //
 // Thread-safety: every function may be called concurrently from any thread of any process that
 // maps the word. Happens-before: as a mutex — the unlock is a release, a successful lock an
