@@ -18,6 +18,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <string>
 
 #include "print.hpp"
 
@@ -32,7 +33,7 @@ class CountdownTask {
   void terminate() { running_ = false; }
   void run(int n) {
     while (running_ && n > 0) {
-      print("T-minus", n, "  (进程", mp::getpid(), ")");
+      print("T-minus", n, "  (进程 " + std::to_string(mp::getpid()) + ")");
       n -= 1;
       th::sleep(tick);
     }

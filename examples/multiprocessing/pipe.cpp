@@ -18,7 +18,7 @@
 namespace mp = concur::multiprocessing;
 
 void processFun(mp::Connection conn, std::string name) {
-  print(mp::current_process().pid(), "进程发送数据: ", name);
+  print(mp::current_process().pid().value(), "进程发送数据: ", name);
   conn.send(name);
 }
 
@@ -30,7 +30,7 @@ int main(int argc, char** argv) {
   process.start();  // 启动子进程
   process.join();
 
-  print(mp::current_process().pid(), "接收数据: ");
+  print(mp::current_process().pid().value(), "接收数据: ");
   print(conn2.recv<std::string>());
   return process.exitcode() == 0 ? 0 : 1;
 }

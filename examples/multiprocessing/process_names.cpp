@@ -47,12 +47,15 @@ struct My_Process : mp::Process {
   std::vector<std::string> add_;
 };
 
-void report(mp::Process& p) {
+// 1 if the child failed.
+int report(const mp::Process& p) {
   print("子进程", p.name(), "pid =", p.pid().value(), "exitcode =", p.exitcode().value());
+  return p.exitcode() == 0 ? 0 : 1;
 }
 
 int main(int argc, char** argv) {
   mp::main_guard(argc, argv);  // if __name__ == '__main__':
+  int failed = 0;
   print("当前进程 ID:", mp::getpid());
 
   // 定义为进程方法传入的参数
@@ -67,7 +70,7 @@ int main(int argc, char** argv) {
     my_process.start();          // 启动子进程
     action("主进程", my_tuple);  // 主进程执行该函数
     my_process.join();
-    report(my_process);
+    failed += report(my_process);
   }
 
   print("--- 2. 通过 Process 继承类创建进程: struct My_Process : mp::Process");
@@ -76,6 +79,7 @@ int main(int argc, char** argv) {
     my_process.start();          // 启动子进程
     action("主进程", my_tuple);  // 主进程执行该函数
     my_process.join();
-    report(my_process);
+    failed += report(my_process);
   }
+  return failed == 0 ? 0 : 1;
 }

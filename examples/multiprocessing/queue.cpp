@@ -19,7 +19,7 @@
 namespace mp = concur::multiprocessing;
 
 void processFun(mp::Queue<std::string> queue, std::string name) {
-  print(mp::current_process().pid(), "进程放数据：", name);
+  print(mp::current_process().pid().value(), "进程放数据：", name);
   queue.put(name);  // 将 name 放入队列
 }
 
@@ -30,7 +30,7 @@ int main(int argc, char** argv) {
   mp::Process process(processFun, queue, std::string("http://c.biancheng.net/python/"));
   process.start();  // 启动子进程
   process.join();   // 该子进程必须先执行完毕
-  print(mp::current_process().pid(), "取数据：");
+  print(mp::current_process().pid().value(), "取数据：");
   print(queue.get());
   return process.exitcode() == 0 ? 0 : 1;
 }

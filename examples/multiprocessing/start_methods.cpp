@@ -1,6 +1,7 @@
 // Port of seed 002, §18 "Python 设置进程启动的 3 种方式": the start method decides what a child
 // process runs.
-//   1. mp::set_start_method("spawn"), then mp::Process(action, ...): multiprocessing.set_start_method.
+//   1. mp::set_start_method("spawn"), then mp::Process(action, ...): the global setting
+//      (multiprocessing.set_start_method), made before any other multiprocessing call.
 //   2. mp::get_context("spawn"), then ctx.Process(action, ...): a context instead of the global
 //      setting (multiprocessing.get_context).
 //   3. (the seed leaves it to the reader: 有兴趣的读者可自行尝试...) the two other methods through
@@ -40,6 +41,7 @@ void action(std::string name, std::vector<std::string> add) {
 int main(int argc, char** argv) {
   print("当前进程 ID:", mp::getpid());  // runs in every spawned child too (see above)
   mp::main_guard(argc, argv);            // if __name__ == '__main__':
+  int failed = 0;
 
   // 定义为进程方法传入的参数
   const std::vector<std::string> my_tuple{"http://c.biancheng.net/python/",
@@ -55,6 +57,7 @@ int main(int argc, char** argv) {
     mp::Process my_process(action, std::string("my_process 进程"), my_tuple);
     my_process.start();  // 启动子进程
     my_process.join();
+    failed += my_process.exitcode() != 0;
     try {
       mp::set_start_method("fork");  // a second time without force=true
     } catch (const concur::RuntimeError& e) {
@@ -69,6 +72,7 @@ int main(int argc, char** argv) {
     mp::Process my_process = ctx.Process(action, std::string("my_process 进程"), my_tuple);
     my_process.start();  // 启动子进程
     my_process.join();
+    failed += my_process.exitcode() != 0;
   }
 
   print("--- 3. get_context(\"fork\") and get_context(\"forkserver\")");
@@ -78,5 +82,7 @@ int main(int argc, char** argv) {
                                          my_tuple);
     my_process.start();
     my_process.join();
+    failed += my_process.exitcode() != 0;
   }
+  return failed == 0 ? 0 : 1;
 }
