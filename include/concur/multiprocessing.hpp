@@ -2,6 +2,9 @@
 // concur::multiprocessing.
 //
 //   namespace mp = concur::multiprocessing;
+//   mp::Process, mp::current_process()...   processes and the module's functions (process.hpp)
+//   mp::main_guard(argc, argv)          Python's `if __name__ == "__main__":` (process.hpp)
+//   mp::set_start_method, mp::get_context   fork, spawn, forkserver (context.hpp)
 //   mp::Pipe(), mp::Connection          messages between threads and processes (connection.hpp)
 //   mp::serialize, mp::deserialize      what crosses between processes, as bytes (serialization.hpp)
 //   mp::ProcessError, mp::BufferTooShort, mp::RemoteError   (errors.hpp)
@@ -9,5 +12,7 @@
 #pragma once
 
 #include "concur/multiprocessing/connection.hpp"
+#include "concur/multiprocessing/context.hpp"
 #include "concur/multiprocessing/errors.hpp"
+#include "concur/multiprocessing/process.hpp"
 #include "concur/multiprocessing/serialization.hpp"

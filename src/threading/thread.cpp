@@ -13,6 +13,7 @@
 
 #include "concur/detail/at_fork.hpp"
 #include "concur/detail/text.hpp"
+#include "concur/threading/detail/shutdown.hpp"
 #include "concur/threading/detail/wait_kinds.hpp"
 #include "concur/threading/local.hpp"
 #include "threading/thread_record.hpp"
@@ -127,6 +128,9 @@ class Registry {
   void before_fork() noexcept;
   void after_fork_in_parent() noexcept;
   void after_fork_in_child() noexcept;
+
+  // Python's threading._shutdown (for multiprocessing's exit handling).
+  void shutdown() { join_non_daemon(); }
 
  private:
   Registry() : main_(std::make_shared<ThreadRecord>(ThreadRecord::Kind::main, "MainThread", false)) {
@@ -589,6 +593,12 @@ void set_excepthook(std::function<void(const ExceptHookArgs&)> new_hook) {
 }
 
 void excepthook(const ExceptHookArgs& args) noexcept { call_excepthook(args); }
+
+}  // namespace concur::threading
+
+void concur::detail::join_non_daemon_threads() { concur::threading::Registry::get().shutdown(); }
+
+namespace concur::threading {
 
 ThreadRef current_thread() { return ThreadRef(current_state()); }
 ThreadRef main_thread() { return ThreadRef(Registry::get().main_state()); }

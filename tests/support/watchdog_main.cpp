@@ -12,6 +12,7 @@
 #include <string>
 #include <thread>
 
+#include "concur/multiprocessing/process.hpp"
 #include "test_support.hpp"
 
 namespace {
@@ -71,6 +72,8 @@ class Watchdog : public testing::EmptyTestEventListener {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A child started by "spawn" or "forkserver" runs its target here and never returns.
+  concur::multiprocessing::main_guard(argc, argv);
   testing::InitGoogleTest(&argc, argv);
   testing::UnitTest::GetInstance()->listeners().Append(new Watchdog);
   return RUN_ALL_TESTS();

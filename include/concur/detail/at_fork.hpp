@@ -52,7 +52,8 @@ enum class AtForkLayer : int {
   queue = 3,
   futures = 4,    // thread pools
   patterns = 5,   // sched, pubsub, actors: the Cookbook's patterns (their registries and schedulers)
-  multiprocessing = 6,  // processes, queues between processes (their per-process buffers)
+  multiprocessing = 6,  // the children registry, Process states, the forkserver's client; queues
+                        // between processes (their per-process buffers)
 };
 inline constexpr int kAtForkLayers = 7;
 inline constexpr int kMaxAtForkHandlers = tuning::kMaxAtForkHandlers;
