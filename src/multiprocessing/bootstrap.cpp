@@ -63,12 +63,59 @@ std::vector<std::string> read_cmdline() {
   return args;
 }
 
-// --- where code is -----------------------------------------------------------------------------
+// --- the bootstrap message ---------------------------------------------------------------------
 
-struct CodeLocation {
-  std::string object;  // dl_iterate_phdr's name: "" for the main program
-  std::uint64_t offset = 0;
+constexpr char kMagic[8] = {'c', 'o', 'n', 'c', 'u', 'r', 'm', 'p'};
+constexpr std::uint32_t kVersion = 1;
+constexpr std::uint64_t kMaxPart = std::uint64_t{1} << 30;
+
+struct WireHeader {
+  char magic[8];
+  std::uint32_t version;
+  std::uint32_t fd_count;
+  std::uint64_t info_size;
+  std::uint64_t args_size;
 };
+
+struct BootInfo {
+  std::string name;
+  std::vector<std::uint64_t> identity;
+  bool daemon = false;
+  std::string parent_name;
+  std::int32_t parent_pid = 0;
+  std::uint64_t parent_start_time = 0;
+  std::int32_t start_method_setting = -1;
+  std::int32_t context_method = -1;
+  bool pdeathsig = false;
+  std::string cwd;
+  std::int32_t stdout_index = -1;
+  std::int32_t stderr_index = -1;
+  std::string entry_object;
+  std::uint64_t entry_offset = 0;
+  std::string entry_type;
+  bool has_function = false;
+  std::string function_object;
+  std::uint64_t function_offset = 0;
+
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(name, identity, daemon, parent_name, parent_pid, parent_start_time, start_method_setting,
+       context_method, pdeathsig, cwd, stdout_index, stderr_index, entry_object, entry_offset,
+       entry_type, has_function, function_object, function_offset);
+  }
+};
+
+[[noreturn]] void bootstrap_failed(bool forkserver, const std::string& why) noexcept {
+  concur::detail::write_stderr(
+      std::string("concur.multiprocessing: a process started by '") +
+      (forkserver ? "forkserver" : "spawn") +
+      "' could not read what its parent sent it: " + why + "\n");
+  ::_exit(1);
+}
+
+}  // namespace
+
+// --- where code is -----------------------------------------------------------------------------
 
 // The loaded object whose segments hold `address`, and the offset from its load address.
 std::optional<CodeLocation> locate_code(const void* address) {
@@ -124,58 +171,6 @@ void* resolve_code(const CodeLocation& location, std::size_t size, unsigned flag
       &search);
   return search.found;
 }
-
-// --- the bootstrap message ---------------------------------------------------------------------
-
-constexpr char kMagic[8] = {'c', 'o', 'n', 'c', 'u', 'r', 'm', 'p'};
-constexpr std::uint32_t kVersion = 1;
-constexpr std::uint64_t kMaxPart = std::uint64_t{1} << 30;
-
-struct WireHeader {
-  char magic[8];
-  std::uint32_t version;
-  std::uint32_t fd_count;
-  std::uint64_t info_size;
-  std::uint64_t args_size;
-};
-
-struct BootInfo {
-  std::string name;
-  std::vector<std::uint64_t> identity;
-  bool daemon = false;
-  std::string parent_name;
-  std::int32_t parent_pid = 0;
-  std::uint64_t parent_start_time = 0;
-  std::int32_t start_method_setting = -1;
-  std::int32_t context_method = -1;
-  bool pdeathsig = false;
-  std::string cwd;
-  std::int32_t stdout_index = -1;
-  std::int32_t stderr_index = -1;
-  std::string entry_object;
-  std::uint64_t entry_offset = 0;
-  std::string entry_type;
-  bool has_function = false;
-  std::string function_object;
-  std::uint64_t function_offset = 0;
-
-  template <class Archive>
-  void serialize(Archive& ar) {
-    ar(name, identity, daemon, parent_name, parent_pid, parent_start_time, start_method_setting,
-       context_method, pdeathsig, cwd, stdout_index, stderr_index, entry_object, entry_offset,
-       entry_type, has_function, function_object, function_offset);
-  }
-};
-
-[[noreturn]] void bootstrap_failed(bool forkserver, const std::string& why) noexcept {
-  concur::detail::write_stderr(
-      std::string("concur.multiprocessing: a process started by '") +
-      (forkserver ? "forkserver" : "spawn") +
-      "' could not read what its parent sent it: " + why + "\n");
-  ::_exit(1);
-}
-
-}  // namespace
 
 const std::vector<std::string>& recorded_argv() {
   static const std::vector<std::string> empty;

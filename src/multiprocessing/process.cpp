@@ -25,6 +25,7 @@
 
 #include "concur/detail/at_fork.hpp"
 #include "concur/detail/text.hpp"
+#include "concur/detail/wait_site.hpp"
 #include "concur/threading/detail/shutdown.hpp"
 #include "multiprocessing/process_state.hpp"
 
@@ -35,6 +36,9 @@ namespace detail {
 using concur::detail::ForkRegistry;
 
 namespace {
+
+// A thread joining a process shows in dump_threads() as blocked in "join" on it.
+inline constexpr concur::detail::WaitKind kProcessJoinWait{"join", "Process", false, false};
 
 bool on_main_thread() noexcept { return ::syscall(SYS_gettid) == ::getpid(); }
 
@@ -154,6 +158,9 @@ std::optional<int> poll_child(ProcessState& st) {
 
 bool wait_child(ProcessState& st, const Deadline& deadline) {
   auto backoff = std::chrono::microseconds(100);
+  std::string name;  // for thread dumps: `join on Process "Process-1"`
+  std::optional<concur::detail::WaitSite> site;
+  std::optional<concur::detail::BlockedScope> blocked;
   for (;;) {
     int fd;
     {
@@ -163,6 +170,15 @@ bool wait_child(ProcessState& st, const Deadline& deadline) {
       if (st.method == StartMethod::forkserver && fd < 0) return false;  // closed: not reached
     }
     if (deadline.expired()) return false;
+    if (!blocked) {
+      {
+        MutexGuard g(st.mutex);
+        name = st.name;
+      }
+      site.emplace(concur::detail::WaitSite{&kProcessJoinWait, &st, name, nullptr, nullptr,
+                                            !deadline.is_never()});
+      blocked.emplace(&*site);
+    }
     int timeout_ms = -1;
     if (!deadline.is_never()) {
       const auto left = deadline.time_point() - Deadline::Clock::now();

@@ -23,6 +23,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <optional>
@@ -32,6 +33,7 @@
 #include <vector>
 
 #include <concur/multiprocessing.hpp>
+#include <concur/threading.hpp>
 
 #include "bounded_child.hpp"
 #include "test_support.hpp"
@@ -394,6 +396,31 @@ TEST_P(StartMethodTest, ADestroyedProcessKeepsRunningAndIsStillListed) {
   EXPECT_FALSE(child->is_alive());
 }
 
+void print_without_newline() {
+  std::printf("child-printf;");
+  std::cout << "child-cout;";
+}
+
+TEST_P(StartMethodTest, TheChildFlushesItsStreamsAndTheParentsOutputIsNotRepeated) {
+  ::testing::internal::CaptureStdout();
+  std::printf("parent-before;");  // buffered: stdout is a file while captured
+  mp::Process p = ctx().Process(print_without_newline);
+  Reaper reaper(p);
+  p.start();
+  const bool ok = p.join(long_wait());
+  const std::string out = ::testing::internal::GetCapturedStdout();
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(p.exitcode(), 0);
+  const auto count = [&](const std::string& what) {
+    std::size_t n = 0;
+    for (std::size_t at = out.find(what); at != std::string::npos; at = out.find(what, at + 1)) ++n;
+    return n;
+  };
+  EXPECT_EQ(count("parent-before;"), 1u) << out;
+  EXPECT_EQ(count("child-printf;"), 1u) << out;
+  EXPECT_EQ(count("child-cout;"), 1u) << out;
+}
+
 INSTANTIATE_TEST_SUITE_P(AllStartMethods, StartMethodTest,
                          ::testing::Values("fork", "spawn", "forkserver"),
                          [](const auto& info) { return std::string(info.param); });
@@ -417,7 +444,7 @@ std::string value_error_of(F&& start) {
 }
 
 TEST_P(CrossingTest, CapturingLambdaIsRefusedBeforeAnyProcessStarts) {
-  const int x = 3;
+  int x = 3;  // not const: a real capture
   mp::Process p = mp::get_context(GetParam()).Process([x](int y) { std::exit(x + y); }, 1);
   const std::string what = value_error_of([&] { p.start(); });
   EXPECT_NE(what.find("capture-less lambda"), std::string::npos) << what;
@@ -465,7 +492,7 @@ INSTANTIATE_TEST_SUITE_P(NewPrograms, CrossingTest, ::testing::Values("spawn", "
 
 TEST(ForkTest, AcceptsAnyCallableAndAnyCopyableArgument) {
   auto [r, w] = mp::Pipe();
-  const int x = 40;
+  int x = 40;
   auto shared = std::make_shared<int>(2);
   mp::Process p(
       [x, shared](mp::Connection c, Named n) { c.send(x + *shared + static_cast<int>(n.text.size())); },
@@ -517,6 +544,42 @@ TEST(ProcessTest, MainProcess) {
   EXPECT_EQ(mp::getppid(), ::getppid());
   EXPECT_GE(mp::cpu_count(), 1);
   EXPECT_THROW(mp::current_process().join(0s), concur::RuntimeError);
+}
+
+TEST(ProcessTest, AJoiningThreadShowsAsBlockedInJoin) {
+  namespace th = concur::threading;
+  auto [r, w] = mp::Pipe();
+  mp::Process p(mp::ProcessOptions{.name = "joined-one"}, ready_then_wait, w);
+  Reaper reaper(p);
+  p.start();
+  EXPECT_EQ(receive<std::string>(r), "ready");
+  th::Thread joiner([&p] { p.join(long_wait()); });
+  joiner.start();
+  EXPECT_TRUE(concur_test::eventually([&] {
+    const th::ThreadStatus s = joiner.ref().state();
+    return s == th::ThreadState::BLOCKED && s.wait_kind == "join";
+  }));
+  EXPECT_NE(joiner.ref().state().waiting_for.find("joined-one"), std::string::npos)
+      << joiner.ref().state().waiting_for;
+  r.send(1);
+  (void)receive<ParentSeen>(r);
+  joiner.join();
+  EXPECT_EQ(p.exitcode(), 0);
+}
+
+TEST(ProcessTest, ActiveChildrenCanBeTerminatedAndJoined) {
+  auto [r, w] = mp::Pipe();
+  mp::Process p(ready_then_wait, w);
+  Reaper reaper(p);
+  p.start();
+  EXPECT_EQ(receive<std::string>(r), "ready");
+  for (auto& c : mp::active_children()) {
+    c.terminate();
+    EXPECT_TRUE(c.join(long_wait()));
+    EXPECT_EQ(c.exitcode(), -SIGTERM);
+  }
+  EXPECT_TRUE(mp::active_children().empty());
+  EXPECT_EQ(p.exitcode(), -SIGTERM);
 }
 
 TEST(ProcessTest, DefaultNamesCountUp) {
@@ -670,7 +733,9 @@ void daemon_reporting_sigterm(mp::Connection ready, mp::Connection report) {
 class ExitRulesTest : public StartMethodTest {};
 
 TEST_P(ExitRulesTest, DaemonChildrenAreTerminatedWhenTheParentExits) {
-  auto [report_r, report_w] = mp::Pipe(false);
+  auto report = mp::Pipe(false);  // (clang 14 cannot capture structured bindings)
+  mp::Connection& report_r = report.first;
+  mp::Connection& report_w = report.second;
   const std::string method = GetParam();
   const pid_t child = concur_test::start_child([&] {
     auto [r, w] = mp::Pipe();
@@ -691,7 +756,9 @@ TEST_P(ExitRulesTest, DaemonChildrenAreTerminatedWhenTheParentExits) {
 }
 
 TEST_P(ExitRulesTest, NonDaemonChildrenAreJoinedAtExit) {
-  auto [r, w] = mp::Pipe();
+  auto pipe = mp::Pipe();
+  mp::Connection& r = pipe.first;
+  mp::Connection& w = pipe.second;
   const std::string method = GetParam();
   const pid_t child = concur_test::start_child([&] {
     mp::Process p = mp::get_context(method).Process(ready_then_wait, w);
@@ -708,7 +775,9 @@ TEST_P(ExitRulesTest, NonDaemonChildrenAreJoinedAtExit) {
 }
 
 TEST_P(ExitRulesTest, DaemonChildrenDieWithAnAbruptParentDeath) {
-  auto [r, w] = mp::Pipe();
+  auto pipe = mp::Pipe();
+  mp::Connection& r = pipe.first;
+  mp::Connection& w = pipe.second;
   const std::string method = GetParam();
   const pid_t child = concur_test::start_child([&] {
     mp::Process d =

@@ -38,36 +38,36 @@
 namespace concur::multiprocessing {
 
 void set_start_method(std::string_view method, bool force = false);
-[[nodiscard]] std::string get_start_method();
+std::string get_start_method();
 // The start methods this platform offers: {"fork", "spawn", "forkserver"}.
-[[nodiscard]] std::vector<std::string> get_all_start_methods();
+std::vector<std::string> get_all_start_methods();
 
 class Context {
  public:
   // The name of this context's start method (the default context: get_start_method()).
-  [[nodiscard]] std::string get_start_method() const;
+  std::string get_start_method() const;
 
   // A Process started with this context's method: ctx.Process(fn, args...),
   // ctx.Process(ProcessOptions{...}, fn, args...), ctx.Process().
   template <class... A>
-  [[nodiscard]] multiprocessing::Process Process(A&&... a) const {
+  multiprocessing::Process Process(A&&... a) const {
     return multiprocessing::Process(detail::ContextTag{method_}, std::forward<A>(a)...);
   }
 
   // ctx.Pool(...): API.md §6.3, with mp::Pool (a later issue): it passes method_ on.
 
   // The module functions, as CPython's context objects have them.
-  [[nodiscard]] ProcessRef current_process() const { return multiprocessing::current_process(); }
-  [[nodiscard]] std::optional<ProcessRef> parent_process() const {
+  ProcessRef current_process() const { return multiprocessing::current_process(); }
+  std::optional<ProcessRef> parent_process() const {
     return multiprocessing::parent_process();
   }
-  [[nodiscard]] std::vector<ProcessRef> active_children() const {
+  std::vector<ProcessRef> active_children() const {
     return multiprocessing::active_children();
   }
-  [[nodiscard]] int cpu_count() const { return multiprocessing::cpu_count(); }
+  int cpu_count() const { return multiprocessing::cpu_count(); }
 
   // The start method of a named context; nullopt for the default context.
-  [[nodiscard]] std::optional<detail::StartMethod> method() const noexcept { return method_; }
+  std::optional<detail::StartMethod> method() const noexcept { return method_; }
 
  private:
   friend Context get_context(std::string_view method);
@@ -77,7 +77,7 @@ class Context {
   std::optional<detail::StartMethod> method_;
 };
 
-[[nodiscard]] Context get_context(std::string_view method);
-[[nodiscard]] Context get_context();
+Context get_context(std::string_view method);
+Context get_context();
 
 }  // namespace concur::multiprocessing

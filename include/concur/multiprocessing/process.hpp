@@ -132,13 +132,13 @@ struct ProcessOptions {
 // process, or on a child this process did not start.
 class ProcessRef {
  public:
-  [[nodiscard]] std::string name() const;
-  [[nodiscard]] std::optional<int> pid() const;  // always set
+  std::string name() const;
+  std::optional<int> pid() const;  // always set
   // The current process: true. The parent: until it ends. A child: until it ends (reaps it).
-  [[nodiscard]] bool is_alive() const;
-  [[nodiscard]] bool daemon() const;
+  bool is_alive() const;
+  bool daemon() const;
   // A child's exit code (nullopt while it runs); nullopt for the current and parent processes.
-  [[nodiscard]] std::optional<int> exitcode() const;
+  std::optional<int> exitcode() const;
 
   // A child's: as Process::join, join(timeout), terminate(), kill().
   void join() { join_until(Deadline::never()); }
@@ -205,21 +205,21 @@ class Process {
   }
   bool join_until(const Deadline& deadline);
 
-  [[nodiscard]] bool is_alive() const;
-  [[nodiscard]] std::optional<int> pid() const;       // nullopt before start
-  [[nodiscard]] std::optional<int> ident() const { return pid(); }
-  [[nodiscard]] std::optional<int> exitcode() const;  // nullopt before start and while running
+  bool is_alive() const;
+  std::optional<int> pid() const;       // nullopt before start
+  std::optional<int> ident() const { return pid(); }
+  std::optional<int> exitcode() const;  // nullopt before start and while running
   void terminate();                                   // SIGTERM
   void kill();                                        // SIGKILL
   void close();
 
-  [[nodiscard]] std::string name() const;
+  std::string name() const;
   void set_name(std::string name);
-  [[nodiscard]] bool daemon() const;
+  bool daemon() const;
   void set_daemon(bool daemonic);  // RuntimeError once started
 
   // A handle on this process (for comparing with active_children(), current_process()).
-  [[nodiscard]] ProcessRef ref() const;
+  ProcessRef ref() const;
 
   // What the child runs. The default calls the target given at construction, if any.
   virtual void run();
@@ -257,15 +257,15 @@ class Process {
 };
 
 // This process: "MainProcess" in the main process, the child's Process otherwise.
-[[nodiscard]] ProcessRef current_process();
+ProcessRef current_process();
 // The process that started this one; nullopt in the main process.
-[[nodiscard]] std::optional<ProcessRef> parent_process();
+std::optional<ProcessRef> parent_process();
 // The children of this process still running (finished ones are reaped and dropped).
-[[nodiscard]] std::vector<ProcessRef> active_children();
+std::vector<ProcessRef> active_children();
 // The number of CPUs online (os.cpu_count()); at least 1.
-[[nodiscard]] int cpu_count();
-[[nodiscard]] int getpid() noexcept;
-[[nodiscard]] int getppid() noexcept;
+int cpu_count();
+int getpid() noexcept;
+int getppid() noexcept;
 // os.fork(): 0 in the child, the child's pid in the parent; OSError when fork() fails. concur's
 // own state is made fork-safe by its at-fork handlers; the child's active_children() is empty.
 pid_t fork();

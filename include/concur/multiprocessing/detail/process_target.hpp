@@ -22,6 +22,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -80,6 +81,19 @@ void spawn_run(std::span<const std::byte> bytes, FdTable& fds, void (*function)(
 template <class F, class... Args>
 inline constexpr SpawnEntry kSpawnEntry{kSpawnEntryMagic, &spawn_type_name<F, Args...>,
                                         &spawn_run<F, Args...>};
+
+// Where code or a constant of this program is, as another run of the same program can find it
+// again whatever ASLR did: the loaded object (dl_iterate_phdr's name, "" for the main program)
+// and the offset from that object's load address. (src/multiprocessing/bootstrap.cpp)
+struct CodeLocation {
+  std::string object;
+  std::uint64_t offset = 0;
+};
+// nullopt when `address` is in no loaded object.
+std::optional<CodeLocation> locate_code(const void* address);
+// The address of `location` in this process, when `size` bytes there lie within one loaded
+// segment of that object with the permissions `flags` (PF_R, PF_X of <elf.h>); else nullptr.
+void* resolve_code(const CodeLocation& location, std::size_t size, unsigned flags);
 
 // What the parent sends so that the child finds the code: the entry, and a function target.
 struct SpawnCall {
