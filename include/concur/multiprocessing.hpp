@@ -7,7 +7,10 @@
 //   mp::set_start_method, mp::get_context   fork, spawn, forkserver (context.hpp)
 //   mp::Pipe(), mp::Connection          messages between threads and processes (connection.hpp)
 //   mp::serialize, mp::deserialize      what crosses between processes, as bytes (serialization.hpp)
-//   mp::ProcessError, mp::BufferTooShort, mp::RemoteError   (errors.hpp)
+//   mp::Lock, RLock, Semaphore, BoundedSemaphore, Event, Condition, Barrier
+//                                       shared between processes (synchronize.hpp)
+//   mp::Value<T>, mp::Array<T>           plain data in shared memory, with a lock (sharedctypes.hpp)
+//   mp::ProcessError, mp::BufferTooShort, mp::RemoteError, mp::OwnerDied   (errors.hpp)
 // Each header's opening comment is its contract.
 #pragma once
 
@@ -16,3 +19,5 @@
 #include "concur/multiprocessing/errors.hpp"
 #include "concur/multiprocessing/process.hpp"
 #include "concur/multiprocessing/serialization.hpp"
+#include "concur/multiprocessing/sharedctypes.hpp"
+#include "concur/multiprocessing/synchronize.hpp"

@@ -33,8 +33,9 @@ std::int64_t spin_clock_ns() noexcept {
   return std::int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
 }
 
-bool futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected,
-                const Deadline& deadline) noexcept {
+namespace {
+bool wait_on(std::atomic<std::uint32_t>& word, std::uint32_t expected, const Deadline& deadline,
+             int private_flag) noexcept {
   static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t));
   timespec ts{};
   const timespec* timeout = nullptr;
@@ -47,15 +48,31 @@ bool futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected,
     timeout = &ts;
   }
   const long rc = syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word),
-                          FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, expected, timeout, nullptr,
+                          FUTEX_WAIT_BITSET | private_flag, expected, timeout, nullptr,
                           FUTEX_BITSET_MATCH_ANY);
   if (rc == -1 && errno == ETIMEDOUT) return false;
   return true;  // woken, value already changed (EAGAIN) or interrupted (EINTR): caller re-checks
+}
+}  // namespace
+
+bool futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected,
+                const Deadline& deadline) noexcept {
+  return wait_on(word, expected, deadline, FUTEX_PRIVATE_FLAG);
+}
+
+bool futex_wait_shared(std::atomic<std::uint32_t>& word, std::uint32_t expected,
+                       const Deadline& deadline) noexcept {
+  return wait_on(word, expected, deadline, 0);
 }
 
 void futex_wake(std::atomic<std::uint32_t>& word, int count) noexcept {
   syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAKE | FUTEX_PRIVATE_FLAG,
           count, nullptr, nullptr, 0);
+}
+
+void futex_wake_shared(std::atomic<std::uint32_t>& word, int count) noexcept {
+  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAKE, count, nullptr, nullptr,
+          0);
 }
 
 }  // namespace concur::detail

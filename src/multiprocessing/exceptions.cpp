@@ -131,6 +131,7 @@ Table* builtin_table() {
   add<coop::TypeError>(v, from_what<coop::TypeError>);
   add<ProcessError>(v, from_what<ProcessError>);
   add<BufferTooShort>(v, from_what<BufferTooShort>);
+  add<OwnerDied>(v, from_what<OwnerDied>);
   // The standard exception types: with their what() where they take one.
   add<std::exception>(v, from_nothing<std::exception>);
   add<std::logic_error>(v, from_what<std::logic_error>);

@@ -110,4 +110,16 @@ inline void futex_wake_all(std::atomic<std::uint32_t>& word) noexcept {
   futex_wake(word, 0x7fffffff);
 }
 
+// The same two calls on a word that other processes share (memory mapped MAP_SHARED, as
+// multiprocessing's locks in concur/multiprocessing/): without FUTEX_PRIVATE_FLAG, so that the
+// kernel keys the wait on the memory object and offset rather than on this process's address
+// space, and a wake-up from another process (or the kernel's robust-futex wake-up when an owner
+// dies) reaches the sleeper. Slower than the private calls only in the kernel's lookup.
+bool futex_wait_shared(std::atomic<std::uint32_t>& word, std::uint32_t expected,
+                       const Deadline& deadline) noexcept;
+void futex_wake_shared(std::atomic<std::uint32_t>& word, int count) noexcept;
+inline void futex_wake_all_shared(std::atomic<std::uint32_t>& word) noexcept {
+  futex_wake_shared(word, 0x7fffffff);
+}
+
 }  // namespace concur::detail

@@ -22,6 +22,18 @@ struct ProcessError : Error {
   using Error::Error;
 };
 
+// A process (or thread) died holding a shared lock: an mp::Lock, mp::RLock, the lock of an
+// mp::Condition, a Value's or an Array's lock (synchronize.hpp). Thrown once, by the first
+// acquire after the death (or by the waiter the death woke); that acquire leaves the lock
+// unlocked and usable, so a std::lock_guard that threw it holds nothing. The data the lock
+// guarded may be half-updated: the dead owner may have stopped in the middle of changing it.
+struct OwnerDied : ProcessError {
+  OwnerDied()
+      : ProcessError("the owner of a shared lock died holding it; the lock is free again, but "
+                     "the data it guarded may be half-updated") {}
+  using ProcessError::ProcessError;
+};
+
 // recv_bytes_into() was given a buffer smaller than the message: the whole message is here, in
 // message(), and the Connection is ready for the next one (as Python's BufferTooShort.args[0]).
 class BufferTooShort : public ProcessError {
