@@ -7,6 +7,10 @@
 //      own copy of c (the pointer &c points into the child's copy of the memory), so clearing
 //      the parent's _running changes nothing in the child, which goes on counting; the parent
 //      stops it with p.terminate() (SIGTERM), and its exitcode is -15 (killed by signal 15).
+//   3. A flag that does reach the child: an mp::Event lives in memory shared by both processes
+//      (a copy of the handle, the forked child's included, refers to the same event), so
+//      SharedCountdownTask's terminate() stops the child's countdown at once (its wait on the
+//      event ends) and the child ends normally: exitcode 0.
 // (The thread version, where c.terminate() does stop the countdown, is threading_countdown_stop.)
 //
 // What differs from the seed: the seed writes CountdownTask(5) and target=c.run, but its
@@ -43,6 +47,23 @@ class CountdownTask {
   std::atomic<bool> running_{true};
 };
 
+// 3. The same task with its flag in shared memory. Waiting on the event instead of sleeping also
+//    cuts the current tick short.
+class SharedCountdownTask {
+ public:
+  void terminate() { stop_.set(); }
+  void run(int n) {
+    while (!stop_.is_set() && n > 0) {
+      print("T-minus", n, "  (进程 " + std::to_string(mp::getpid()) + ")");
+      n -= 1;
+      stop_.wait(tick);  // time.sleep(tick), but ends at once on terminate()
+    }
+  }
+
+ private:
+  mp::Event stop_;
+};
+
 int main(int argc, char** argv) {
   mp::main_guard(argc, argv);  // if __name__ == '__main__':
   print("主进程", mp::getpid());
@@ -72,6 +93,18 @@ int main(int argc, char** argv) {
     p.join();
     print("after p.terminate(): exitcode =", p.exitcode().value(), "(killed by SIGTERM)");
     failed += p.exitcode() != -15;
+  }
+
+  print("--- 3. a stop flag in shared memory: an mp::Event");
+  {
+    SharedCountdownTask c;
+    mp::Process p(&SharedCountdownTask::run, &c, 10);
+    p.start();
+    th::sleep(2 * tick + tick / 2);  // let it count a little
+    c.terminate();                   // sets the event the child's copy of c shares
+    p.join();
+    print("after c.terminate(): exitcode =", p.exitcode().value(), "(stopped by itself)");
+    failed += p.exitcode() != 0;
   }
   return failed == 0 ? 0 : 1;
 }
