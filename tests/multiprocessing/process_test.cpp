@@ -410,6 +410,24 @@ TEST_P(StartMethodTest, ManyThreadsJoinTheSameProcess) {
   EXPECT_EQ(p.exitcode(), 0);
 }
 
+TEST_P(StartMethodTest, ProcessesStartedFromSeveralThreadsAtOnce) {
+  constexpr int kThreads = 3, kEach = 3;
+  std::vector<std::vector<int>> got(kThreads);
+  concur_test::run_together(kThreads, [&](int t) {
+    for (int i = 0; i < kEach; ++i) {
+      auto [r, w] = mp::Pipe();
+      mp::Process p = ctx().Process([](mp::Connection c, int n) { c.send(n * n); }, w, t * 10 + i);
+      Reaper reaper(p);
+      p.start();
+      got[t].push_back(receive<int>(r));
+      EXPECT_TRUE(joined(p));
+      EXPECT_EQ(p.exitcode(), 0);
+    }
+  });
+  for (int t = 0; t < kThreads; ++t)
+    for (int i = 0; i < kEach; ++i) EXPECT_EQ(got[t].at(i), (t * 10 + i) * (t * 10 + i));
+}
+
 TEST_P(StartMethodTest, ActiveChildren) {
   auto [r, w] = mp::Pipe();
   mp::Process p = ctx().Process(ready_then_wait, w);
