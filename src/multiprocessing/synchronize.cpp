@@ -159,19 +159,19 @@ bool Condition::wait_until(const Deadline& deadline) {
   if (!is_owned()) throw RuntimeError("cannot wait on un-acquired lock");
   auto& st = *h_.state;
   detail::RobustWord& w = lock_ ? *lock_->h_.state : *rlock_.h_.state;
+  // A notification is for the waiters present when it was given: a waiter may take one only
+  // once seq (advanced by every notify that gives any) has moved since it began to wait, so a
+  // thread that waits right after its own notify() cannot take what it gave to another.
   ++st.sleepers;
+  const std::uint32_t began = st.seq.load(std::memory_order_relaxed);  // seq changes under the lock
   const std::uint32_t depth = w.depth;
   w.depth = 0;
   if (!detail::unlock(w)) throw RuntimeError("cannot wait on un-acquired lock");
   bool notified = false;
   for (;;) {
-    if (detail::take_token(st)) {
-      notified = true;
-      break;
-    }
-    // acquire: pairs with notify's release, so a token given before this seq is seen below.
+    // acquire: pairs with notify's release, so the tokens it gave are seen below.
     const std::uint32_t s = st.seq.load(std::memory_order_acquire);
-    if (detail::take_token(st)) {
+    if (s != began && detail::take_token(st)) {
       notified = true;
       break;
     }
@@ -182,9 +182,10 @@ bool Condition::wait_until(const Deadline& deadline) {
   while (detail::lock(w, Deadline::never()) != detail::Taken::yes) died = true;
   w.depth = depth;
   if (!notified) {
-    // Still counted as a sleeper, or a notify counted us and left a token for us.
-    if (st.sleepers > 0) --st.sleepers;
-    else notified = detail::take_token(st);
+    // Timed out. A notify may have counted us meanwhile and left a token for us: take it (we
+    // were notified after all); otherwise we are still counted as a sleeper.
+    if (st.seq.load(std::memory_order_relaxed) != began && detail::take_token(st)) notified = true;
+    else if (st.sleepers > 0) --st.sleepers;
   }
   if (died) detail::throw_owner_died();
   return notified;

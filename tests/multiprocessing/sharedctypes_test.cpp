@@ -183,6 +183,8 @@ TEST(MpArray, ConservationUnderTheLock) {
   EXPECT_EQ(std::accumulate(all.begin(), all.end(), 0L), 8000L);
 }
 
+static_assert(mp::Serializable<mp::Value<int>> && mp::Serializable<mp::Array<Point>>);
+
 TEST(MpSharedCrossing, ValueAndArrayCross) {
   mp::Value<int> v(1);
   mp::Array<double> a(5);

@@ -10,12 +10,17 @@
 #include <gtest/gtest.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <new>
 #include <chrono>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -296,6 +301,135 @@ TEST(MpLockOwnerDied, AfterANonOwnerReleaseTheNextHolderIsProtected) {
   m.release();
 }
 
+TEST(MpLockOwnerDied, SharesTheRobustListWithGlibcsRobustMutexes) {
+  // A child holds robust pthread mutexes and mp::Locks interleaved on one robust list, releases
+  // some of them out of order (each unlink touches its neighbours, of the other kind), and dies
+  // holding the rest: the kernel finds every one of them.
+  struct Page {
+    pthread_mutex_t m[3];
+  };
+  void* mem = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(mem, MAP_FAILED);
+  auto* page = ::new (mem) Page();
+  pthread_mutexattr_t a;
+  pthread_mutexattr_init(&a);
+  pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+  pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+  for (auto& m : page->m) pthread_mutex_init(&m, &a);
+  pthread_mutexattr_destroy(&a);
+  mp::Lock l1, l2, l3;
+  Reap child{start_child([&] {
+    CHILD_CHECK(pthread_mutex_lock(&page->m[0]) == 0);
+    l1.acquire();
+    CHILD_CHECK(pthread_mutex_lock(&page->m[1]) == 0);
+    l2.acquire();
+    CHILD_CHECK(pthread_mutex_lock(&page->m[2]) == 0);
+    l3.acquire();
+    CHILD_CHECK(pthread_mutex_unlock(&page->m[1]) == 0);  // between l1 and l2 on the list
+    l2.release();                                         // between m[0]... and m[2]
+    ::_exit(0);  // dies holding m[0], l1, m[2], l3
+    return 0;
+  })};
+  ASSERT_EQ(child.wait(), 0);
+  EXPECT_EQ(pthread_mutex_lock(&page->m[0]), EOWNERDEAD);
+  EXPECT_EQ(pthread_mutex_lock(&page->m[1]), 0);
+  EXPECT_EQ(pthread_mutex_lock(&page->m[2]), EOWNERDEAD);
+  for (auto& m : page->m) {
+    pthread_mutex_consistent(&m);
+    pthread_mutex_unlock(&m);
+  }
+  EXPECT_THROW((void)l1.acquire(false), mp::OwnerDied);
+  EXPECT_TRUE(l2.acquire(false));
+  l2.release();
+  EXPECT_THROW((void)l3.acquire(false), mp::OwnerDied);
+  // This thread's list too: the same dance here, ending with nothing held.
+  ASSERT_EQ(pthread_mutex_lock(&page->m[0]), 0);
+  l1.acquire();
+  ASSERT_EQ(pthread_mutex_lock(&page->m[1]), 0);
+  l2.acquire();
+  pthread_mutex_unlock(&page->m[0]);
+  l2.release();
+  l1.release();
+  pthread_mutex_unlock(&page->m[1]);
+  for (auto& m : page->m) pthread_mutex_destroy(&m);
+  ::munmap(mem, 4096);
+}
+
+TEST(MpLockOwnerDied, KilledAtAnyMomentNeverDeadlocks) {
+  // Children hammer the lock (with a Value's RLock nested in it) and are killed at arbitrary
+  // moments, also between the compare-and-swap and the list update: each time the parent gets
+  // the lock back, with or without OwnerDied, and the lock works after.
+  mp::Lock l;
+  mp::Value<long> v(0);
+  int died = 0;
+  for (int round = 0; round < 20; ++round) {
+    mp::Event started;
+    const pid_t pid = start_child([&] {
+      started.set();
+      for (;;) {
+        std::lock_guard g(l);
+        std::lock_guard h(v);
+        v.value() += 1;
+      }
+      return 0;
+    });
+    Reap child{pid};
+    ASSERT_TRUE(started.wait(long_wait()));
+    // Let it run a little (how far is the point: any moment), then kill it.
+    for (int spin = 0; spin < (round % 5) * 2000; ++spin) concur::detail::cpu_relax();
+    ::kill(pid, SIGKILL);
+    EXPECT_EQ(child.wait(), 128 + SIGKILL);
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      try {
+        ASSERT_TRUE(l.acquire(long_wait()));
+        break;
+      } catch (const mp::OwnerDied&) {
+        ++died;
+      }
+    }
+    try {
+      ASSERT_TRUE(v.acquire(long_wait()));
+    } catch (const mp::OwnerDied&) {
+      ASSERT_TRUE(v.acquire(long_wait()));
+    }
+    v.release();
+    l.release();
+  }
+  EXPECT_FALSE(l.locked());
+  std::printf("owner died %d times in 20 kills\n", died);
+}
+
+TEST(MpLockOwnerDied, DroppingTheLastHandleWhileItsNodeIsOnALiveThreadsList) {
+  // Thread A takes a lock that this thread then releases for it, and every handle goes while
+  // A lives: the node is still on A's robust list, so the memory must stay mapped (A's next
+  // robust-list operation, here a robust pthread mutex of glibc's, writes next to it).
+  pthread_mutexattr_t a;
+  pthread_mutexattr_init(&a);
+  pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+  pthread_mutex_t m;
+  pthread_mutex_init(&m, &a);
+  pthread_mutexattr_destroy(&a);
+  mp::Event took, may_go;
+  std::optional<mp::Lock> l{std::in_place};
+  std::thread t([&, copy = *l]() mutable {
+    copy.acquire();
+    copy = mp::Lock();  // A keeps no handle to it
+    took.set();
+    ASSERT_TRUE(may_go.wait(long_wait()));
+    EXPECT_EQ(pthread_mutex_lock(&m), 0);  // links next to the (still mapped) node
+    EXPECT_EQ(pthread_mutex_unlock(&m), 0);
+    mp::Lock other;
+    other.acquire();
+    other.release();
+  });
+  ASSERT_TRUE(took.wait(long_wait()));
+  l->release();  // for A
+  l.reset();     // the last handle in this process
+  may_go.set();
+  t.join();
+  pthread_mutex_destroy(&m);
+}
+
 // ---- RLock ----------------------------------------------------------------------------------
 
 TEST(MpRLock, Reentrant) {
@@ -558,6 +692,29 @@ TEST(MpCondition, NotifyCountsAmongThreads) {
   for (auto& t : ts) t.join();
 }
 
+TEST(MpCondition, ALaterWaiterDoesNotTakeANotificationGivenBeforeIt) {
+  // The notifier waits right after its notify(): the notification stays the earlier waiter's.
+  mp::Condition c;
+  std::atomic<int> waiting{0};
+  std::atomic<bool> woke{false};
+  std::thread a([&] {
+    std::lock_guard g(c);
+    ++waiting;
+    woke = c.wait(long_wait());
+  });
+  ASSERT_TRUE(concur_test::eventually([&] {
+    std::lock_guard g(c);
+    return waiting == 1;
+  }));
+  {
+    std::lock_guard g(c);
+    c.notify();
+    EXPECT_FALSE(c.wait(50ms));  // nothing was given to this waiter
+  }
+  a.join();
+  EXPECT_TRUE(woke);
+}
+
 TEST(MpCondition, NotifyAcrossProcesses) {
   mp::Condition c;
   mp::Value<int> state(0);
@@ -754,6 +911,23 @@ TEST(MpCrossing, HandlesCrossWithTheirDescriptors) {
   EXPECT_TRUE(e.wait(long_wait()));
   EXPECT_EQ(child.wait(), 0);
   EXPECT_FALSE(l.locked());
+}
+
+static_assert(mp::Serializable<mp::Lock> && mp::Serializable<mp::RLock> &&
+              mp::Serializable<mp::Semaphore> && mp::Serializable<mp::BoundedSemaphore> &&
+              mp::Serializable<mp::Event> && mp::Serializable<mp::Condition> &&
+              mp::Serializable<mp::Barrier>);
+
+TEST(MpCrossing, BoundedSemaphoreKeepsItsBound) {
+  mp::BoundedSemaphore b(1);
+  const int socket = shared_test::send_over_socket(b);
+  auto got = shared_test::receive_from_socket<mp::BoundedSemaphore>(socket);
+  ::close(socket);
+  EXPECT_TRUE(got.acquire(false));
+  EXPECT_FALSE(b.acquire(false));  // the same semaphore
+  got.release();
+  EXPECT_THROW(got.release(), concur::ValueError);
+  EXPECT_THROW(b.release(), concur::ValueError);
 }
 
 TEST(MpCrossing, NotAsAValue) {

@@ -26,7 +26,8 @@
 // an RLock, a Condition's lock, or the lock of a Value or an Array does not deadlock the others:
 // the first acquire after the death (a waiter already blocked is woken for it) throws
 // mp::OwnerDied and leaves the lock *unlocked* and usable, so a std::lock_guard whose
-// constructor threw holds nothing; later acquires work normally. Condition::wait*() is the
+// constructor threw holds nothing; later acquires work normally (between the death and that
+// acquire, locked() already says false: the kernel freed the word). Condition::wait*() is the
 // exception to "unlocked": its caller holds the lock by contract, so a wait that finds the lock's
 // owner died takes the lock back and throws OwnerDied holding it (the caller's guard releases
 // it). How it works, and its one limit: detail/robust_mutex.hpp. In short: mp::Lock is not
@@ -269,8 +270,9 @@ class Event {
 namespace detail {
 struct ConditionState {
   RobustWord own;                        // the RLock of a Condition that makes its own
-  std::atomic<std::uint32_t> seq{0};     // futex word: advanced by every notify
+  std::atomic<std::uint32_t> seq{0};     // futex word: advanced by every notify that gives tokens
   std::atomic<std::uint32_t> tokens{0};  // notifications given and not yet taken by a waiter
+                                         // present when they were given
   std::uint32_t sleepers = 0;            // waiters not yet notified; under the lock
 };
 }  // namespace detail
@@ -289,9 +291,9 @@ class Condition : public concur::detail::AcquireForms<Condition> {
   void release() { lock_ ? lock_->release() : rlock_.release(); }
 
   // Wait until notified (true) or the timeout passes (false), with the lock released meanwhile
-  // (an RLock entirely) and re-taken, to the same depth, before returning. No FIFO order among
-  // waiters; no spurious wake-ups: true only when a notify() counted this waiter (or one that
-  // arrived in its place: a notification is given to a waiter, not to a particular one).
+  // (an RLock entirely) and re-taken, to the same depth, before returning. A notify(n) wakes n
+  // of the waiters present at that moment (no FIFO order among them; a waiter that arrives
+  // later never takes their notification); no spurious wake-ups: true only when notified.
   void wait() { wait_until(Deadline::never()); }
   template <class Rep, class Period>
   bool wait(std::chrono::duration<Rep, Period> timeout) {

@@ -30,12 +30,16 @@
 // live thread's list, a new holder cannot link it and holds the lock *unprotected* (its death is
 // not detected) — the price of the non-owner release, and only until that thread sweeps; a node
 // left on the list of a thread that is gone (its process was killed) is adopted by the next
-// holder, after tgkill() confirms the thread is gone.
+// holder, after tgkill() (and, for a process not yet reaped, /proc) confirms the thread is gone.
+// Each acquire that finds the node on another thread's list pays that check (a system call or
+// two, microseconds): a lock used as a signal (taken by one process, released by another) is
+// cheaper as an mp::Semaphore or mp::Event.
 //
 // Thread-safety: every function may be called concurrently from any thread of any process that
 // maps the word. Happens-before: as a mutex — the unlock is a release, a successful lock an
 // acquire (also through the kernel's owner-died marking: what the dead owner wrote is visible,
-// half-done). Nothing here throws except unlock() of an unlocked word (RuntimeError).
+// half-done). Nothing here throws; unlock() of an unlocked word returns false (the callers
+// throw RuntimeError).
 #pragma once
 
 #include <atomic>
@@ -52,7 +56,8 @@ inline constexpr std::uint32_t kFutexOwnerDied = 0x40000000u;  // FUTEX_OWNER_DI
 inline constexpr std::uint32_t kFutexTidMask = 0x3fffffffu;    // FUTEX_TID_MASK
 inline constexpr std::uint64_t kRobustMagic = 0x4252727563636f63ull;  // tells our nodes from glibc's
 
-// Lives in shared memory, constructed in place by the object's creator. Layout matters: word at 0, the list node (`next`) at 32, its prev link at 24 (glibc's).
+// Lives in shared memory, constructed in place by the object's creator. Layout matters: word at
+// 0, the list node (`next`) at 32, its prev link at 24 (glibc's pthread_mutex_t layout).
 struct RobustWord {
   std::atomic<std::uint32_t> word{0};   // 0: owner TID | FUTEX_WAITERS | FUTEX_OWNER_DIED
   std::uint32_t depth = 0;              // 4: RLock's recursion depth; touched by the holder only
