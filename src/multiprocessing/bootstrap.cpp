@@ -364,7 +364,7 @@ void run_bootstrapped_child(int fd, bool forkserver) noexcept {
       }
       parent = make_parent_state(info.parent_name, info.parent_pid, pidfd, dead);
     } else {
-      parent = make_parent_state(info.parent_name, info.parent_pid, -1, false);
+      parent = make_own_parent_state(info.parent_name, info.parent_pid);
     }
     auto self = std::make_shared<ProcessState>(ProcessState::Kind::self);
     self->name = info.name;

@@ -331,6 +331,13 @@ std::shared_ptr<ProcessState> make_parent_state(std::string name, int pid, int p
   return st;
 }
 
+std::shared_ptr<ProcessState> make_own_parent_state(std::string name, int pid) {
+  int pidfd = pidfd_open(pid);
+  const bool dead = ::getppid() != pid;  // reparented: the parent had already ended
+  if (dead && pidfd >= 0) close_fd(pidfd);
+  return make_parent_state(std::move(name), pid, pidfd, dead);
+}
+
 namespace {
 bool parent_alive(ProcessState& st) {
   MutexGuard g(st.mutex);
@@ -347,6 +354,32 @@ bool parent_alive(ProcessState& st) {
   // This process's OS parent: once it ends, this process is reparented.
   if (::getppid() != st.pid.load()) st.returncode = 0;
   return !st.returncode;
+}
+// Waits until the parent ended (CPython's parent_process().join(timeout)).
+bool wait_parent(ProcessState& st, const Deadline& deadline) {
+  auto backoff = std::chrono::microseconds(100);
+  for (;;) {
+    if (!parent_alive(st)) return true;
+    if (deadline.expired()) return false;
+    int fd;
+    {
+      MutexGuard g(st.mutex);
+      fd = st.pidfd;
+    }
+    int timeout_ms = -1;
+    if (!deadline.is_never()) {
+      const auto left = deadline.time_point() - Deadline::Clock::now();
+      timeout_ms = static_cast<int>(std::clamp<long long>(
+          std::chrono::ceil<std::chrono::milliseconds>(left).count(), 0, INT_MAX));
+    }
+    if (fd >= 0) {
+      pollfd p{fd, POLLIN, 0};
+      ::poll(&p, 1, timeout_ms);
+    } else {
+      std::this_thread::sleep_for(backoff);  // no pidfd: watch getppid() with a back-off
+      backoff = std::min<std::chrono::microseconds>(backoff * 2, std::chrono::milliseconds(10));
+    }
+  }
 }
 }  // namespace
 
@@ -535,6 +568,7 @@ void check_own_child(const ProcessState& st, const char* what) {
 }  // namespace
 
 bool ProcessRef::join_until(const Deadline& deadline) {
+  if (st_->kind == ProcessState::Kind::parent) return detail::wait_parent(*st_, deadline);
   check_own_child(*st_, "can only join a child process");
   if (!detail::wait_child(*st_, deadline)) return false;
   detail::forget_child(st_.get());
@@ -650,8 +684,7 @@ void Process::run_forked_child(int parent_pid, bool pdeathsig) {
   state_->kind = ProcessState::Kind::self;
   state_->pid.store(::getpid());
   state_->started.store(true);
-  detail::become_child(state_, detail::make_parent_state(std::move(parent_name), parent_pid, -1,
-                                                         false));
+  detail::become_child(state_, detail::make_own_parent_state(std::move(parent_name), parent_pid));
   if (method_) detail::force_start_method(static_cast<int>(*method_));
   detail::close_stdin();
   detail::install_child_exit_hook();

@@ -97,6 +97,9 @@ void become_child(std::shared_ptr<ProcessState> self, std::shared_ptr<ProcessSta
 // compares getppid() with pid (the parent is this process's OS parent).
 std::shared_ptr<ProcessState> make_parent_state(std::string name, int pid, int pidfd,
                                                 bool dead);
+// The same for this process's OS parent (fork, spawn): a pidfd opened while getppid() still
+// names it, so that it refers to that parent and not to a process that reused its pid.
+std::shared_ptr<ProcessState> make_own_parent_state(std::string name, int pid);
 
 // In a child, after the target: exit rules, non-daemon threads, flushed streams, _exit(code).
 [[noreturn]] void finish_child(int code) noexcept;

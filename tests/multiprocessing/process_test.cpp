@@ -169,6 +169,22 @@ void start_grandchild(mp::Connection c) {
                                                      grandchild.exitcode().value_or(-100)));
 }
 
+// CPython's test_parent_process: a grandchild sees its parent alive, then (joining it) gone.
+void report_parent_status(mp::Connection c) {
+  const auto say = [&] {
+    auto parent = mp::parent_process();
+    c.send(std::string(parent && parent->is_alive() ? "alive" : "not alive"));
+  };
+  say();
+  if (auto parent = mp::parent_process()) parent->join(long_wait());
+  say();
+}
+void create_grandchild_then_wait(mp::Connection c, mp::Connection hold) {
+  mp::Process grandchild(report_parent_status, c);
+  grandchild.start();
+  wait_forever(hold);  // until terminated
+}
+
 class StartMethodTest : public ::testing::TestWithParam<const char*> {
  protected:
   void SetUp() override { g_marker = 42; }
@@ -286,6 +302,42 @@ TEST_P(StartMethodTest, AChildsChildIsNamedAfterIt) {
   EXPECT_EQ(p.exitcode(), 0);
 }
 
+TEST_P(StartMethodTest, AGrandchildSeesItsParentEnd) {
+  auto [r, w] = mp::Pipe();
+  auto [hold_r, hold_w] = mp::Pipe();
+  mp::Process p = ctx().Process(create_grandchild_then_wait, w, hold_w);
+  Reaper reaper(p);
+  p.start();
+  EXPECT_EQ(receive<std::string>(r), "alive");
+  p.terminate();
+  ASSERT_TRUE(joined(p));
+  EXPECT_EQ(p.exitcode(), -SIGTERM);
+  EXPECT_EQ(receive<std::string>(r), "not alive");
+}
+
+TEST(ProcessTest, TheParentCanBeJoinedNotSignalled) {
+  EXPECT_EQ(concur_test::fork_and_wait([] {
+              auto [r, w] = mp::Pipe();
+              mp::Process p(
+                  [](mp::Connection c) {
+                    auto parent = mp::parent_process();
+                    bool refused = false;
+                    try {
+                      parent->terminate();
+                    } catch (const concur::RuntimeError&) {
+                      refused = true;
+                    }
+                    c.send(refused && !parent->join(1ms) && parent->is_alive());
+                  },
+                  w);
+              p.start();
+              CHILD_CHECK(receive<bool>(r));
+              CHILD_CHECK(p.join(long_wait()));
+              return 0;
+            }),
+            0);
+}
+
 // --- exit codes -------------------------------------------------------------------------------
 
 TEST_P(StartMethodTest, ExitcodeOneAndTheExceptionOnStderrWhenTheTargetThrows) {
@@ -356,6 +408,24 @@ TEST_P(StartMethodTest, ManyThreadsJoinTheSameProcess) {
   for (auto& t : joiners) t.join();
   EXPECT_EQ(ended.load(), 4);
   EXPECT_EQ(p.exitcode(), 0);
+}
+
+TEST_P(StartMethodTest, ProcessesStartedFromSeveralThreadsAtOnce) {
+  constexpr int kThreads = 3, kEach = 3;
+  std::vector<std::vector<int>> got(kThreads);
+  concur_test::run_together(kThreads, [&](int t) {
+    for (int i = 0; i < kEach; ++i) {
+      auto [r, w] = mp::Pipe();
+      mp::Process p = ctx().Process([](mp::Connection c, int n) { c.send(n * n); }, w, t * 10 + i);
+      Reaper reaper(p);
+      p.start();
+      got[t].push_back(receive<int>(r));
+      EXPECT_TRUE(joined(p));
+      EXPECT_EQ(p.exitcode(), 0);
+    }
+  });
+  for (int t = 0; t < kThreads; ++t)
+    for (int i = 0; i < kEach; ++i) EXPECT_EQ(got[t].at(i), (t * 10 + i) * (t * 10 + i));
 }
 
 TEST_P(StartMethodTest, ActiveChildren) {

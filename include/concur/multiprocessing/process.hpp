@@ -128,8 +128,8 @@ struct ProcessOptions {
 // entry, Process::ref(). Safe from any thread. A child's handle stays valid after the child ends
 // and works after its Process object was destroyed. As CPython's active_children() gives Process
 // objects, a child's handle can also be joined and signalled (`for (auto& c :
-// mp::active_children()) c.join();`); those calls throw RuntimeError on the current or parent
-// process, or on a child this process did not start.
+// mp::active_children()) c.join();`); those calls throw RuntimeError on the current process or
+// on a child this process did not start (the parent can be joined, not signalled).
 class ProcessRef {
  public:
   std::string name() const;
@@ -140,7 +140,8 @@ class ProcessRef {
   // A child's exit code (nullopt while it runs); nullopt for the current and parent processes.
   std::optional<int> exitcode() const;
 
-  // A child's: as Process::join, join(timeout), terminate(), kill().
+  // A child's: as Process::join, join(timeout), terminate(), kill(). The parent's join waits
+  // for the parent to end (CPython's parent_process().join(timeout)).
   void join() { join_until(Deadline::never()); }
   template <class Rep, class Period>
   bool join(std::chrono::duration<Rep, Period> timeout) {
