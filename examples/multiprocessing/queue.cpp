@@ -7,7 +7,7 @@
 // Process argument (the copy refers to the same queue), and it says what it carries
 // (Queue<std::string>) where Python's pickles any object. As in the seed, the main process joins
 // the child before it reads: fine for a small item (a put is never lost, even when the child
-// exits at once), but a child whose items overflow the queue's pipe (1 MiB) keeps the rest in
+// exits at once), but a child whose items overflow the queue's channel (1 MiB) keeps the rest in
 // its buffer and, as it ends, waits until they are written out, i.e. until someone reads: a
 // join() before the get() then waits forever (Python's documentation warns of the same:
 // "joining processes that use queues").
