@@ -7,9 +7,10 @@
 # ThreadSanitizer run's ctest summary.
 #
 # Building is most of the time, so the stages build the tests the cheap way
-# (tests/CMakeLists.txt): one executable per module folder (CONCUR_TEST_MERGED), not per file;
-# clang and ThreadSanitizer also compile each module as a unity build (CONCUR_TEST_UNITY), while
-# the g++ stage compiles every test file as written, on its own. Optimisation is -O2 as in
+# (tests/CMakeLists.txt): one executable per module folder (CONCUR_TEST_MERGED), not per file,
+# but for the few files that must be alone; clang and ThreadSanitizer also compile each module
+# as a unity build (CONCUR_TEST_UNITY), while the g++ stage compiles every test file as written,
+# on its own. Optimisation is -O2 as in
 # RelWithDebInfo, with line tables only (-g1) instead of full debug info. ctest still runs each
 # TEST() as a process of its own. Each stage prints how long its build took.
 set -uo pipefail
