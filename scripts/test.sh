@@ -5,6 +5,14 @@
 # AddressSanitizer and UBSan; then the whole suite under ThreadSanitizer. Every stage always
 # runs; the exit status is non-zero if any failed. The last lines printed are the
 # ThreadSanitizer run's ctest summary.
+#
+# Building is most of the time, so the stages build the tests the cheap way
+# (tests/CMakeLists.txt): one executable per module folder (CONCUR_TEST_MERGED), not per file,
+# but for the few files that must be alone; clang and ThreadSanitizer also compile each module
+# as a unity build (CONCUR_TEST_UNITY), while the g++ stage compiles every test file as written,
+# on its own. Optimisation is -O2 as in
+# RelWithDebInfo, with line tables only (-g1) instead of full debug info. ctest still runs each
+# TEST() as a process of its own. Each stage prints how long its build took.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 jobs="${JOBS:-2}"
@@ -12,16 +20,23 @@ jobs="${JOBS:-2}"
 run_suite() {  # run_suite <build dir> <label> [cmake args...]
   local dir="$1" label="$2"; shift 2
   echo "== concur: $label build ($dir)"
+  local start=$SECONDS
   cmake -S . -B "$dir" "$@" >/dev/null || return 1
   cmake --build "$dir" -j"$jobs" >"$dir/build.log" 2>&1 || { tail -n 60 "$dir/build.log"; return 1; }
+  echo "== concur: $label build took $((SECONDS - start)) s"
   echo "== concur: $label tests"
   ( cd "$dir" && $CTEST_WRAPPER ctest --output-on-failure -j"$jobs" )
 }
 
-CTEST_WRAPPER="" run_suite build/test "normal" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+# RelWithDebInfo's -O2, with line tables (-g1) instead of full debug info: as optimised, cheaper
+# to compile and link.
+fast=(-DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG"
+      -DCONCUR_TEST_MERGED=ON)
+
+CTEST_WRAPPER="" run_suite build/test "normal" "${fast[@]}" -DCONCUR_TEST_UNITY=OFF
 normal=$?
 
-CTEST_WRAPPER="" run_suite build/clang "clang 14" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+CTEST_WRAPPER="" run_suite build/clang "clang 14" "${fast[@]}" -DCONCUR_TEST_UNITY=ON \
   -DCMAKE_CXX_COMPILER="${CONCUR_CLANG:-clang++-14}"
 clang=$?
 
@@ -31,10 +46,12 @@ clang=$?
 # the stage takes minutes. UBSan stops at the first report, so that a report fails the test.
 echo "== concur: ASan/UBSan build of the fault tests (build/asan)"
 asan=1
+start=$SECONDS
 if cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
      -DCONCUR_SANITIZE=address,undefined >/dev/null &&
    { cmake --build build/asan -j"$jobs" --target concur_fault_tests >build/asan/build.log 2>&1 ||
      { tail -n 60 build/asan/build.log; false; }; }; then
+  echo "== concur: ASan/UBSan build took $((SECONDS - start)) s"
   echo "== concur: ASan/UBSan fault tests"
   ( cd build/asan &&
     ASAN_OPTIONS="detect_leaks=1 ${ASAN_OPTIONS:-}" \
@@ -48,7 +65,7 @@ fi
 export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 ${TSAN_OPTIONS:-}"
 wrapper=""
 if setarch "$(uname -m)" -R true 2>/dev/null; then wrapper="setarch $(uname -m) -R"; fi
-CTEST_WRAPPER="$wrapper" run_suite build/tsan "ThreadSanitizer" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+CTEST_WRAPPER="$wrapper" run_suite build/tsan "ThreadSanitizer" "${fast[@]}" -DCONCUR_TEST_UNITY=ON \
   -DCONCUR_SANITIZE=thread -DCONCUR_TEST_TIME_SCALE=4
 tsan=$?
 

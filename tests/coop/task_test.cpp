@@ -36,15 +36,15 @@ co::Task countup(Log& log, int n) {
 }
 
 // Counts live frames: a local of the body, destroyed with the frame.
-struct Alive {
+struct TaskAlive {
   int* count;
-  explicit Alive(int* c) : count(c) { ++*count; }
-  Alive(const Alive&) = delete;
-  ~Alive() { --*count; }
+  explicit TaskAlive(int* c) : count(c) { ++*count; }
+  TaskAlive(const TaskAlive&) = delete;
+  ~TaskAlive() { --*count; }
 };
 
 co::Task steps(int* alive, int* done_steps, int n) {
-  Alive a(alive);
+  TaskAlive a(alive);
   for (int i = 0; i < n; ++i) {
     ++*done_steps;
     co_yield {};

@@ -23,7 +23,7 @@ using concur::detail::WaitNode;
 using namespace concur_detail_test;
 using namespace std::chrono_literals;
 
-Deadline long_deadline() { return Deadline::after(long_wait()); }
+Deadline long_node_deadline() { return Deadline::after(long_wait()); }
 
 // ---------------------------------------------------------------------------------------------
 // WaitList
@@ -125,7 +125,7 @@ TEST(WaitNode, SignalBeforeWaitReturnsAtOnce) {
     n.signal();
     EXPECT_TRUE(n.signaled());
     bool r = false;
-    const auto elapsed = time_of([&] { r = n.wait(long_deadline(), spin); });
+    const auto elapsed = time_of([&] { r = n.wait(long_node_deadline(), spin); });
     EXPECT_TRUE(r);
     EXPECT_LT(elapsed, long_wait() / 2);  // not "at the deadline"
     EXPECT_TRUE(n.wait(Deadline::immediate()));
@@ -160,7 +160,7 @@ TEST(WaitNode, SignalWakesASleepingWaiter) {
   bool r = false, signaled_after = false;
   std::thread w([&] {
     tid = this_tid();
-    r = n.wait(long_deadline());
+    r = n.wait(long_node_deadline());
     signaled_after = n.signaled();
   });
   while (tid.load() == 0) std::this_thread::yield();
@@ -182,7 +182,7 @@ TEST(WaitNode, MarkSignaledOfANodeNobodySleepsOnNeedsNoWake) {
   EXPECT_FALSE(n.mark_signaled());
   EXPECT_TRUE(n.signaled());
   EXPECT_FALSE(n.mark_signaled());  // twice: still no sleeper
-  EXPECT_TRUE(n.wait(long_deadline()));
+  EXPECT_TRUE(n.wait(long_node_deadline()));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -218,7 +218,7 @@ TEST(DeferredWakes, BeyondInlineCapacityEveryWaiterWakesOnce) {
         tids[i] = this_tid();
         m.unlock();
         linked.add();
-        result[i] = node.wait(long_deadline());
+        result[i] = node.wait(long_node_deadline());
         returns[i].fetch_add(1);
         returned.add();
       });
@@ -266,7 +266,7 @@ TEST(DeferredWakes, WaitersNotYetAsleepNeedNoDeferredWake) {
   EXPECT_TRUE(wakes.unlock(m));
   for (auto& n : nodes) {
     EXPECT_TRUE(n.signaled());
-    EXPECT_TRUE(n.wait(long_deadline()));
+    EXPECT_TRUE(n.wait(long_node_deadline()));
   }
 }
 
@@ -316,7 +316,7 @@ TEST(Mutex, LockUntilWhileHeldByAnotherThread) {
   EXPECT_FALSE(m.try_lock());
 
   release.set();
-  EXPECT_TRUE(m.lock_until(long_deadline()));
+  EXPECT_TRUE(m.lock_until(long_node_deadline()));
   holder.join();
   EXPECT_TRUE(m.unlock());
   EXPECT_FALSE(m.locked());
@@ -329,7 +329,7 @@ TEST(Mutex, SleeperGetsTheLockWhenReleased) {
   bool r = false;
   std::thread sleeper([&] {
     tid = this_tid();
-    r = m.lock_until(long_deadline());
+    r = m.lock_until(long_node_deadline());
     if (r) m.unlock();
   });
   while (tid.load() == 0) std::this_thread::yield();
@@ -354,7 +354,7 @@ TEST(Mutex, UnlockByAnotherThreadIsAllowed) {
   bool got = false;
   std::thread sleeper([&] {
     tid = this_tid();
-    got = m.lock_until(long_deadline());
+    got = m.lock_until(long_node_deadline());
   });
   while (tid.load() == 0) std::this_thread::yield();
   wait_until_asleep({tid.load()}, {m.futex_word()});
@@ -380,7 +380,7 @@ TEST(Mutex, ContendedCounterIsExact) {
           m.lock();
           break;
         case 1:
-          ASSERT_TRUE(m.lock_until(long_deadline()));
+          ASSERT_TRUE(m.lock_until(long_node_deadline()));
           break;
         case 2:
           while (!m.try_lock()) std::this_thread::yield();

@@ -21,7 +21,7 @@ using namespace std::chrono_literals;
 // Every wait of these tests is bounded.
 const auto kBound = concur_test::scaled(std::chrono::milliseconds(10000));
 
-int square(int x) { return x * x; }
+int seam_square(int x) { return x * x; }
 std::string greet(std::string who, int times) {
   std::string out;
   for (int i = 0; i < times; ++i) out += "hi " + who + ";";
@@ -64,7 +64,7 @@ class FormExecutor final : public cf::Executor {
 
 TEST(ExecutorSeam, PlainFunctionsAndCapturelessLambdasHaveACallForm) {
   FormExecutor ex;
-  EXPECT_EQ(ex.submit(square, 7).result(kBound), 49);
+  EXPECT_EQ(ex.submit(seam_square, 7).result(kBound), 49);
   EXPECT_EQ(ex.submit(greet, std::string("bob"), 2).result(kBound), "hi bob;hi bob;");
   EXPECT_EQ(ex.submit([](int a, int b) { return a - b; }, 10, 3).result(kBound), 7);
   EXPECT_EQ(ex.with_form, 3);
@@ -92,7 +92,7 @@ TEST(ExecutorSeam, MapPassesChunksizeAndFlushesBeforeWaiting) {
   FormExecutor ex;
   std::vector<int> xs{1, 2, 3, 4, 5, 6, 7};
   std::vector<int> got;
-  for (int r : ex.map(square, xs, cf::MapOptions{.timeout = kBound, .chunksize = 3}))
+  for (int r : ex.map(seam_square, xs, cf::MapOptions{.timeout = kBound, .chunksize = 3}))
     got.push_back(r);
   EXPECT_EQ(got, (std::vector<int>{1, 4, 9, 16, 25, 36, 49}));
   EXPECT_EQ(ex.chunksizes, std::vector<int>(7, 3));
@@ -102,7 +102,7 @@ TEST(ExecutorSeam, MapPassesChunksizeAndFlushesBeforeWaiting) {
   FormExecutor lazy;
   got.clear();
   const cf::MapOptions lazy_options{.timeout = kBound, .chunksize = 2, .buffersize = 2};
-  for (int r : lazy.map(square, xs, lazy_options))
+  for (int r : lazy.map(seam_square, xs, lazy_options))
     got.push_back(r);
   EXPECT_EQ(got, (std::vector<int>{1, 4, 9, 16, 25, 36, 49}));
   EXPECT_GE(lazy.flushes, 3);
@@ -112,7 +112,7 @@ TEST(ExecutorSeam, ThreadPoolIgnoresChunksize) {
   cf::ThreadPoolExecutor pool(2);
   std::vector<int> xs{1, 2, 3};
   std::vector<int> got;
-  for (int r : pool.map(square, xs, cf::MapOptions{.timeout = kBound, .chunksize = 50}))
+  for (int r : pool.map(seam_square, xs, cf::MapOptions{.timeout = kBound, .chunksize = 50}))
     got.push_back(r);
   EXPECT_EQ(got, (std::vector<int>{1, 4, 9}));
 }
@@ -179,7 +179,7 @@ TEST(ExecutorSeam, PoolInternalsAreInvisibleToDiagnostics) {
   concur::deadlock::enable_lock_order_checking(true);
   {
     cf::ThreadPoolExecutor pool(2);
-    for (int i = 0; i < 20; ++i) EXPECT_EQ(pool.submit(square, i).result(kBound), i * i);
+    for (int i = 0; i < 20; ++i) EXPECT_EQ(pool.submit(seam_square, i).result(kBound), i * i);
     const std::string dump = concur::threading::dump_threads();
     EXPECT_EQ(dump.find("semaphore"), std::string::npos) << dump;
   }

@@ -454,9 +454,9 @@ TEST(Thread, TargetWithoutStopTokenStillHasAStopState) {
 
 namespace {
 
-struct Countdown : th::Thread {
-  explicit Countdown(int n) : n_(n) {}
-  ~Countdown() override {
+struct CountdownThread : th::Thread {
+  explicit CountdownThread(int n) : n_(n) {}
+  ~CountdownThread() override {
     if (ident()) join(long_wait());  // run() uses our members: join before they die
   }
   void run() override {
@@ -508,7 +508,7 @@ struct StoppableLoop : th::Thread {
 }  // namespace
 
 TEST(Thread, SubclassOverridingRunUsesItsMembers) {
-  Countdown cd(5);
+  CountdownThread cd(5);
   EXPECT_GT(thread_number(cd.name()), 0);
   cd.start();
   ASSERT_TRUE(cd.join(long_wait()));
