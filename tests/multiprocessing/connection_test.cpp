@@ -499,7 +499,7 @@ TEST(Connection, BrokenFrames) {
 // --- across fork() ---
 
 // Reaps the child however the test ends.
-struct Reap {
+struct ReapOnExit {
   pid_t pid;
   int status = -100;
   bool done = false;
@@ -510,7 +510,7 @@ struct Reap {
     }
     return status;
   }
-  ~Reap() { wait(); }
+  ~ReapOnExit() { wait(); }
 };
 
 TEST(Connection, AcrossFork) {
@@ -537,7 +537,7 @@ TEST(Connection, AcrossFork) {
     return 0;
   });
   ASSERT_GT(pid, 0);
-  Reap child{pid};
+  ReapOnExit child{pid};
   child_end.close();  // the parent's copies of the child's ends: EOF comes when the child exits
   w.close();
   for (int i = 1; i <= 50; ++i) {
@@ -579,7 +579,7 @@ TEST(Connection, ChildThatDiesMidMessage) {
     return 0;
   });
   ASSERT_GT(pid, 0);
-  Reap child{pid};
+  ReapOnExit child{pid};
   w.close();
   EXPECT_EQ(child.wait(), 0);
   ASSERT_TRUE(r.poll(long_wait()));

@@ -29,7 +29,7 @@ using concur_test::start_child;
 using shared_test::Children;
 using shared_test::Reap;
 
-struct Point {
+struct SharedPoint {
   double x;
   std::int32_t y;
   char tag;
@@ -41,7 +41,7 @@ TEST(MpValue, InitialValues) {
   mp::Value<double> d(1.25);
   mp::Value<char> c('x');
   mp::Value<std::int64_t> zero;
-  mp::Value<Point> p(Point{1.5, -2, 'p'});
+  mp::Value<SharedPoint> p(SharedPoint{1.5, -2, 'p'});
   EXPECT_EQ(i.value(), -5);
   EXPECT_EQ(d.value(), 1.25);
   EXPECT_EQ(c.value(), 'x');
@@ -136,7 +136,7 @@ TEST(MpArray, ZeroFilledAndFromValues) {
   EXPECT_EQ(empty.size(), 0u);
   EXPECT_EQ(empty.begin(), empty.end());
   EXPECT_THROW((void)a.at(3), std::out_of_range);
-  mp::Array<Point> pts(2);
+  mp::Array<SharedPoint> pts(2);
   EXPECT_EQ(pts[1].tag, 0);
 }
 
@@ -183,7 +183,7 @@ TEST(MpArray, ConservationUnderTheLock) {
   EXPECT_EQ(std::accumulate(all.begin(), all.end(), 0L), 8000L);
 }
 
-static_assert(mp::Serializable<mp::Value<int>> && mp::Serializable<mp::Array<Point>>);
+static_assert(mp::Serializable<mp::Value<int>> && mp::Serializable<mp::Array<SharedPoint>>);
 
 TEST(MpSharedCrossing, ValueAndArrayCross) {
   mp::Value<int> v(1);
