@@ -2,7 +2,6 @@
 #include "concur/multiprocessing/connection.hpp"
 
 #include <fcntl.h>
-#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -299,30 +298,6 @@ void Connection::send_frame(std::span<const std::byte> payload) {
   iov[1].iov_base = const_cast<std::byte*>(payload.data());
   iov[1].iov_len = payload.size();
   write_all(channel_->fd.load(), channel_->socket, iov, payload.empty() ? 1 : 2);
-}
-
-bool Connection::try_send_frame(std::span<const std::byte> payload) {
-  check_writable();
-  if (channel_->socket || payload.size() + 4 > PIPE_BUF) return false;
-  std::byte header[12];
-  const std::size_t header_size = write_header(header + 12, payload.size());
-  iovec iov[2];
-  iov[0].iov_base = header + 12 - header_size;
-  iov[0].iov_len = header_size;
-  iov[1].iov_base = const_cast<std::byte*>(payload.data());
-  iov[1].iov_len = payload.size();
-  const int fd = channel_->fd.load();
-  SigpipeGuard guard;
-  for (;;) {
-    // A pipe writes up to PIPE_BUF bytes atomically: with O_NONBLOCK, all of them or EAGAIN.
-    const ssize_t n = ::writev(fd, iov, payload.empty() ? 1 : 2);
-    if (n >= 0) return true;
-    const int err = errno;
-    if (err == EINTR) continue;
-    if (err == EAGAIN || err == EWOULDBLOCK) return false;
-    if (err == EPIPE) guard.note_epipe();
-    concur::detail::throw_os_error(err, "write");
-  }
 }
 
 void Connection::send_serialized(detail::ByteBuffer& buffer) {

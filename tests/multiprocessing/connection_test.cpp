@@ -32,6 +32,7 @@
 #include <concur/multiprocessing.hpp>
 
 #include "bounded_child.hpp"
+#include "shared_support.hpp"
 #include "test_support.hpp"
 
 namespace {
@@ -498,20 +499,7 @@ TEST(Connection, BrokenFrames) {
 
 // --- across fork() ---
 
-// Reaps the child however the test ends.
-struct ReapOnExit {
-  pid_t pid;
-  int status = -100;
-  bool done = false;
-  int wait() {
-    if (!done) {
-      status = concur_test::wait_for_child(pid, long_wait());
-      done = true;
-    }
-    return status;
-  }
-  ~ReapOnExit() { wait(); }
-};
+using ReapOnExit = shared_test::Reap;  // reaps the child however the test ends
 
 TEST(Connection, AcrossFork) {
   mp::Connection parent_end, child_end, r, w;

@@ -1,5 +1,6 @@
-// Helpers of the shared-object tests (synchronize_test.cpp, sharedctypes_test.cpp): a reaped
-// child, a thread asleep in the kernel, and a crossing through the FdTable seam without Process.
+// Helpers of the multiprocessing tests (synchronize_test.cpp, sharedctypes_test.cpp,
+// connection_test.cpp): a reaped child, a thread asleep in the kernel, and a crossing through
+// the FdTable seam without Process.
 #pragma once
 
 #include <gtest/gtest.h>

@@ -230,11 +230,6 @@ class Connection {
   // payload is `payload`; one frame read into `out` (its bytes replace out's contents).
   void send_frame(std::span<const std::byte> payload);
   void recv_frame(detail::ByteBuffer& out, std::size_t maxlength);
-  // One attempt to write the frame of `payload` whole without blocking, for a pipe's write end
-  // set O_NONBLOCK: true when written, false when nothing was (the pipe could not take it all
-  // at once, or the frame is over PIPE_BUF, which a pipe does not write atomically). On a
-  // socket: false without trying. Throws as send_frame for a broken or closed end.
-  bool try_send_frame(std::span<const std::byte> payload);
 
  private:
   struct Channel;
