@@ -122,6 +122,20 @@ bool take_until(Lock& lock, const Deadline& deadline) {
 }
 void take(Lock& lock) { (void)take_until(lock, Deadline::never()); }
 
+// A put waits for the write lock only while the ring keeps room for its frame: the holder is
+// then copying a frame of its own and soon done. A holder streaming a frame longer than the
+// room (waiting for readers, perhaps for this very thread) makes has_room() false, and the put
+// hands its frame to the feeder instead: waiting for the lock then could deadlock a process
+// that both puts and gets. How often the room is looked at again while the lock stays busy:
+constexpr std::chrono::milliseconds kDirectWriteRecheck{1};
+
+bool take_for_direct_write(QueueCore& q, std::size_t size) {
+  for (;;) {
+    if (take_until(q.wlock, Deadline::after(kDirectWriteRecheck))) return true;
+    if (!q.ring.has_room(size)) return false;
+  }
+}
+
 void release_lock(Lock& lock) noexcept {
   try {
     lock.release();
@@ -207,8 +221,7 @@ void queue_put(QueueCore& q, ByteBuffer& frame, const Deadline& deadline) {
     // Written now when the ring has room for it and nothing of this process waits before it
     // (buffered, or popped by the feeder and not yet written). The write lock is then held
     // only for a copy by other writers (a streaming writer is seen in has_room()).
-    if (q.ring.has_room(frame.size())) {
-      take(q.wlock);
+    if (q.ring.has_room(frame.size()) && take_for_direct_write(q, frame.size())) {
       try {
         MutexGuard g(q.mutex);
         if (q.buffer.empty() && !q.feeding) written = q.ring.try_write(frame.view());
