@@ -30,8 +30,13 @@ run_suite() {  # run_suite <build dir> <label> [cmake args...]
 
 # RelWithDebInfo's -O2, with line tables (-g1) instead of full debug info: as optimised, cheaper
 # to compile and link.
+# Every stage links some 90 executables (tests and examples): lld, when installed, links the same
+# objects against the same libraries and runtimes (the sanitizers' included) in about half the
+# CPU time of GNU ld, and less wall time.
+linker=()
+if command -v ld.lld >/dev/null 2>&1; then linker=(-DCMAKE_EXE_LINKER_FLAGS=-fuse-ld=lld); fi
 fast=(-DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG"
-      -DCONCUR_TEST_MERGED=ON)
+      -DCONCUR_TEST_MERGED=ON "${linker[@]}")
 
 CTEST_WRAPPER="" run_suite build/test "normal" "${fast[@]}" -DCONCUR_TEST_UNITY=OFF
 normal=$?
@@ -53,7 +58,7 @@ echo "== concur: ASan/UBSan build of the fault tests (build/asan)"
 asan=1
 start=$SECONDS
 if cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-     "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG" -DCONCUR_TEST_MERGED=ON \
+     "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG" -DCONCUR_TEST_MERGED=ON "${linker[@]}" \
      -DCONCUR_SANITIZE=address,undefined >/dev/null &&
    { cmake --build build/asan -j"$jobs" --target concur_fault_tests >build/asan/build.log 2>&1 ||
      { tail -n 60 build/asan/build.log; false; }; }; then
