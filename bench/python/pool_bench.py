@@ -9,8 +9,9 @@ Linux too), and is created and warmed (its workers started and one task run) bef
 starts, shut down after it stops, unless the workload says otherwise.
 
 map-c<K>         Pool(2).map(square, data, chunksize=K) with data = list(range(200000)), called
-                 n / 200000 times (n is a multiple of 200000: the C++ side sends it so); every
-                 result is checked. K = 0 means map's default (len / (4 x processes) = 25000).
+                 n / 200000 times (n is a multiple of 200000: the C++ side sends it so) after one
+                 untimed call (the warm-up); every result is checked. K = 0 means map's default
+                 (len / (4 x processes) = 25000).
 submit_result    ProcessPoolExecutor(2): n empty tasks (task(i) returns i) submitted in batches of
                  BATCH, then every result taken in order and checked:
                      fs = [ex.submit(task, i) for i in batch]; for f in fs: f.result()
@@ -80,7 +81,7 @@ def _map(chunksize):
         calls = max(1, n // MAP_SIZE)
         kwargs = {"chunksize": chunksize} if chunksize else {}
         with _fork.Pool(2) as pool:
-            pool.map(square, range(8))  # the workers are up
+            pool.map(square, _DATA, **kwargs)  # warm-up: one untimed call, as the C++ side
             results = []
             t0 = perf_counter()
             for _ in range(calls):
