@@ -136,7 +136,8 @@ char hang_note[256] = "";
 extern "C" void on_alarm(int) {
   char line[400];
   const int len = std::snprintf(line, sizeof line,
-                                "\npool_bench: HANG: %s made no progress for %u s; ending the run\n",
+                                "\npool_bench: HANG: %s made no progress for %u s; "
+                                "ending the run\n",
                                 hang_note, kWatchdogSeconds);
   if (len > 0) (void)!::write(2, line, static_cast<std::size_t>(std::min<int>(len, sizeof line)));
   ::_exit(3);
@@ -283,8 +284,8 @@ Workload make_map() {
         Watch watch(title + ": " + v.name + " (calibration)");
         double per_call = v.run(1);
         per_call = std::min(per_call, v.run(1));
-        v.calls = std::clamp<std::int64_t>(static_cast<std::int64_t>(opts.sample_s / per_call + 0.5),
-                                           1, 1000);
+        const auto calls = static_cast<std::int64_t>(opts.sample_s / per_call + 0.5);
+        v.calls = std::clamp<std::int64_t>(calls, 1, 1000);
       } catch (const std::exception& e) {
         v.error = e.what();
       }
@@ -550,8 +551,10 @@ Workload make_fib() {
                  cores_text() + ": 2 processes can at best be 2x one",
              4);
 #ifdef CONCUR_BENCH_HAVE_PPE
-  w.add("concur PPE(2)", watched("fib: concur PPE(2)", [](std::int64_t& n) { return fib_concur(n, 2); }));
-  w.add("concur PPE(1)", watched("fib: concur PPE(1)", [](std::int64_t& n) { return fib_concur(n, 1); }));
+  w.add("concur PPE(2)",
+        watched("fib: concur PPE(2)", [](std::int64_t& n) { return fib_concur(n, 2); }));
+  w.add("concur PPE(1)",
+        watched("fib: concur PPE(1)", [](std::int64_t& n) { return fib_concur(n, 1); }));
 #endif
   w.add("loop in this process", fib_loop);
   w.compare("concur PPE(2)", "concur PPE(1)", kFibGoal);
@@ -565,7 +568,8 @@ Workload make_fib() {
 Workload make_replace() {
   Workload w("replace", "dead worker",
              "ms from submitting a task whose worker SIGKILLs itself to the next task's result "
-             "(1 worker), " + std::to_string(kReplaceSamples) + " samples per variant, taking turns",
+             "(1 worker), " + std::to_string(kReplaceSamples) +
+                 " samples per variant, taking turns",
              0);
   w.report = [title = w.title] {
     std::vector<TimedVariant> vs;
