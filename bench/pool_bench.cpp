@@ -619,7 +619,9 @@ Workload make_replace() {
       try {
         Watch watch(title + ": " + name + " start");
         auto pool = std::make_shared<mp::Pool>(1);
-        check(pool->apply(task, std::int64_t{7}) == 7, "warm-up");
+        // Warm-up: enough tiny tasks for the pool to know its worker's pace (it may then send a
+        // worker several jobs at once: the next task can be on its way before the killer runs).
+        for (std::int64_t i = 0; i < 100; ++i) check(pool->apply(task, i) == i, "warm-up");
         vs.emplace_back(name, [pool, failed, queued](int k) {
           const auto t0 = Clock::now();
           auto dies = pool->apply_async(killer, std::int64_t{k});
