@@ -15,8 +15,9 @@
 // loses a task must not hang the bench silently).
 //
 // map: Pool(2).map(square, data) of data = 200,000 64-bit ints (square(x) = x * x), called k times
-// per sample (k calibrated to ~sample-ms) on a fresh pool warmed by one untimed call of the same
-// map; rates are ints/s.
+// per sample (k calibrated to ~sample-ms); rates are ints/s. Each side has one Pool(2) for the
+// whole workload, warmed by one untimed map of the same data (the steady state: a fresh pool's
+// first maps are several times slower).
 //   concur Pool(2).map         mp::Pool pool(2); pool.map(square, data) (default chunksize:
 //                              len / (4 x processes) = 25,000, as Python's)
 //   Python Pool(2).map cs=K    multiprocessing.Pool(2).map(square, data, chunksize=K) for K in
@@ -232,13 +233,9 @@ const std::vector<std::int64_t>& map_data() {
 }
 
 #ifdef CONCUR_BENCH_HAVE_MP_POOL
-// `calls` times pool.map(square, data) on a fresh, warmed Pool(2); seconds.
-double map_concur(std::int64_t calls) {
+// `calls` times pool.map(square, data); seconds.
+double map_concur(mp::Pool& pool, std::int64_t calls) {
   const auto& data = map_data();
-  mp::Pool pool(2);
-  // Warm-up: one call of the same size (a fresh pool's first map is several times slower: its
-  // workers fault in their copy-on-write pages and grow their buffers), as on Python's side.
-  check(pool.map(square, data).size() == data.size(), "Pool.map(square) warm-up");
   std::vector<std::vector<std::int64_t>> results;
   results.reserve(static_cast<std::size_t>(calls));
   const auto t0 = Clock::now();
@@ -273,7 +270,17 @@ Workload make_map() {
     std::vector<MapVariant> vs;
     const std::string concur_name = "concur Pool(2).map";
 #ifdef CONCUR_BENCH_HAVE_MP_POOL
-    vs.emplace_back(concur_name, map_concur);
+    // One Pool(2) for every sample, warmed by one untimed map (a fresh pool's first maps are
+    // several times slower: its workers fault in their copy-on-write pages and grow their heaps).
+    std::shared_ptr<mp::Pool> pool;
+    try {
+      Watch watch(title + ": " + concur_name + " start");
+      pool = std::make_shared<mp::Pool>(2);
+      check(pool->map(square, map_data()).size() == map_data().size(), "warm-up");
+      vs.emplace_back(concur_name, [pool](std::int64_t calls) { return map_concur(*pool, calls); });
+    } catch (const std::exception& e) {
+      std::printf("%-17s %s: left out (%s)\n", title.c_str(), concur_name.c_str(), e.what());
+    }
 #endif
     if (python.ok())
       for (int cs : kPythonChunksizes) {
@@ -331,6 +338,12 @@ Workload make_map() {
         std::printf("  concur / this %s", fmt_ratio(median(ratios)).c_str());
       }
       std::printf("\n");
+    }
+    if (python.ok()) {
+      try {
+        python.run("map-close", 0);
+      } catch (const std::exception&) {
+      }
     }
     add_to_summary(title, concur_name, best ? best->name : "Python Pool(2).map best chunksize",
                    concur ? concur->rates : std::vector<double>{},
