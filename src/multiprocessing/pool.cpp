@@ -140,7 +140,9 @@ ProcessPoolExecutor::~ProcessPoolExecutor() {
   }
 }
 
-void ProcessPoolExecutor::enqueue(detail::StateRef task) {
+void ProcessPoolExecutor::enqueue(detail::StateRef task) { enqueue_with(std::move(task), nullptr); }
+
+void ProcessPoolExecutor::enqueue_with(detail::StateRef task, const mpd::CallCodec* codec) {
   if (shutdown_.load(std::memory_order_acquire))
     throw RuntimeError("cannot schedule new futures after shutdown");
   detail::CallForm form;
@@ -148,7 +150,7 @@ void ProcessPoolExecutor::enqueue(detail::StateRef task) {
     mpd::throw_pool_task_refused("the task is not a plain function or a capture-less lambda",
                                  typeid(void));
   }
-  const mpd::CallCodec* codec = mpd::find_call_codec(*form.function_type, *form.arguments_type);
+  if (codec == nullptr) codec = mpd::find_call_codec(*form.function_type, *form.arguments_type);
   if (codec == nullptr) {
     throw ValueError("ProcessPoolExecutor: this kind of call (" +
                      concur::detail::type_name(*form.function_type) + " on " +

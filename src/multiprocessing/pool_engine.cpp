@@ -365,11 +365,13 @@ CodecTable& codec_table() {
 }
 }  // namespace
 
-void register_call_codec(const std::type_info& function, const std::type_info& arguments,
-                         const CallCodec& codec) {
+const CallCodec* register_call_codec(const std::type_info& function,
+                                     const std::type_info& arguments, const CallCodec& codec) {
   CodecTable& t = codec_table();
   concur::detail::MutexGuard g(t.mutex);
-  t.codecs.emplace(std::make_pair(std::type_index(function), std::type_index(arguments)), codec);
+  return &t.codecs
+              .emplace(std::make_pair(std::type_index(function), std::type_index(arguments)), codec)
+              .first->second;  // std::map: stable addresses
 }
 
 const CallCodec* find_call_codec(const std::type_info& function, const std::type_info& arguments) {
@@ -432,6 +434,7 @@ struct WorkerPool::Shared {
   std::vector<int> pids;
 
   int wake_fd = -1;
+  std::atomic<bool> idle{false};  // the pool thread is in (or entering) poll(): see wake_if_idle()
   std::unique_ptr<threading::Thread> thread;
   concur::detail::Mutex join_mutex;
   std::atomic<bool> joined{false};
@@ -440,6 +443,7 @@ struct WorkerPool::Shared {
   std::vector<std::unique_ptr<Worker>> workers;
   std::deque<PoolJob> ready;
   std::uint64_t next_id = 1;
+  std::exception_ptr pending_break;  // an initializer failed: break_pool() after the reading
   int started = 0;  // workers started so far
 
   ~Shared() {
@@ -449,6 +453,14 @@ struct WorkerPool::Shared {
   void wake() noexcept {
     const std::uint64_t one = 1;
     (void)!::write(wake_fd, &one, sizeof one);
+  }
+  // A submit wakes the thread only when it sleeps (or is about to). The thread sets `idle`
+  // before it looks at the queue for the last time under the mutex, and a submitter reads it
+  // after its push under the mutex: either the thread sees the job, or the submitter sees
+  // `idle` (seq_cst on both sides, ordered through the mutex) and writes the eventfd.
+  void wake_if_idle() noexcept {
+    if (idle.load(std::memory_order_seq_cst) && idle.exchange(false, std::memory_order_seq_cst))
+      wake();
   }
 
   // --- the pool thread ---
@@ -638,10 +650,15 @@ void WorkerPool::Shared::complete(Worker& w, BodyReader& in) {
     }
     const std::string message = "the initializer of a pool worker (pid " + std::to_string(w.pid) +
                                 ") failed: " + what;
-    if (settings.break_on_death)
-      break_pool(std::make_exception_ptr(futures::BrokenProcessPool("A process in the initializer failed: " + what + " (pid " + std::to_string(w.pid) + ")")));
-    else
-      break_pool(std::make_exception_ptr(ProcessError(message)));
+    // Broken once this round of reading is over (breaking ends the workers, this one included).
+    if (!pending_break) {
+      pending_break =
+          settings.break_on_death
+              ? std::make_exception_ptr(futures::BrokenProcessPool(
+                    "A process in the initializer failed: " + what + " (pid " +
+                    std::to_string(w.pid) + ")"))
+              : std::make_exception_ptr(ProcessError(message));
+    }
     return;
   }
   if (w.held.empty() || w.held.front().id != id)
@@ -834,7 +851,16 @@ void WorkerPool::Shared::run() noexcept {
       fds.push_back(pollfd{w->fd, events, 0});
       fds.push_back(pollfd{w->pidfd, POLLIN, 0});
     }
+    idle.store(true, std::memory_order_seq_cst);
+    {
+      concur::detail::MutexGuard g(mutex);
+      if (!queue.empty() || phase != now || cancel_ready || broken != broken_by) {
+        idle.store(false, std::memory_order_relaxed);
+        continue;
+      }
+    }
     const int n = ::poll(fds.data(), fds.size(), -1);
+    idle.store(false, std::memory_order_relaxed);
     if (n < 0) continue;  // EINTR
     if (fds[0].revents & POLLIN) {
       std::uint64_t count;
@@ -859,6 +885,10 @@ void WorkerPool::Shared::run() noexcept {
       }
       if (p.revents & POLLIN || (workers[i]->pidfd < 0 && !workers[i]->process->is_alive()))
         ended.push_back(i);
+    }
+    if (pending_break) {
+      break_pool(std::exchange(pending_break, nullptr));
+      continue;
     }
     for (auto it = ended.rbegin(); it != ended.rend(); ++it) {
       if (*it < workers.size()) worker_ended(*it);
@@ -922,16 +952,14 @@ void WorkerPool::submit(PoolJob job) {
 
 void WorkerPool::submit(std::vector<PoolJob>& jobs) {
   Shared& s = *shared_;
-  bool was_empty;
   {
     concur::detail::MutexGuard g(s.mutex);
     if (s.broken) std::rethrow_exception(s.broken);
     if (s.phase != Shared::Phase::running) throw ValueError("Pool not running");
-    was_empty = s.queue.empty();
     for (PoolJob& j : jobs) s.queue.push_back(std::move(j));
   }
   jobs.clear();
-  if (was_empty) s.wake();
+  s.wake_if_idle();
 }
 
 void WorkerPool::close() {

@@ -134,9 +134,20 @@ class AsyncResult {
 
 // apply_async's and map_async's callbacks (Python's callback= and error_callback=), run in the
 // pool's thread in the parent.
+namespace detail {
+template <class R>
+struct ResultCallback {
+  using type = std::function<void(R)>;
+};
+template <>
+struct ResultCallback<void> {
+  using type = std::function<void()>;
+};
+}  // namespace detail
+
 template <class R>
 struct Callbacks {
-  std::conditional_t<std::is_void_v<R>, std::function<void()>, std::function<void(R)>> callback{};
+  typename detail::ResultCallback<R>::type callback{};
   std::function<void(std::exception_ptr)> error_callback{};
 };
 

@@ -60,8 +60,9 @@ struct CallCodec {
   void (*encode)(const void* arguments, ByteBuffer& out);
   void (*complete)(futures::detail::StateBase& state, std::span<const std::byte> payload);
 };
-void register_call_codec(const std::type_info& function, const std::type_info& arguments,
-                         const CallCodec& codec);
+// Registers `codec` (the first registration of a pair wins); returns the one registered.
+const CallCodec* register_call_codec(const std::type_info& function,
+                                     const std::type_info& arguments, const CallCodec& codec);
 const CallCodec* find_call_codec(const std::type_info& function, const std::type_info& arguments);
 
 template <class... A>
@@ -69,23 +70,24 @@ void encode_pool_arguments(const void* arguments, ByteBuffer& out) {
   serialize_into(out, *static_cast<const std::tuple<A...>*>(arguments));
 }
 
-// Registers the codec of F(A...) once per program; ValueError (refuse_pool_task) when it cannot
-// be a pool task.
+// Registers the codec of F(A...) once per program and returns it; ValueError
+// (refuse_pool_task) when it cannot be a pool task; nullptr when F cannot be called so (the
+// Executor's submit or map then gives the compile error).
 template <class F, class... A>
-void ensure_call_codec() {
+const CallCodec* ensure_call_codec() {
   if constexpr (!std::is_invocable_v<F&, A...>) {
-    return;  // Executor::submit/map give the compile error
+    return nullptr;
   } else {
     using R = std::invoke_result_t<F&, A...>;
     refuse_pool_task<R, F, A...>();
     if constexpr (kPoolTask<R, F, A...>) {
-      static const bool registered = [] {
-        register_call_codec(typeid(F), typeid(std::tuple<A...>),
-                            CallCodec{&kPoolCallEntry<R, F, A...>, &encode_pool_arguments<A...>,
-                                      &complete_pool_call<R>});
-        return true;
-      }();
-      (void)registered;
+      static const CallCodec* const codec = register_call_codec(
+          typeid(F), typeid(std::tuple<A...>),
+          CallCodec{&kPoolCallEntry<R, F, A...>, &encode_pool_arguments<A...>,
+                    &complete_pool_call<R>});
+      return codec;
+    } else {
+      return nullptr;
     }
   }
 }
@@ -125,8 +127,26 @@ class ProcessPoolExecutor : public Executor {
 
   template <class Fn, class... Args>
   auto submit(Fn&& fn, Args&&... args) {
-    multiprocessing::detail::ensure_call_codec<std::decay_t<Fn>, std::decay_t<Args>...>();
-    return Executor::submit(std::forward<Fn>(fn), std::forward<Args>(args)...);
+    using F = std::decay_t<Fn>;
+    const multiprocessing::detail::CallCodec* codec =
+        multiprocessing::detail::ensure_call_codec<F, std::decay_t<Args>...>();
+    if constexpr (std::is_invocable_v<F&, std::decay_t<Args>...>) {
+      // The task and its future, as Executor::submit makes them, sent with the codec in hand.
+      using R = std::invoke_result_t<F&, std::decay_t<Args>...>;
+      if constexpr (std::is_pointer_v<F>) {
+        const F function = fn;
+        if (function == nullptr) throw ValueError("ProcessPoolExecutor::submit: a null function pointer");
+      }
+      auto* task = new detail::TaskState<R, F, std::decay_t<Args>...>(std::forward<Fn>(fn),
+                                                                         std::forward<Args>(args)...);
+      task->add_ref();  // one reference for the Future, one for the engine
+      Future<R> future{detail::StateRef(task)};
+      enqueue_with(detail::StateRef(task), codec);
+      return future;
+    } else {
+      (void)codec;
+      return Executor::submit(std::forward<Fn>(fn), std::forward<Args>(args)...);
+    }
   }
 
   template <class Fn, class... Args>
@@ -155,6 +175,8 @@ class ProcessPoolExecutor : public Executor {
 
  private:
   void force_shutdown(bool kill);
+  // enqueue() with the codec known (nullptr: look it up).
+  void enqueue_with(detail::StateRef task, const multiprocessing::detail::CallCodec* codec);
 
   std::unique_ptr<multiprocessing::detail::WorkerPool> engine_;
   std::atomic<bool> shutdown_{false};

@@ -62,8 +62,12 @@ struct PoolEntry {
 
 template <class F>
 F make_function(void (*function)()) {
-  if constexpr (std::is_pointer_v<F>) return reinterpret_cast<F>(function);
-  else return F{};
+  if constexpr (std::is_pointer_v<F>) {
+    if (function == nullptr) throw ValueError("the task is a null function pointer");
+    return reinterpret_cast<F>(function);
+  } else {
+    return F{};
+  }
 }
 
 // One call: the payload is std::tuple<Args...>; the result R (nothing for void).
