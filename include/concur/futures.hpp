@@ -14,3 +14,4 @@
 #include "concur/futures/future.hpp"
 #include "concur/futures/thread_pool.hpp"
 #include "concur/futures/wait.hpp"
+#include "concur/multiprocessing/process_pool_executor.hpp"

@@ -23,3 +23,5 @@
 #include "concur/multiprocessing/serialization.hpp"
 #include "concur/multiprocessing/sharedctypes.hpp"
 #include "concur/multiprocessing/synchronize.hpp"
+#include "concur/multiprocessing/pool.hpp"
+#include "concur/multiprocessing/process_pool_executor.hpp"

@@ -26,4 +26,11 @@ struct BrokenExecutor : Error {
   using Error::Error;
 };
 
+// A ProcessPoolExecutor's worker died, or its initializer failed (Python's
+// concurrent.futures.process.BrokenProcessPool): the running and pending futures fail with it
+// and later submit() calls throw it. what() names the worker's pid and exit code.
+struct BrokenProcessPool : BrokenExecutor {
+  using BrokenExecutor::BrokenExecutor;
+};
+
 }  // namespace concur::futures

@@ -21,8 +21,8 @@
 //   value. ctx.Process(...) takes the same arguments as mp::Process's constructors and returns
 //   the Process by guaranteed copy elision (Process is neither copyable nor movable):
 //   `mp::Process p = ctx.Process(f, a);` or `auto p = ctx.Process(f, a);`.
-// - ctx.Pool(...) (API.md §6.3) is added with mp::Pool: it will build the Pool with this
-//   context's start method (PoolOptions::context names one too).
+// - ctx.Pool(...) (API.md §6.3) builds an mp::Pool (pool.hpp) with this context's start method
+//   (unless PoolOptions::context names one).
 // Thread-safety: every function may be called from any thread; set_start_method() races with
 // a concurrent start() only in which method that start() uses.
 #pragma once
@@ -36,6 +36,9 @@
 #include "concur/multiprocessing/process.hpp"
 
 namespace concur::multiprocessing {
+
+class Pool;
+struct PoolOptions;
 
 void set_start_method(std::string_view method, bool force = false);
 std::string get_start_method();
@@ -54,7 +57,11 @@ class Context {
     return multiprocessing::Process(detail::ContextTag{method_}, std::forward<A>(a)...);
   }
 
-  // ctx.Pool(...): API.md §6.3, with mp::Pool (a later issue): it passes method_ on.
+  // ctx.Pool(4), ctx.Pool(PoolOptions{...}): a Pool whose workers start with this context's
+  // method (unless PoolOptions::context names another). Defined in pool.hpp.
+  multiprocessing::Pool Pool() const;
+  multiprocessing::Pool Pool(int processes) const;
+  multiprocessing::Pool Pool(PoolOptions options) const;
 
   // The module functions, as CPython's context objects have them.
   ProcessRef current_process() const { return multiprocessing::current_process(); }
