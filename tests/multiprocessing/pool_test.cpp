@@ -322,10 +322,10 @@ TEST(PoolTest, AsyncResultBeforeItIsReady) {
   EXPECT_THROW((void)r.successful(), concur::ValueError);
   const auto elapsed = concur_test::time_of([&] { EXPECT_THROW(r.get(50ms), concur::TimeoutError); });
   concur_test::expect_timed_out_after_50ms(elapsed);
-  r.wait(20ms);
+  EXPECT_FALSE(r.wait(20ms));
   EXPECT_FALSE(r.ready());
   h.gate.set();
-  r.wait(long_wait());
+  EXPECT_TRUE(r.wait(long_wait()));
   EXPECT_TRUE(r.ready());
   EXPECT_TRUE(r.successful());
   EXPECT_EQ(r.get(long_wait()), 8);

@@ -453,6 +453,20 @@ TEST(ProcessPoolExecutorTest, WhatCannotCrossIsRefusedWithValueError) {
   EXPECT_EQ(ex.submit(ppe_poison_value, PpePoison{4}).result(long_wait()), 4);
 }
 
+// A signature no other test uses: its codec is registered only by the submit below.
+long ppe_only_via_base(short x) { return x + 1000L; }
+
+TEST(ProcessPoolExecutorTest, SubmitThroughTheExecutorBase) {
+  // Through an Executor&, a call type is known only once the ProcessPoolExecutor type itself has
+  // submitted (or mapped) it: before that, ValueError.
+  cf::ProcessPoolExecutor ex(1);
+  cf::Executor& base = ex;
+  EXPECT_THROW(base.submit(ppe_only_via_base, short{1}), concur::ValueError);
+  EXPECT_EQ(ex.submit(ppe_only_via_base, short{1}).result(long_wait()), 1001L);
+  EXPECT_EQ(base.submit(ppe_only_via_base, short{2}).result(long_wait()), 1002L);
+  EXPECT_EQ(ppe_collect(base.map(ppe_only_via_base, std::vector<short>{3, 4})), (std::vector<long>{1003, 1004}));
+}
+
 // ================================================================================================
 // map
 // ================================================================================================
