@@ -344,7 +344,7 @@ class Pool {
   }
   template <class Fn, class Range>
   auto map_async(Fn&& fn, Range&& inputs, std::size_t chunksize = 0) {
-    return map_with<false>(fn, std::forward<Range>(inputs), chunksize, nullptr);
+    return map_with<false>(fn, std::forward<Range>(inputs), chunksize, static_cast<std::nullptr_t*>(nullptr));
   }
   template <class Fn, class Range, class R>
   auto map_async(Fn&& fn, Range&& inputs, std::size_t chunksize, Callbacks<std::vector<R>> cb) {
@@ -356,7 +356,7 @@ class Pool {
   }
   template <class Fn, class Range>
   auto starmap_async(Fn&& fn, Range&& inputs, std::size_t chunksize = 0) {
-    return map_with<true>(fn, std::forward<Range>(inputs), chunksize, nullptr);
+    return map_with<true>(fn, std::forward<Range>(inputs), chunksize, static_cast<std::nullptr_t*>(nullptr));
   }
 
   template <class Fn, class Range>
@@ -480,9 +480,12 @@ class Pool {
     struct Gather {
       std::vector<futures::Future<std::vector<V>>> chunks;
       futures::Future<std::vector<V>> total;
-      std::atomic<std::size_t> remaining;
+      std::atomic<std::size_t> remaining{0};
     };
-    auto g = std::make_shared<Gather>(Gather{chunks, total, {chunks.size()}});
+    auto g = std::make_shared<Gather>();
+    g->chunks = chunks;
+    g->total = total;
+    g->remaining.store(chunks.size(), std::memory_order_relaxed);
     for (auto& c : chunks) {
       c.add_done_callback([g](const futures::Future<std::vector<V>>& f) {
         auto* state = static_cast<futures::detail::State<std::vector<V>>*>(g->total.state_ptr());
