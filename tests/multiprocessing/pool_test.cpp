@@ -335,6 +335,7 @@ TEST(PoolTest, AResultArrivesWhileTheWorkerRunsItsNextTask) {
   // A task's result does not wait for the tasks sent after it to the same worker: on a pool of
   // one, imap yields the first result while the second task is held.
   PoolHarness h(1);
+  EXPECT_EQ(h.pool.map(pool_hold_zero, std::vector<int>{5, 6}, 1), (std::vector<int>{5, 6}));  // warm
   auto results = h.pool.imap(pool_hold_zero, std::vector<int>{1, 0}, 1);
   std::optional<int> first;
   EXPECT_NO_THROW(first = results.next(long_wait()));
@@ -876,6 +877,47 @@ TEST(PoolWorkerLifetimeTest, InitializerRunsInEveryReplacement) {
   EXPECT_LE(runs.value(), 4);
 }
 
+// A task kills its worker (by `how`) while the pool's other worker runs a held task: the dying
+// task fails with mp::ProcessError naming the worker's pid and `number` (its exit code or
+// signal; unchecked when nullopt), the other worker's task completes, later work completes, and
+// the pool has two workers again, neither of them the dead one.
+void pool_expect_death_handled(PoolHarness& h, PoolDeath how, std::optional<int> number) {
+  {
+    mp::AsyncResult<int> m1 = h.pool.apply_async(pool_meet, 0), m2 = h.pool.apply_async(pool_meet, 1);
+    ASSERT_NE(m1.get(long_wait()), m2.get(long_wait()));  // both workers are up and idle
+  }
+  mp::AsyncResult<int> running = h.pool.apply_async(pool_held, 7);
+  ASSERT_TRUE(h.wait_started(1));
+  mp::AsyncResult<int> dies = h.pool.apply_async(pool_die_task, static_cast<int>(how));  // the idle one
+
+  const std::string what = pool_what_of_throw<mp::ProcessError>([&] { dies.get(long_wait()); });
+  EXPECT_TRUE(dies.ready());
+  EXPECT_FALSE(dies.successful());
+  const int pid = h.dead_pid();
+  ASSERT_GT(pid, 0);
+  EXPECT_NE(what.find("pid " + std::to_string(pid)), std::string::npos) << what;
+  if (number) {
+    EXPECT_NE(what.find(std::to_string(*number)), std::string::npos) << what;
+  }
+  EXPECT_TRUE(concur_test::eventually([&] { return pool_process_ended(pid); }));
+
+  EXPECT_FALSE(running.ready());  // the other worker's task goes on
+  h.gate.set();
+  EXPECT_TRUE(pool_gives(running, 7));
+  std::vector<mp::AsyncResult<int>> after;
+  for (int i = 0; i < 10; ++i) after.push_back(h.pool.apply_async(pool_sqr, i));
+  for (int i = 0; i < 10; ++i) EXPECT_TRUE(pool_gives(after[i], i * i)) << "task " << i;
+
+  // Replaced: two concurrent workers again, neither of them the dead one.
+  mp::AsyncResult<int> m1 = h.pool.apply_async(pool_meet, 0), m2 = h.pool.apply_async(pool_meet, 1);
+  const int p1 = m1.get(long_wait()), p2 = m2.get(long_wait());
+  EXPECT_NE(p1, p2);
+  EXPECT_NE(p1, pid);
+  EXPECT_NE(p2, pid);
+  const std::vector<int> live = h.pool.worker_pids();
+  EXPECT_EQ(std::set<int>(live.begin(), live.end()), (std::set<int>{p1, p2}));
+}
+
 // ================================================================================================
 // Every start method
 // ================================================================================================
@@ -958,18 +1000,7 @@ TEST_P(PoolStartMethodTest, MaxTasksPerChild) {
 
 TEST_P(PoolStartMethodTest, AKilledWorkerFailsItsTaskAndIsReplaced) {
   PoolHarness h(2, GetParam());
-  mp::AsyncResult<int> dies = h.pool.apply_async(pool_die_task, static_cast<int>(PoolDeath::sigkill));
-  std::vector<mp::AsyncResult<int>> rs;
-  for (int i = 0; i < 10; ++i) rs.push_back(h.pool.apply_async(pool_sqr, i));
-  const std::string what = pool_what_of_throw<mp::ProcessError>([&] { dies.get(long_wait()); });
-  EXPECT_NE(what.find(std::to_string(h.dead_pid())), std::string::npos) << what;
-  for (int i = 0; i < 10; ++i) EXPECT_TRUE(pool_gives(rs[i], i * i)) << "task " << i;
-  // Two workers again: two tasks meet at a barrier of two.
-  mp::AsyncResult<int> m1 = h.pool.apply_async(pool_meet, 0), m2 = h.pool.apply_async(pool_meet, 1);
-  const int p1 = m1.get(long_wait()), p2 = m2.get(long_wait());
-  EXPECT_NE(p1, p2);
-  EXPECT_NE(p1, h.dead_pid());
-  EXPECT_NE(p2, h.dead_pid());
+  pool_expect_death_handled(h, PoolDeath::sigkill, SIGKILL);
 }
 
 INSTANTIATE_TEST_SUITE_P(StartMethods, PoolStartMethodTest, ::testing::Values("fork", "spawn", "forkserver"),
@@ -987,35 +1018,12 @@ struct PoolDeathCase {
 
 class PoolWorkerDiesTest : public ::testing::TestWithParam<PoolDeathCase> {};
 
-TEST_P(PoolWorkerDiesTest, FailsExactlyTheTasksItHeldAndIsReplaced) {
+TEST_P(PoolWorkerDiesTest, FailsItsTaskWithProcessErrorAndIsReplaced) {
   const PoolDeathCase& c = GetParam();
   PoolHarness h(2);
-  std::vector<mp::AsyncResult<int>> before, after;
-  for (int i = 0; i < 5; ++i) before.push_back(h.pool.apply_async(pool_sqr, i));
-  mp::AsyncResult<int> dies = h.pool.apply_async(pool_die_task, static_cast<int>(c.how));
-  for (int i = 5; i < 15; ++i) after.push_back(h.pool.apply_async(pool_sqr, i));
-
-  const std::string what = pool_what_of_throw<mp::ProcessError>([&] { dies.get(long_wait()); });
-  EXPECT_TRUE(dies.ready());
-  EXPECT_FALSE(dies.successful());
-  const int pid = h.dead_pid();
-  ASSERT_GT(pid, 0);
-  EXPECT_NE(what.find(std::to_string(pid)), std::string::npos) << what;
   // Under a sanitizer a SIGSEGV is the sanitizer's report and exit, not the signal.
-  if (!(c.how == PoolDeath::segfault && kPoolSanitized)) {
-    EXPECT_NE(what.find(std::to_string(c.number)), std::string::npos) << what;
-  }
-
-  for (int i = 0; i < 5; ++i) EXPECT_TRUE(pool_gives(before[i], i * i)) << "task " << i << " before";
-  for (int i = 0; i < 10; ++i) EXPECT_TRUE(pool_gives(after[i], (i + 5) * (i + 5))) << "task " << i << " after";
-  EXPECT_TRUE(concur_test::eventually([&] { return pool_process_ended(pid); }));
-
-  // Replaced: two concurrent workers again, neither of them the dead one.
-  mp::AsyncResult<int> m1 = h.pool.apply_async(pool_meet, 0), m2 = h.pool.apply_async(pool_meet, 1);
-  const int p1 = m1.get(long_wait()), p2 = m2.get(long_wait());
-  EXPECT_NE(p1, p2);
-  EXPECT_NE(p1, pid);
-  EXPECT_NE(p2, pid);
+  const bool known = !(c.how == PoolDeath::segfault && kPoolSanitized);
+  pool_expect_death_handled(h, c.how, known ? std::optional<int>(c.number) : std::nullopt);
   h.pool.close();
   h.pool.join();
 }
@@ -1049,10 +1057,36 @@ TEST(PoolWorkerDiesInChunkTest, ADeathInsideAChunkFailsThatMapAndImapStopsThere)
         for (int r : pool.imap(pool_die_on_three, pool_range(8), 1)) got.push_back(r);
       },
       mp::ProcessError);
-  EXPECT_EQ(got, (std::vector<int>{0, 1, 4}));
+  // What came before the failure is in order (calls the dead worker held may have failed too).
+  const std::vector<int> want{0, 1, 4};
+  ASSERT_LE(got.size(), want.size());
+  EXPECT_TRUE(std::equal(got.begin(), got.end(), want.begin()));
   EXPECT_EQ(pool.map(pool_sqr, pool_range(8)), pool_squares(8));
   pool.close();
   pool.join();  // nothing hangs after deaths
+}
+
+TEST(PoolWorkerDeathIsolationTest, ADeathFailsOnlyTheTaskThatWasRunning) {
+  // As in CPython, where a worker takes one task at a time: the tasks a dying worker had not
+  // started, and those it had finished, do not fail with it ("all other tasks complete"). A
+  // worker that is sent several tasks at once must give back the ones it never started and the
+  // results it had not sent yet.
+  PoolHarness h(2);
+  std::vector<mp::AsyncResult<int>> before, after;
+  for (int i = 0; i < 5; ++i) before.push_back(h.pool.apply_async(pool_sqr, i));
+  mp::AsyncResult<int> dies = h.pool.apply_async(pool_die_task, static_cast<int>(PoolDeath::underscore_exit));
+  for (int i = 5; i < 15; ++i) after.push_back(h.pool.apply_async(pool_sqr, i));
+  EXPECT_THROW(dies.get(long_wait()), mp::ProcessError);
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(pool_gives(before[i], i * i)) << "task " << i << " (before)";
+  for (int i = 0; i < 10; ++i) EXPECT_TRUE(pool_gives(after[i], (i + 5) * (i + 5))) << "task " << i + 5 << " (after)";
+  // imap over a chunk per call: the results before the failing call come.
+  std::vector<int> got;
+  EXPECT_THROW(
+      {
+        for (int r : h.pool.imap(pool_die_on_three, pool_range(8), 1)) got.push_back(r);
+      },
+      mp::ProcessError);
+  EXPECT_EQ(got, (std::vector<int>{0, 1, 4}));
 }
 
 }  // namespace

@@ -374,6 +374,7 @@ TEST(ProcessPoolExecutorTest, AResultArrivesWhileTheWorkerRunsItsNextCall) {
   // one, map yields the first result while the second call is held.
   cf::ProcessPoolExecutor ex(1);
   PpeGate gate;
+  EXPECT_EQ(ex.submit(ppe_hold_one, gate.path(), 1, 4).result(long_wait()), 4);  // warm: its code is found
   auto results = ex.map(ppe_hold_one, std::vector<std::string>(2, gate.path()), std::vector<int>(2, 1),
                         std::vector<int>{0, 1}, cf::MapOptions{.timeout = long_wait()});
   auto it = results.begin();
@@ -510,9 +511,10 @@ TEST(ProcessPoolExecutorTest, MapException) {
 
 TEST(ProcessPoolExecutorTest, MapTimeout) {
   // test_map_timeout: the results that came in time, then TimeoutError.
-  cf::ProcessPoolExecutor ex(2);
+  // Three workers, so that each call has a worker of its own (none waits behind the held one).
+  cf::ProcessPoolExecutor ex(3);
   PpeGate gate;
-  EXPECT_EQ(ppe_collect(ex.map(ppe_sqr, ppe_range(4), cf::MapOptions{.chunksize = 1})), ppe_squares(4));  // warm
+  EXPECT_EQ(ppe_collect(ex.map(ppe_sqr, ppe_range(6), cf::MapOptions{.chunksize = 1})), ppe_squares(6));  // warm
   std::vector<int> results;
   EXPECT_THROW(
       {
@@ -697,26 +699,34 @@ TEST(ProcessPoolExecutorFuturesTest, WaitFirstException) {
 }
 
 TEST(ProcessPoolExecutorFuturesTest, AsCompletedYieldsEachOnceAsTheyFinish) {
+  // test_as_completed: the futures already done first, then each as it finishes.
   cf::ProcessPoolExecutor ex(2);
   PpeGate gate;
   PpeSignal started;
+  std::vector<cf::Future<int>> futs;
+  for (int i = 0; i < 5; ++i) futs.push_back(ex.submit(ppe_sqr, i));
+  auto [done, not_done] = cf::wait(futs, long_wait());
+  ASSERT_TRUE(not_done.empty());
   cf::Future<int> held = ex.submit(ppe_held, gate.path(), started.path(), 100);
   ASSERT_TRUE(started.wait_started(1));
-  std::vector<cf::Future<int>> futs{held};
-  for (int i = 0; i < 5; ++i) futs.push_back(ex.submit(ppe_sqr, i));
+  futs.insert(futs.begin() + 2, held);
+  futs.push_back(futs[0]);  // a future named twice is yielded once
   std::vector<int> order;
-  bool opened = false;
   for (cf::Future<int> f : cf::as_completed(futs, long_wait())) {
     order.push_back(f.result(0s));
-    if (order.size() == 5 && !opened) {
-      opened = true;
-      gate.open();
-    }
+    if (order.size() == 5) gate.open();
   }
   ASSERT_EQ(order.size(), 6u);
   EXPECT_EQ(order.back(), 100);  // the held call finishes last
   std::multiset<int> all(order.begin(), order.end());
   EXPECT_EQ(all, (std::multiset<int>{0, 1, 4, 9, 16, 100}));
+  cf::Future<int> late = ex.submit(ppe_held, gate.path(), started.path(), 5);  // the gate is open
+  std::vector<int> timed;
+  EXPECT_NO_THROW({
+    for (cf::Future<int> f : cf::as_completed(std::vector<cf::Future<int>>{late}, long_wait()))
+      timed.push_back(f.result(0s));
+  });
+  EXPECT_EQ(timed, std::vector<int>{5});
 }
 
 TEST(ProcessPoolExecutorFuturesTest, DoneCallbacksRunInTheParent) {
