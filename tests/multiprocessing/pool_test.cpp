@@ -256,6 +256,16 @@ template <class R>
   }
 }
 
+// The what() of the E that r.get() throws. The caller holds `r` (its future) while the
+// exception is read: the pool's thread drops its own reference to the future at any moment after
+// completing it, and if that were the last one it would destroy the exception under the reader
+// (a real order, through the C++ runtime's exception reference count, that ThreadSanitizer
+// cannot see, as libstdc++ is not instrumented).
+template <class E, class R>
+std::string pool_what_of_get(const mp::AsyncResult<R>& r) {
+  return pool_what_of_throw<E>([&] { r.get(long_wait()); });
+}
+
 std::vector<int> pool_range(int n) {
   std::vector<int> v(n);
   for (int i = 0; i < n; ++i) v[i] = i;
@@ -521,15 +531,19 @@ TEST(PoolTest, ApplyAsyncFromManyThreadsAtOnce) {
 // --- exceptions ---------------------------------------------------------------------------------
 
 TEST(PoolTest, ExceptionsArriveAsTheirOwnType) {
-  // test_traceback, test_wrapped_exception: the same type, the same message.
+  // test_traceback, test_wrapped_exception: the same type, the same message. Each result is
+  // held while its exception is read (pool_what_of_get).
   mp::Pool pool(1);
-  EXPECT_EQ(pool_what_of_throw<std::runtime_error>([&] { pool.apply(pool_throw, 0); }), "123");
-  EXPECT_EQ(pool_what_of_throw<std::out_of_range>([&] { pool.apply(pool_throw, 1); }), "key");
-  EXPECT_EQ(pool_what_of_throw<concur::ValueError>([&] { pool.apply(pool_throw, 2); }), "bad value");
-  EXPECT_EQ(pool_what_of_throw<concur::TimeoutError>([&] { pool.apply_async(pool_throw, 3).get(long_wait()); }),
-            "too late");
+  EXPECT_THROW(pool.apply(pool_throw, 0), std::runtime_error);
+  const mp::AsyncResult<int> r0 = pool.apply_async(pool_throw, 0), r1 = pool.apply_async(pool_throw, 1),
+                             r2 = pool.apply_async(pool_throw, 2), r3 = pool.apply_async(pool_throw, 3),
+                             r4 = pool.apply_async(pool_throw, 4);
+  EXPECT_EQ(pool_what_of_get<std::runtime_error>(r0), "123");
+  EXPECT_EQ(pool_what_of_get<std::out_of_range>(r1), "key");
+  EXPECT_EQ(pool_what_of_get<concur::ValueError>(r2), "bad value");
+  EXPECT_EQ(pool_what_of_get<concur::TimeoutError>(r3), "too late");
   try {
-    pool.apply(pool_throw, 4);
+    r4.get(long_wait());
     ADD_FAILURE() << "no exception";
   } catch (const mp::RemoteError& e) {
     EXPECT_NE(e.type_name().find("PoolCustomError"), std::string::npos) << e.type_name();
@@ -540,10 +554,12 @@ TEST(PoolTest, ExceptionsArriveAsTheirOwnType) {
 
 TEST(PoolTest, CallbacksRunInTheParent) {
   // test_map_async_callbacks, _TestPoolWorkerErrors.test_async_error_callback
-  mp::Pool pool(2);
+  // What the callbacks touch outlives the pool, whose destructor ends its thread: a callback may
+  // still be inside set() when the test has seen the event set.
   th::Event done_ok, done_err;
   int value = 0, ok_pid = 0, err_pid = 0;
   std::exception_ptr error;
+  mp::Pool pool(2);
   mp::AsyncResult<int> ok = pool.apply_async(
       mp::Callbacks<int>{.callback = [&](int v) {
                            value = v;
@@ -573,10 +589,10 @@ TEST(PoolTest, CallbacksRunInTheParent) {
 
 TEST(PoolTest, MapAsyncCallbacks) {
   // test_map_async_callbacks
-  mp::Pool pool(2);
   th::Event called;
   std::vector<int> got;
   std::exception_ptr error;
+  mp::Pool pool(2);  // after what its callbacks touch (CallbacksRunInTheParent)
   mp::AsyncResult<std::vector<int>> ok = pool.map_async(
       pool_sqr, pool_range(5), 2,
       mp::Callbacks<std::vector<int>>{.callback =
@@ -615,10 +631,12 @@ TEST(PoolTest, WhatCannotBeATaskIsRefusedWithValueError) {
 
 TEST(PoolTest, AResultThatCannotBeSerializedFailsThatTaskOnly) {
   // _TestPoolWorkerErrors.test_unpickleable_result: the task fails, the worker and pool go on.
+  th::Event called;  // outlives the pool (CallbacksRunInTheParent)
+  std::exception_ptr seen;
   mp::Pool pool(2);
   for (int i = 0; i < 5; ++i) {
-    th::Event called;
-    std::exception_ptr seen;
+    called.clear();
+    seen = nullptr;
     mp::AsyncResult<PoolPoison> r = pool.apply_async(
         mp::Callbacks<PoolPoison>{.callback = [&](PoolPoison) { called.set(); },
                                   .error_callback =
@@ -803,7 +821,7 @@ TEST(PoolInitializerTest, AFailingInitializerBreaksThePool) {
   bool refused_at_submit = false;
   try {
     mp::AsyncResult<int> r = pool.apply_async(pool_sqr, 2);
-    const std::string what = pool_what_of_throw<mp::ProcessError>([&] { r.get(long_wait()); });
+    const std::string what = pool_what_of_get<mp::ProcessError>(r);
     EXPECT_NE(what.find("error in initializer"), std::string::npos) << what;
   } catch (const mp::ProcessError&) {
     refused_at_submit = true;  // already broken
@@ -890,7 +908,7 @@ void pool_expect_death_handled(PoolHarness& h, PoolDeath how, std::optional<int>
   ASSERT_TRUE(h.wait_started(1));
   mp::AsyncResult<int> dies = h.pool.apply_async(pool_die_task, static_cast<int>(how));  // the idle one
 
-  const std::string what = pool_what_of_throw<mp::ProcessError>([&] { dies.get(long_wait()); });
+  const std::string what = pool_what_of_get<mp::ProcessError>(dies);
   EXPECT_TRUE(dies.ready());
   EXPECT_FALSE(dies.successful());
   const int pid = h.dead_pid();
