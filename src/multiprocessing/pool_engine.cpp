@@ -62,10 +62,11 @@ constexpr std::uint8_t kInitializerFailed = 2;
 // not hold back the short ones before it; shorter jobs' results travel together.
 constexpr long kResultFlushMicros = 200;
 // How many jobs a worker may hold: about kHeldMicros of work by its recent pace, within
-// [kMinHeld, kMaxHeld]. Few for long jobs (a death takes few down, and the others stay free to
-// balance the load); many for tiny ones (the round trip is shared by a batch).
+// [1, kMaxHeld]. One for long jobs (a death takes one down, and a job never waits behind a long
+// one while another worker is free); many for tiny ones (the round trip is shared by a batch).
+// A new worker's pace is taken to be kHeldMicros: one job at a time until its results say more.
 constexpr double kHeldMicros = 2000;
-constexpr std::size_t kMinHeld = 2;
+constexpr std::size_t kMinHeld = 1;
 constexpr std::size_t kMaxHeld = 64;
 // After terminate() sends SIGTERM, a worker gets this long before SIGKILL.
 constexpr auto kTerminateGrace = std::chrono::seconds(2);
@@ -399,7 +400,7 @@ struct Worker {
   int sent = 0;     // jobs sent, for maxtasksperchild
   bool retiring = false;  // took its last job: its sending side is shut once written
   bool shut = false;      // its sending side is shut down
-  double pace = 1000;     // microseconds per job, recent average
+  double pace = kHeldMicros;  // microseconds per job, recent average
 
   std::size_t capacity() const noexcept {
     const double n = kHeldMicros / (pace + 1);
