@@ -321,6 +321,12 @@ TEST(PoolTest, ApplyAsyncAndItsResult) {
   w.wait();
   EXPECT_TRUE(w.ready());
   EXPECT_EQ(w.get(0s), 12);
+  const mp::AsyncResult<int> copy = w;  // a copyable handle on the same result
+  EXPECT_TRUE(copy.ready());
+  EXPECT_EQ(copy.get(0s), 12);
+  mp::AsyncResult<void> v = pool.apply_async(pool_noop);
+  v.get(long_wait());
+  EXPECT_TRUE(v.successful());
 }
 
 TEST(PoolTest, AsyncResultBeforeItIsReady) {
@@ -384,6 +390,9 @@ TEST(PoolTest, Map) {
   EXPECT_EQ(pool.map(pool_sqr, pool_range(7), 100), pool_squares(7));
   EXPECT_EQ(pool.map([](int x) { return -x; }, std::vector<int>{1, 2}), (std::vector<int>{-1, -2}));
   EXPECT_EQ(pool.map([](std::string s) { return s; }, std::vector<std::string>{}, 1).size(), 0u);
+  // A void function's results are std::monostate values (Python's None).
+  const std::vector<std::monostate> nothing = pool.map([](int) {}, pool_range(5), 2);
+  EXPECT_EQ(nothing.size(), 5u);
 }
 
 TEST(PoolTest, MapAsync) {
@@ -585,6 +594,29 @@ TEST(PoolTest, CallbacksRunInTheParent) {
   EXPECT_EQ(ok_pid, mp::getpid());
   EXPECT_EQ(err_pid, mp::getpid());
   EXPECT_THROW(std::rethrow_exception(error), std::out_of_range);
+}
+
+TEST(PoolTest, JoinFromACallback) {
+  // A callback runs in the pool's own thread: join() there cannot wait for that thread.
+  // (mp::Callbacks<void> for a void task would belong here too; it does not compile yet.)
+  th::Event called;
+  bool refused = false;
+  mp::Pool pool(1);
+  mp::AsyncResult<int> r = pool.apply_async(mp::Callbacks<int>{.callback =
+                                                                   [&](int) {
+                                                                     pool.close();
+                                                                     try {
+                                                                       pool.join();
+                                                                     } catch (const concur::RuntimeError&) {
+                                                                       refused = true;
+                                                                     }
+                                                                     called.set();
+                                                                   }},
+                                            pool_sqr, 2);
+  ASSERT_TRUE(called.wait(long_wait()));
+  EXPECT_TRUE(refused);
+  EXPECT_EQ(r.get(long_wait()), 4);
+  pool.join();
 }
 
 TEST(PoolTest, MapAsyncCallbacks) {
@@ -963,8 +995,13 @@ TEST_P(PoolStartMethodTest, EveryCallForm) {
   std::sort(unordered.begin(), unordered.end());
   EXPECT_EQ(unordered, pool_squares(12));
   EXPECT_EQ(pool.starmap(pool_mul, std::vector<std::tuple<int, int>>{{2, 3}, {4, 5}}), (std::vector<int>{6, 20}));
-  EXPECT_EQ(pool.starmap_async(pool_mul, std::vector<std::tuple<int, int>>{{7, 1}}).get(long_wait()),
-            std::vector<int>{7});
+  EXPECT_EQ(pool.starmap_async(pool_mul, std::vector<std::tuple<int, int>>{{7, 1}, {2, 2}, {3, 3}}, 2).get(long_wait()),
+            (std::vector<int>{7, 4, 9}));
+  EXPECT_EQ(pool.map_async(pool_sqr, pool_range(9), 4).get(long_wait()), pool_squares(9));
+  std::vector<int> unordered_chunks;
+  for (int r : pool.imap_unordered(pool_sqr, pool_range(9), 4)) unordered_chunks.push_back(r);
+  std::sort(unordered_chunks.begin(), unordered_chunks.end());
+  EXPECT_EQ(unordered_chunks, pool_squares(9));
   EXPECT_EQ(pool.apply(pool_lengths, std::vector<std::string>{"ab"}).at("ab"), std::vector<int>{2});
   pool.close();
   pool.join();

@@ -286,9 +286,10 @@ std::vector<int> ppe_squares(int n) {
   return v;
 }
 template <class R>
-std::vector<R> ppe_collect(cf::MapRange<R>&& range) {
-  std::vector<R> out;
-  for (R r : range) out.push_back(std::move(r));
+auto ppe_collect(cf::MapRange<R>&& range) {
+  using V = typename cf::MapRange<R>::value_type;  // std::monostate for a void function
+  std::vector<V> out;
+  for (V r : range) out.push_back(std::move(r));
   return out;
 }
 
@@ -315,6 +316,12 @@ TEST(ProcessPoolExecutorTest, Submit) {
             (std::vector<std::string>{"a", "bc", "d"}));
   const int pid = ex.submit(ppe_pid).result(long_wait());
   EXPECT_NE(pid, mp::getpid());
+  EXPECT_EQ(ex.max_workers(), 2);
+  const std::vector<int> pids = ex.worker_pids();
+  EXPECT_LE(pids.size(), 2u);
+  EXPECT_NE(std::find(pids.begin(), pids.end(), pid), pids.end());
+  // A void function's map results are std::monostate values (Python's None).
+  EXPECT_EQ(ppe_collect(ex.map([](int) {}, ppe_range(3))).size(), 3u);
 }
 
 TEST(ProcessPoolExecutorTest, DefaultWorkersAndOptions) {
@@ -773,6 +780,37 @@ TEST(ProcessPoolExecutorFuturesTest, DoneCallbacksRunInTheParent) {
   bool now = false;
   ok.add_done_callback([&](cf::Future<int>) { now = true; });
   EXPECT_TRUE(now);
+}
+
+TEST(ProcessPoolExecutorFuturesTest, ShutdownFromACallback) {
+  // A callback runs in the executor's thread: shutdown(wait = true) there is RuntimeError;
+  // shutdown(wait = false) is fine.
+  th::Event called;
+  bool refused = false, no_wait_ok = false;
+  cf::ProcessPoolExecutor ex(1);
+  PpeGate gate;
+  PpeSignal started;
+  cf::Future<int> f = ex.submit(ppe_held, gate.path(), started.path(), 3);
+  ASSERT_TRUE(started.wait_started(1));  // not done: the callback will run in the executor's thread
+  f.add_done_callback([&](cf::Future<int>) {
+    try {
+      ex.shutdown();
+    } catch (const concur::RuntimeError&) {
+      refused = true;
+    }
+    try {
+      ex.shutdown(false);
+      no_wait_ok = true;
+    } catch (...) {
+    }
+    called.set();
+  });
+  gate.open();
+  ASSERT_TRUE(called.wait(long_wait()));
+  EXPECT_EQ(f.result(0s), 3);
+  EXPECT_TRUE(refused);
+  EXPECT_TRUE(no_wait_ok);
+  EXPECT_THROW(ex.submit(ppe_sqr, 1), concur::RuntimeError);
 }
 
 // ================================================================================================
