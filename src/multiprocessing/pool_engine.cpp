@@ -9,8 +9,9 @@
 //   worker -> parent, one frame per batch of results; each result:
 //     u64 id | u8 status | u32 microseconds the job took | u32 size | payload
 //   status: 0 the result's bytes; 1 the exception's; 2 the initializer failed (id 0).
-// A worker runs its jobs in the order sent, so its results come back in that order; the parent
-// keeps the jobs a worker holds in a FIFO and knows exactly which ones a dead worker took down.
+// A worker runs its jobs in the order sent and sends each result before it starts the next job,
+// so its results come back in that order and, when it dies, the first job it had not answered
+// is the one it was running: mp::Pool fails that one and gives the rest to other workers.
 // The parent's socket end is non-blocking: its one thread never waits on a worker that does not
 // read. A worker's end blocks, with the owner's pidfd polled beside it, so a worker whose parent
 // died exits even when siblings forked later keep the parent's end of its socket open.
@@ -58,9 +59,6 @@ constexpr std::uint32_t kMaxFrame = 1u << 30;
 constexpr std::uint8_t kResultValue = 0;
 constexpr std::uint8_t kResultError = 1;
 constexpr std::uint8_t kInitializerFailed = 2;
-// A worker sends the results it has when a job took longer than this, so that a long job does
-// not hold back the short ones before it; shorter jobs' results travel together.
-constexpr long kResultFlushMicros = 200;
 // How many jobs a worker may hold: about kHeldMicros of work by its recent pace, within
 // [1, kMaxHeld]. One for long jobs (a death takes one down, and a job never waits behind a long
 // one while another worker is free); many for tiny ones (the round trip is shared by a batch).
@@ -68,6 +66,7 @@ constexpr long kResultFlushMicros = 200;
 constexpr double kHeldMicros = 2000;
 constexpr std::size_t kMinHeld = 1;
 constexpr std::size_t kMaxHeld = 64;
+constexpr double kStuckMicros = 1000;
 // After terminate() sends SIGTERM, a worker gets this long before SIGKILL.
 constexpr auto kTerminateGrace = std::chrono::seconds(2);
 
@@ -272,7 +271,6 @@ void serve_pool(Connection& conn, int owner_pid) {
     body.resize(size);
     if (!read_exact(fd, body.data(), size, owner_fd)) break;
     BodyReader in(body.view());
-    long last_flush = micros_now();
     while (!in.done()) {
       const auto id = in.get<std::uint64_t>();
       const std::string entry_object = in.str();
@@ -313,12 +311,11 @@ void serve_pool(Connection& conn, int owner_pid) {
       const long end = micros_now();
       output.add(id, status, end - start, payload);
       payload.trim(1 << 20);
-      if (end - last_flush >= kResultFlushMicros) {
-        if (!output.flush()) return;
-        last_flush = end;
-      }
+      // Each result leaves before the next job starts: it never waits behind a long job, and
+      // when a worker dies, the jobs it held but had not answered are exactly the one it was
+      // running and those it had not started (which the parent can give to another worker).
+      if (!output.flush()) return;
     }
-    if (!output.flush()) break;
     body.trim(1 << 20);
   }
   g_worker_output = nullptr;
@@ -383,6 +380,7 @@ namespace {
 
 struct HeldJob {
   std::uint64_t id;
+  long sent_at;  // micros_now() when dispatched
   PoolJob job;
 };
 
@@ -495,22 +493,30 @@ void WorkerPool::Shared::shut_sending(Worker& w) {
 
 void WorkerPool::Shared::dispatch() {
   const int maxtasks = settings.maxtasksperchild;
+  const long now = micros_now();
   while (!ready.empty()) {
     Worker* best = nullptr;
     for (auto& w : workers) {
       if (w->retiring || w->shut || w->held.size() >= w->capacity()) continue;
+      // A worker whose oldest job is taking far longer than its pace is on a long job: what
+      // would queue behind it waits here for a worker that is free.
+      if (!w->held.empty() && now - w->held.front().sent_at > std::max(4 * w->pace, kStuckMicros))
+        continue;
       if (best == nullptr || w->held.size() < best->held.size()) best = w.get();
     }
     if (best == nullptr) return;
     PoolJob job = std::move(ready.front());
     ready.pop_front();
-    bool run = false;
-    try {
-      run = job.state->set_running_or_notify_cancel();
-    } catch (...) {
-      run = false;  // completed by hand meanwhile
+    if (!job.sent) {  // a job given back by a dead worker is running already
+      bool run = false;
+      try {
+        run = job.state->set_running_or_notify_cancel();
+      } catch (...) {
+        run = false;  // completed by hand meanwhile
+      }
+      if (!run) continue;
+      job.sent = true;
     }
-    if (!run) continue;
     Worker& w = *best;
     const std::uint64_t id = next_id++;
     try {
@@ -541,8 +547,7 @@ void WorkerPool::Shared::dispatch() {
       job.state->try_set_exception(std::current_exception());
       continue;
     }
-    job.payload = ByteBuffer();
-    w.held.push_back(HeldJob{id, std::move(job)});
+    w.held.push_back(HeldJob{id, now, std::move(job)});
     if (w.out.size() - w.frame_at > (1u << 20)) {  // keep frames moderate
       finish_frame(w.out, w.frame_at);
       w.frame_at = SIZE_MAX;
@@ -682,8 +687,17 @@ void WorkerPool::Shared::worker_ended(std::size_t index) {
       break_pool(error);
       return;  // break_pool ended every worker
     }
-    for (HeldJob& h : w.held) h.job.state->try_set_exception(error);
-    w.held.clear();
+    // The first job it had not answered is the one it was running (see the wire above); it
+    // had not started the others, which go back to the front of the queue, in order.
+    if (!w.held.empty()) {
+      w.held.front().job.state->try_set_exception(error);
+      w.held.pop_front();
+    }
+    while (!w.held.empty()) {
+      PoolJob job = std::move(w.held.back().job);
+      w.held.pop_back();
+      ready.push_front(std::move(job));
+    }
   }
   try {
     w.process->close();

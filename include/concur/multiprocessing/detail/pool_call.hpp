@@ -146,6 +146,7 @@ struct PoolJob {
   ByteBuffer payload;
   futures::detail::StateRef state;  // the future the outcome completes
   void (*complete)(futures::detail::StateBase& state, std::span<const std::byte> payload) = nullptr;
+  bool sent = false;  // the future is RUNNING: sent to a worker (kept to resend it elsewhere)
 };
 
 // Compile-time checks shared by both pools: a task is a plain function or a capture-less lambda
