@@ -6,7 +6,11 @@
 // (test_async_error_callback, test_unpickleable_result), _TestPoolWorkerLifetime
 // (test_pool_worker_lifetime, test_pool_worker_lifetime_early_close) and _TestInitializers; plus
 // what concur adds: a worker that dies in a task (SIGKILL, abort, _Exit, exit, SIGSEGV) fails
-// exactly the tasks it held with mp::ProcessError naming its pid and exit code, and is replaced.
+// exactly the task it was running with mp::ProcessError naming its pid and exit code, and is
+// replaced, every other task completing (those it had been sent but not started, and those whose
+// results it had not sent yet, included); terminate() fails what is not done; a failing
+// initializer breaks the pool; a result never waits behind the worker's next task, nor a queued
+// task behind a running one while a worker is free; join() from a callback is refused.
 //
 // Tasks are plain functions or capture-less lambdas of this file, with serializable arguments
 // and results, under every start method. Tasks never start threads (a child forked from a
@@ -928,10 +932,10 @@ TEST(PoolWorkerLifetimeTest, InitializerRunsInEveryReplacement) {
 }
 
 // A task kills its worker (by `how`) while the pool's other worker runs a held task: the dying
-// task fails with mp::ProcessError naming the worker's pid and `number` (its exit code or
-// signal; unchecked when nullopt), the other worker's task completes, later work completes, and
-// the pool has two workers again, neither of them the dead one.
-void pool_expect_death_handled(PoolHarness& h, PoolDeath how, std::optional<int> number) {
+// task fails with mp::ProcessError naming the worker's pid and its `exitcode` (as
+// Process::exitcode(); unchecked when nullopt), the other worker's task completes, later work
+// completes, and the pool has two workers again, neither of them the dead one.
+void pool_expect_death_handled(PoolHarness& h, PoolDeath how, std::optional<int> exitcode) {
   {
     mp::AsyncResult<int> m1 = h.pool.apply_async(pool_meet, 0), m2 = h.pool.apply_async(pool_meet, 1);
     ASSERT_NE(m1.get(long_wait()), m2.get(long_wait()));  // both workers are up and idle
@@ -946,8 +950,8 @@ void pool_expect_death_handled(PoolHarness& h, PoolDeath how, std::optional<int>
   const int pid = h.dead_pid();
   ASSERT_GT(pid, 0);
   EXPECT_NE(what.find("pid " + std::to_string(pid)), std::string::npos) << what;
-  if (number) {
-    EXPECT_NE(what.find(std::to_string(*number)), std::string::npos) << what;
+  if (exitcode) {
+    EXPECT_NE(what.find("exit code " + std::to_string(*exitcode)), std::string::npos) << what;
   }
   EXPECT_TRUE(concur_test::eventually([&] { return pool_process_ended(pid); }));
 
@@ -1055,7 +1059,7 @@ TEST_P(PoolStartMethodTest, MaxTasksPerChild) {
 
 TEST_P(PoolStartMethodTest, AKilledWorkerFailsItsTaskAndIsReplaced) {
   PoolHarness h(2, GetParam());
-  pool_expect_death_handled(h, PoolDeath::sigkill, SIGKILL);
+  pool_expect_death_handled(h, PoolDeath::sigkill, -SIGKILL);
 }
 
 INSTANTIATE_TEST_SUITE_P(StartMethods, PoolStartMethodTest, ::testing::Values("fork", "spawn", "forkserver"),
@@ -1068,7 +1072,7 @@ INSTANTIATE_TEST_SUITE_P(StartMethods, PoolStartMethodTest, ::testing::Values("f
 struct PoolDeathCase {
   const char* name;
   PoolDeath how;
-  int number;  // the exit code, or the signal
+  int exitcode;  // as Process::exitcode(): the code given to exit, or -signal
 };
 
 class PoolWorkerDiesTest : public ::testing::TestWithParam<PoolDeathCase> {};
@@ -1078,7 +1082,7 @@ TEST_P(PoolWorkerDiesTest, FailsItsTaskWithProcessErrorAndIsReplaced) {
   PoolHarness h(2);
   // Under a sanitizer a SIGSEGV is the sanitizer's report and exit, not the signal.
   const bool known = !(c.how == PoolDeath::segfault && kPoolSanitized);
-  pool_expect_death_handled(h, c.how, known ? std::optional<int>(c.number) : std::nullopt);
+  pool_expect_death_handled(h, c.how, known ? std::optional<int>(c.exitcode) : std::nullopt);
   h.pool.close();
   h.pool.join();
 }
@@ -1096,11 +1100,11 @@ TEST_P(PoolWorkerDiesTest, FailsTheMapHoldingItsChunk) {
 
 INSTANTIATE_TEST_SUITE_P(
     Deaths, PoolWorkerDiesTest,
-    ::testing::Values(PoolDeathCase{"sigkill", PoolDeath::sigkill, SIGKILL},
-                      PoolDeathCase{"abort", PoolDeath::abort, SIGABRT},
+    ::testing::Values(PoolDeathCase{"sigkill", PoolDeath::sigkill, -SIGKILL},
+                      PoolDeathCase{"abort", PoolDeath::abort, -SIGABRT},
                       PoolDeathCase{"underscore_exit", PoolDeath::underscore_exit, 3},
                       PoolDeathCase{"std_exit", PoolDeath::std_exit, 3},
-                      PoolDeathCase{"segfault", PoolDeath::segfault, SIGSEGV}),
+                      PoolDeathCase{"segfault", PoolDeath::segfault, -SIGSEGV}),
     [](const ::testing::TestParamInfo<PoolDeathCase>& i) { return std::string(i.param.name); });
 
 TEST(PoolWorkerDiesInChunkTest, ADeathInsideAChunkFailsThatMapAndImapStopsThere) {
