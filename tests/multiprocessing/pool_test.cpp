@@ -541,6 +541,53 @@ TEST(PoolTest, ApplyAsyncFromManyThreadsAtOnce) {
     for (int i = 0; i < kEach; ++i) EXPECT_EQ(results[t][i].get(long_wait()), (t * kEach + i) * (t * kEach + i));
 }
 
+// The ints 0..total-1, whose reading throws at `when` (CPython's exception_throwing_generator).
+class PoolThrowingInput {
+ public:
+  PoolThrowingInput(int total, int when) : total_(total), when_(when) {}
+  class iterator {
+   public:
+    using value_type = int;
+    using difference_type = std::ptrdiff_t;
+    iterator() = default;
+    iterator(int i, int when) : i_(i), when_(when) {}
+    int operator*() const {
+      if (i_ == when_) throw std::invalid_argument("Somebody said when");
+      return i_;
+    }
+    iterator& operator++() {
+      ++i_;
+      return *this;
+    }
+    iterator operator++(int) {
+      iterator old = *this;
+      ++i_;
+      return old;
+    }
+    bool operator==(const iterator& o) const { return i_ == o.i_; }
+
+   private:
+    int i_ = 0, when_ = -1;
+  };
+  iterator begin() const { return iterator(0, when_); }
+  iterator end() const { return iterator(total_, when_); }
+
+ private:
+  int total_, when_;
+};
+
+TEST(PoolTest, AnInputThatThrowsFailsTheCall) {
+  // test_map_handle_iterable_exception, test_imap_handle_iterable_exception: the inputs are read
+  // at the call, which throws what reading them threw; the pool goes on.
+  mp::Pool pool(2);
+  EXPECT_THROW(pool.map(pool_sqr, PoolThrowingInput(1, 0), 1), std::invalid_argument);
+  EXPECT_THROW(pool.map(pool_sqr, PoolThrowingInput(10, 3), 1), std::invalid_argument);
+  EXPECT_THROW(pool.map_async(pool_sqr, PoolThrowingInput(10, 3)), std::invalid_argument);
+  EXPECT_THROW(pool.imap(pool_sqr, PoolThrowingInput(20, 7), 2), std::invalid_argument);
+  EXPECT_THROW(pool.imap_unordered(pool_sqr, PoolThrowingInput(20, 7), 2), std::invalid_argument);
+  EXPECT_EQ(pool.map(pool_sqr, PoolThrowingInput(6, -1)), pool_squares(6));
+}
+
 // --- exceptions ---------------------------------------------------------------------------------
 
 TEST(PoolTest, ExceptionsArriveAsTheirOwnType) {

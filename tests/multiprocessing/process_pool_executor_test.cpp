@@ -517,6 +517,7 @@ TEST(ProcessPoolExecutorTest, Map) {
   EXPECT_EQ(ppe_collect(ex.map(ppe_sqr, ppe_range(40), cf::MapOptions{.chunksize = 40})), ppe_squares(40));
   EXPECT_EQ(ppe_collect(ex.map(ppe_to_string, std::vector<int>{1, 22})), (std::vector<std::string>{"1", "22"}));
   EXPECT_EQ(ppe_collect(ex.map(ppe_sqr, std::vector<int>{})), std::vector<int>{});
+  EXPECT_EQ(ppe_collect(ex.map(ppe_sqr, ppe_range(5), long_wait())), ppe_squares(5));  // a timeout
   EXPECT_EQ(ppe_collect(ex.map([](int x) { return -x; }, std::vector<int>{1, 2}, cf::MapOptions{.chunksize = 2})),
             (std::vector<int>{-1, -2}));
 }
