@@ -254,12 +254,13 @@ class PoolInitializer {
                   "mp::PoolOptions::initializer: a pool's initializer runs in each worker, so it "
                   "must be a plain function or a capture-less lambda");
     using Params = typename detail::ParametersOf<Fn>::type;
+    if constexpr (std::is_pointer_v<Fn>) {
+      const Fn function = fn;
+      if (function == nullptr) return;  // a null function: no initializer
+      location_ = detail::pool_code_location(reinterpret_cast<void (*)()>(function));
+    }
     params_ = &typeid(Params);
     start_ = &detail::PoolStarter<Fn, Params>::start;
-    if constexpr (std::is_pointer_v<Fn>) {
-      if (fn == nullptr) return;  // a null function: no initializer
-      location_ = detail::pool_code_location(reinterpret_cast<void (*)()>(fn));
-    }
   }
   explicit operator bool() const noexcept { return start_ != nullptr; }
 
