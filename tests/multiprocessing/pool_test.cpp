@@ -709,6 +709,8 @@ TEST(PoolTest, WhatCannotBeATaskIsRefusedWithValueError) {
   EXPECT_THROW(pool.apply(std::function<int(int)>(pool_sqr), 1), concur::ValueError);
   EXPECT_THROW(pool.map([captured](int x) { return x + captured; }, pool_range(3)), concur::ValueError);
   EXPECT_THROW(pool.apply([](mp::Event e) { return e.is_set(); }, mp::Event()), concur::ValueError);
+  int (*null_fn)(int) = nullptr;
+  EXPECT_THROW(pool.apply_async(null_fn, 1), concur::ValueError);
   EXPECT_EQ(pool.apply(pool_sqr, 3), 9);
 }
 
@@ -878,6 +880,12 @@ TEST(PoolInitializerTest, RunsOnceInEachWorkerEvenWithoutTasks) {
   pool.join();
   std::lock_guard g(runs);
   EXPECT_EQ(runs.value(), 3);
+}
+
+TEST(PoolInitializerTest, ANullInitializerIsNone) {
+  void (*none)(int) = nullptr;
+  mp::Pool pool(mp::PoolOptions{.processes = 1, .initializer = none});
+  EXPECT_EQ(pool.apply(pool_read_init_value), 0);
 }
 
 TEST(PoolInitializerTest, SetsStateTheTasksSee) {

@@ -477,6 +477,29 @@ TEST(ProcessPoolExecutorTest, WhatCannotCrossIsRefusedWithValueError) {
   EXPECT_EQ(ex.submit(ppe_poison_value, PpePoison{4}).result(long_wait()), 4);
 }
 
+TEST(ProcessPoolExecutorTest, ANullFunctionPointerFailsThatCallOnly) {
+  // As mp::Pool refuses it (ValueError), or as Python's submit(None) fails that call alone: a
+  // null function pointer does not reach a worker, whose death would break the executor.
+  cf::ProcessPoolExecutor ex(1);
+  int (*null_fn)(int) = nullptr;
+  std::exception_ptr error;
+  try {
+    cf::Future<int> f = ex.submit(null_fn, 1);
+    error = f.exception(long_wait());
+  } catch (const concur::ValueError&) {
+    error = std::current_exception();
+  }
+  EXPECT_TRUE(error != nullptr);
+  EXPECT_FALSE(ppe_holds<cf::BrokenExecutor>(error)) << concur_test::what_of(error);
+  std::exception_ptr e;  // the executor is not broken
+  try {
+    e = ex.submit(ppe_sqr, 5).exception(long_wait());
+  } catch (...) {
+    e = std::current_exception();
+  }
+  EXPECT_FALSE(e) << concur_test::what_of(e);
+}
+
 // A signature no other test uses: its codec is registered only by the submit below.
 long ppe_only_via_base(short x) { return x + 1000L; }
 
