@@ -153,7 +153,9 @@ struct CpuSnapshot {
   double busy = 0, steal = 0, ours = 0;  // CPU-seconds
 };
 
-// CPU-seconds a live child has used: utime and stime are fields 14 and 15 of /proc/PID/stat.
+// CPU-seconds a live child has used, with those of its own children that it has reaped (the
+// Python co-process's pool workers): utime, stime, cutime and cstime are fields 14 to 17 of
+// /proc/PID/stat.
 inline double proc_cpu_seconds(pid_t pid) {
   const std::string path = "/proc/" + std::to_string(pid) + "/stat";
   FILE* f = std::fopen(path.c_str(), "r");
@@ -163,9 +165,12 @@ inline double proc_cpu_seconds(pid_t pid) {
   buf[len] = 0;
   std::fclose(f);
   unsigned long long ut = 0, st = 0;
+  long long cut = 0, cst = 0;
   if (const char* p = std::strrchr(buf, ')'))  // skip "pid (comm)"
-    if (std::sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) == 2)
-      return static_cast<double>(ut + st) / static_cast<double>(sysconf(_SC_CLK_TCK));
+    if (std::sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %lld %lld", &ut,
+                    &st, &cut, &cst) == 4)
+      return static_cast<double>(ut + st + static_cast<unsigned long long>(cut + cst)) /
+             static_cast<double>(sysconf(_SC_CLK_TCK));
   return 0;
 }
 

@@ -7,37 +7,30 @@
 //
 // Differences from the seed:
 // - Instead of c.biancheng.net, the sites are served by a small HTTP server that the program
-//   starts on 127.0.0.1 (common/http_fixture.hpp; requests.get() becomes http_fixture::http_get()).
-//   Its pages have the sizes the seed reports (52053, 30718 and 34470 bytes) and answer after
-//   40, 100 and 70 ms, so the sites always finish in the same order: in the pool versions
-//   (download_one() prints when its download ends) that is /, /python, /c — the order the
-//   seed's as_completed() run shows. The port number changes from run to run.
+//   starts on 127.0.0.1 (examples/common/download_sites.hpp, which this port shares with the
+//   process version, multiprocessing_download_sites). Its pages have the sizes the seed reports
+//   and answer after 40, 100 and 70 ms, so in the pool versions (download_one() prints when its
+//   download ends) the sites finish in the order the seed's as_completed() run shows: /, /python,
+//   /c.
 // - After each version the server says how many requests it was serving at the same time:
 //   1 for the sequential version, 3 for the pool versions.
-// - The seed also mentions swapping in ProcessPoolExecutor and says it does not help I/O-bound
-//   work; that variant belongs to the multiprocessing examples.
+// - The seed also swaps in ProcessPoolExecutor and says it does not help I/O-bound work: that
+//   version is multiprocessing_download_sites.
 #include <concur/futures.hpp>
 
-#include <chrono>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
 #include <string>
 #include <vector>
 
-#include "common/http_fixture.hpp"
+#include "download_sites.hpp"
 #include "print.hpp"
 
 namespace cf = concur::futures;
-using namespace std::chrono_literals;
 
-// The seed's download_one() returns nothing (None); concur's map() needs a function that returns
-// a value, so this one returns the number of bytes it read.
-std::size_t download_one(const std::string& url) {
-  std::string content = http_fixture::http_get(url);  // resp = requests.get(url)
-  print("Read " + std::to_string(content.size()) + " from " + url);
-  return content.size();
-}
+using download_sites::download_one;
+using download_sites::timed;
 
 // 单线程: one site after another.
 void download_all_sequential(const std::vector<std::string>& sites) {
@@ -64,23 +57,9 @@ void download_all_as_completed(const std::vector<std::string>& sites) {
   for (cf::Future<std::size_t> future : cf::as_completed(to_do)) future.result();
 }
 
-double timed(void (*download_all)(const std::vector<std::string>&),
-             const std::vector<std::string>& sites) {
-  const auto start_time = std::chrono::steady_clock::now();
-  download_all(sites);
-  const auto end_time = std::chrono::steady_clock::now();
-  const double seconds = std::chrono::duration<double>(end_time - start_time).count();
-  print("Download " + std::to_string(sites.size()) + " sites in", seconds, "seconds");
-  return seconds;
-}
-
 int main() {
-  http_fixture::Server server({
-      {"/", {http_fixture::html_page("c.biancheng.net", 52053), 40ms}},
-      {"/c", {http_fixture::html_page("C语言教程", 30718), 100ms}},
-      {"/python", {http_fixture::html_page("Python教程", 34470), 70ms}},
-  });
-  const std::vector<std::string> sites = {server.url("/"), server.url("/c"), server.url("/python")};
+  download_sites::SeedSites server;  // the three sites, on 127.0.0.1
+  const std::vector<std::string>& sites = server.sites();
 
   print("--- 单线程: download_one() for each site in turn");
   const double sequential = timed(download_all_sequential, sites);

@@ -5,9 +5,9 @@
 //
 // Differences from the seed:
 // - www.python.org and www.pypy.org are two small HTTP servers started by the program on
-//   127.0.0.1 (common/http_fixture.hpp), serving the beginnings of the pages the seed shows, so
-//   the output is the seed's (each page continues a little beyond what the seed printed, so
-//   x[:1000] shows a few more bytes). urllib.request.urlopen(url).read() becomes
+//   127.0.0.1 (examples/common/http_fixture.hpp), serving the beginnings of the pages the seed
+//   shows, so the output is the seed's (each page continues a little beyond what the seed
+//   printed, so x[:1000] shows a few more bytes). urllib.request.urlopen(url).read() becomes
 //   http_fixture::http_get(url). The port numbers change from run to run.
 // - Each server takes 100 ms to answer; the program also prints how long the two fetches took
 //   together: about 100 ms, not 200, since the pool fetched both pages at the same time.
@@ -19,7 +19,7 @@
 #include <sstream>
 #include <string>
 
-#include "common/http_fixture.hpp"
+#include "http_fixture.hpp"
 #include "print.hpp"
 
 namespace cf = concur::futures;

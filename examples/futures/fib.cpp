@@ -3,11 +3,11 @@
 // [30, 30, 30, 30], 方法二 submit() then result(), 方法三 submit() then add_done_callback() —
 // and then timed: four calls one after another, against pool.map().
 //
-// The seeds use ProcessPoolExecutor here, because CPython's GIL lets only one thread run Python
-// code at a time: a thread pool would be no faster than a loop for CPU-bound work. C++ has no
-// GIL; a ThreadPoolExecutor runs the calls truly in parallel: four calls on two cores take about
-// half the time, on four cores about a quarter. The speed-up is printed, not checked (machines
-// vary), next to the number of cores, which bounds it.
+// The seeds use ProcessPoolExecutor here (that version is multiprocessing_fib), because
+// CPython's GIL lets only one thread run Python code at a time: a thread pool would be no faster
+// than a loop for CPU-bound work. C++ has no GIL; a ThreadPoolExecutor runs the calls truly in
+// parallel: four calls on two cores take about half the time, on four cores about a quarter. The
+// speed-up is printed, not checked (machines vary), next to the number of cores, which bounds it.
 // The timing uses fib(38) instead of fib(30): C++ computes fib(30) in about a millisecond (and
 // fib(35) in about 10 ms), too short to time against the cost of starting the pool's threads and
 // the noise of a shared machine; fib(38) takes about 40 ms. A warm-up comes first, then 5 rounds,
@@ -23,27 +23,11 @@
 #include <string>
 #include <vector>
 
+#include "fib.hpp"  // fib() and list(), shared with multiprocessing_fib
 #include "print.hpp"
 #include "timing.hpp"
 
 namespace cf = concur::futures;
-
-long fib(int n) {
-  if (n < 2) return 1;
-  return fib(n - 1) + fib(n - 2);
-}
-
-// print(list(results)): [1346269, 1346269, 1346269, 1346269]
-template <class Range>
-std::string list(Range&& results) {
-  std::string s = "[";
-  const char* sep = "";
-  for (long r : results) {
-    s += sep + std::to_string(r);
-    sep = ", ";
-  }
-  return s + "]";
-}
 
 int main() {
   const std::vector<int> inputs = {30, 30, 30, 30};

@@ -20,6 +20,7 @@
 #include "concur/multiprocessing/detail/pool_call.hpp"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
@@ -248,6 +249,10 @@ void* resolve_cached(std::vector<ResolvedCode>& cache, const std::string& object
 }  // namespace
 
 void serve_pool(Connection& conn, int owner_pid) {
+  // A worker keeps the memory its jobs free for the next job: without this, glibc maps each
+  // large buffer afresh (a 200 KB chunk of a map: page faults) and trims the heap after it.
+  ::mallopt(M_MMAP_THRESHOLD, 16 << 20);
+  ::mallopt(M_TRIM_THRESHOLD, 64 << 20);
   const int fd = conn.fileno();
   const int owner_fd = pidfd_open(owner_pid);
   if (owner_fd < 0 && errno == ESRCH) return;

@@ -191,6 +191,34 @@ bool refuse_pool_chunk() {
   }
 }
 
+// `n` elements of a map's input from `first`, encoded exactly as a std::vector<T> of them
+// (what the worker decodes), without building that vector.
+template <class T, class It>
+struct ChunkSlice {
+  It first;
+  std::size_t n;
+};
+template <class T, class It>
+void CEREAL_SAVE_FUNCTION_NAME(OutputArchive& ar, const ChunkSlice<T, It>& chunk) {
+  const auto n = static_cast<std::uint64_t>(chunk.n);
+  ar.saveBinary(&n, sizeof n);
+  if constexpr (RawElement<T> && std::contiguous_iterator<It> &&
+                std::is_same_v<std::iter_value_t<It>, T>) {
+    ar.saveBinary(std::to_address(chunk.first), chunk.n * sizeof(T));
+  } else {
+    It it = chunk.first;
+    for (std::size_t i = 0; i < chunk.n; ++i, ++it) {
+      if constexpr (RawElement<T>) {
+        const T x = *it;
+        ar.saveBinary(&x, sizeof x);
+      } else {
+        const T& x = *it;
+        ar(x);
+      }
+    }
+  }
+}
+
 template <class F>
 struct Parameters;
 template <class R, class... P>
@@ -434,24 +462,36 @@ class Pool {
     std::vector<futures::Future<std::vector<V>>> chunks;
     if (detail::refuse_pool_chunk<Star, R, F, T>()) return chunks;
     if constexpr (detail::kPoolTask<R, F, T>) {
-    std::vector<T> all;
-    if constexpr (std::ranges::sized_range<Range>) all.reserve(std::ranges::size(inputs));
-    for (auto&& x : inputs) all.emplace_back(std::forward<decltype(x)>(x));
-    if (chunksize == 0) chunksize = default_chunksize(all.size());
     std::vector<detail::PoolJob> jobs;
-    jobs.reserve((all.size() + chunksize - 1) / chunksize);
-    chunks.reserve(jobs.capacity());
-    for (std::size_t begin = 0; begin < all.size(); begin += chunksize) {
-      const std::size_t end = std::min(all.size(), begin + chunksize);
+    auto add_chunk = [&](auto first, std::size_t count) {
       detail::PoolJob job;
       job.entry = &detail::kPoolChunkEntry<R, F, T, Star>;
       job.function = detail::pool_function<F>(fn);
-      serialize_into(job.payload, std::vector<T>(std::make_move_iterator(all.begin() + begin),
-                                                 std::make_move_iterator(all.begin() + end)));
+      serialize_into(job.payload, detail::ChunkSlice<T, decltype(first)>{first, count});
       chunks.emplace_back();
       job.state = state_of(chunks.back());
       job.complete = &detail::complete_pool_chunk<R>;
       jobs.push_back(std::move(job));
+    };
+    auto add_all = [&](auto& range, std::size_t n) {
+      if (chunksize == 0) chunksize = default_chunksize(n);
+      jobs.reserve((n + chunksize - 1) / chunksize);
+      chunks.reserve(jobs.capacity());
+      auto it = std::ranges::begin(range);
+      for (std::size_t begin = 0; begin < n; begin += chunksize) {
+        const std::size_t count = std::min(n - begin, chunksize);
+        add_chunk(it, count);
+        std::ranges::advance(it, static_cast<std::ranges::range_difference_t<decltype(range)>>(count));
+      }
+    };
+    if constexpr (std::ranges::forward_range<Range> && std::ranges::sized_range<Range> &&
+                  !std::is_same_v<T, bool>) {
+      // Each chunk is encoded straight from the input (as a std::vector<T> would be).
+      add_all(inputs, static_cast<std::size_t>(std::ranges::size(inputs)));
+    } else {
+      std::vector<T> all;  // a single-pass or unsized input is read once, here
+      for (auto&& x : inputs) all.emplace_back(std::forward<decltype(x)>(x));
+      add_all(all, all.size());
     }
     engine().submit(jobs);
     }

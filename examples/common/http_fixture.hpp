@@ -1,6 +1,7 @@
-// A tiny HTTP/1.0 server and client for the concurrent.futures examples (not part of concur). The
-// seeds download real web sites (www.python.org, c.biancheng.net); the ports must run offline,
-// deterministically and in a few seconds, so each starts one of these servers on 127.0.0.1 instead.
+// A tiny HTTP/1.0 server and client for the concurrent.futures and multiprocessing examples (not
+// part of concur). The seeds download real web sites (www.python.org, c.biancheng.net); the ports
+// must run offline, deterministically and in a few seconds, so each starts one of these servers on
+// 127.0.0.1 instead.
 //
 // Server: a concur Thread accepts connections on 127.0.0.1 at a port the system picks, and starts
 // one concur Thread per connection. That thread reads the GET, waits the page's simulated network
@@ -30,7 +31,7 @@
 #include <utility>
 #include <vector>
 
-#include "net.hpp"  // examples/common
+#include "net.hpp"
 
 namespace http_fixture {
 
