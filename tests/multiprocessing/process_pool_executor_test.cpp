@@ -955,8 +955,14 @@ TEST_P(ProcessPoolExecutorStartMethodTest, AKilledWorkerBreaksThePool) {
   cf::Future<int> held = ex.submit(ppe_held, gate.path(), started.path(), 1);
   ASSERT_TRUE(started.wait_started(1));
   cf::Future<int> dies = ex.submit(ppe_die, static_cast<int>(PpeDeath::sigkill));
+  // Submitted while the other worker dies: each is pending when the pool breaks, or refused.
   std::vector<cf::Future<int>> pending;
-  for (int i = 0; i < 4; ++i) pending.push_back(ex.submit(ppe_held, gate.path(), started.path(), i));
+  for (int i = 0; i < 4; ++i) {
+    try {
+      pending.push_back(ex.submit(ppe_held, gate.path(), started.path(), i));
+    } catch (const cf::BrokenProcessPool&) {
+    }
+  }
   const std::exception_ptr e = dies.exception(long_wait());
   EXPECT_TRUE(ppe_holds<cf::BrokenProcessPool>(e)) << concur_test::what_of(e);
   EXPECT_TRUE(ppe_holds<cf::BrokenProcessPool>(held.exception(long_wait())));
@@ -988,12 +994,17 @@ TEST_P(ProcessPoolExecutorWorkerDiesTest, BreaksThePoolNamingPidAndExitCode) {
   // process ended and how.
   const PpeDeathCase& c = GetParam();
   cf::ProcessPoolExecutor ex(1);
+  PpeGate gate;
+  PpeSignal started;
   const int pid = ex.submit(ppe_pid).result(long_wait());
-  cf::Future<int> done_before = ex.submit(ppe_sqr, 4);
-  EXPECT_EQ(done_before.result(long_wait()), 16);
+  // The worker is held while the dying call and the pending ones are queued behind it.
+  cf::Future<int> done_before = ex.submit(ppe_held, gate.path(), started.path(), 16);
+  ASSERT_TRUE(started.wait_started(1));
   cf::Future<int> dies = ex.submit(ppe_die, static_cast<int>(c.how));
   std::vector<cf::Future<int>> pending;
   for (int i = 0; i < 3; ++i) pending.push_back(ex.submit(ppe_sqr, i));
+  gate.open();
+  EXPECT_EQ(done_before.result(long_wait()), 16);
 
   const std::string what = ppe_what_of_result<cf::BrokenProcessPool>(dies);
   EXPECT_NE(what.find(std::to_string(pid)), std::string::npos) << what;
