@@ -339,6 +339,11 @@ void report_pool_initializer_failure(Connection& conn, std::exception_ptr error)
   }
 }
 
+ByteBuffer& job_scratch() noexcept {
+  thread_local ByteBuffer scratch;
+  return scratch;
+}
+
 CodeLocation pool_code_location(void (*function)()) {
   std::optional<CodeLocation> at = locate_code(reinterpret_cast<const void*>(function));
   if (!at) throw ValueError("the pool's initializer is not code of this program");
@@ -423,7 +428,7 @@ struct WorkerPool::Shared {
   int owner_pid = 0;
 
   concur::detail::Mutex mutex;  // guards the members up to `pids`
-  std::deque<PoolJob> queue;
+  std::vector<PoolJob> queue;  // swapped with `incoming` whole: its memory stays in use
   enum class Phase { running, closing, terminating } phase = Phase::running;
   bool terminate_kill = false;
   bool terminate_cancel = false;
@@ -434,7 +439,9 @@ struct WorkerPool::Shared {
   std::vector<int> pids;
 
   int wake_fd = -1;
-  std::atomic<bool> idle{false};  // the pool thread is in (or entering) poll(): see wake_if_idle()
+  // The pool thread is in (or entering) poll() with a worker free to take a job: see
+  // wake_if_idle().
+  std::atomic<bool> idle{false};
   std::unique_ptr<threading::Thread> thread;
   concur::detail::Mutex join_mutex;
   std::atomic<bool> joined{false};
@@ -442,6 +449,7 @@ struct WorkerPool::Shared {
   // The pool thread's own:
   std::vector<std::unique_ptr<Worker>> workers;
   std::deque<PoolJob> ready;
+  std::vector<PoolJob> incoming;
   std::uint64_t next_id = 1;
   std::exception_ptr pending_break;  // an initializer failed: break_pool() after the reading
   int started = 0;  // workers started so far
@@ -734,12 +742,12 @@ void WorkerPool::Shared::fail_all(std::exception_ptr error, bool cancel_queued) 
     for (HeldJob& h : w->held) h.job.state->try_set_exception(error);
     w->held.clear();
   }
-  std::deque<PoolJob> rest;
+  std::vector<PoolJob> rest;
   {
     concur::detail::MutexGuard g(mutex);
     rest.swap(queue);
   }
-  auto finish = [&](std::deque<PoolJob>& jobs) {
+  auto finish = [&](auto& jobs) {
     for (PoolJob& j : jobs) {
       if (cancel_queued) j.state->cancel();
       j.state->try_set_exception(error);
@@ -788,17 +796,17 @@ void WorkerPool::Shared::run() noexcept {
     std::exception_ptr broken_by;
     {
       concur::detail::MutexGuard g(mutex);
-      while (!queue.empty()) {
-        ready.push_back(std::move(queue.front()));
-        queue.pop_front();
-      }
+      incoming.swap(queue);
       now = phase;
       broken_by = broken;
       if (cancel_ready) {
         cancel_ready = false;
         for (PoolJob& j : ready) j.state->cancel();
+        for (PoolJob& j : incoming) j.state->cancel();
       }
     }
+    for (PoolJob& j : incoming) ready.push_back(std::move(j));
+    incoming.clear();
     if (now == Phase::terminating) {
       std::exception_ptr error;
       bool kill, cancel;
@@ -851,10 +859,15 @@ void WorkerPool::Shared::run() noexcept {
       fds.push_back(pollfd{w->fd, events, 0});
       fds.push_back(pollfd{w->pidfd, POLLIN, 0});
     }
-    idle.store(true, std::memory_order_seq_cst);
+    // A new job wakes the thread only when a worker could take it; otherwise a result (or a
+    // death) wakes it first, and it finds the job then.
+    bool spare = false;
+    for (auto& w : workers)
+      spare = spare || (!w->retiring && !w->shut && w->held.size() < w->capacity());
+    idle.store(spare, std::memory_order_seq_cst);
     {
       concur::detail::MutexGuard g(mutex);
-      if (!queue.empty() || phase != now || cancel_ready || broken != broken_by) {
+      if ((spare && !queue.empty()) || phase != now || cancel_ready || broken != broken_by) {
         idle.store(false, std::memory_order_relaxed);
         continue;
       }
@@ -987,7 +1000,7 @@ void WorkerPool::terminate(bool kill, std::exception_ptr error, bool cancel_queu
 
 void WorkerPool::cancel_queued() {
   Shared& s = *shared_;
-  std::deque<PoolJob> jobs;
+  std::vector<PoolJob> jobs;
   {
     concur::detail::MutexGuard g(s.mutex);
     jobs.swap(s.queue);

@@ -432,7 +432,7 @@ class Pool {
       detail::PoolJob job;
       job.entry = &detail::kPoolCallEntry<R, F, A...>;
       job.function = detail::pool_function<F>(fn);
-      serialize_into(job.payload, std::tuple<const A&...>(args...));
+      detail::encode_payload(job.payload, std::tuple<const A&...>(args...));
       job.state = state_of(future);
       job.complete = &detail::complete_pool_call<R>;
       engine().submit(std::move(job));
@@ -478,7 +478,7 @@ class Pool {
       detail::PoolJob job;
       job.entry = &detail::kPoolChunkEntry<R, F, T, Star>;
       job.function = detail::pool_function<F>(fn);
-      serialize_into(job.payload, detail::ChunkSlice<T, decltype(first)>{first, count});
+      detail::encode_payload(job.payload, detail::ChunkSlice<T, decltype(first)>{first, count});
       chunks.emplace_back();
       job.state = state_of(chunks.back());
       job.complete = &detail::complete_pool_chunk<R>;

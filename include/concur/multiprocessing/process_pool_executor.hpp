@@ -57,7 +57,7 @@ namespace concur::multiprocessing::detail {
 // found from the task's CallForm (futures/detail/call_form.hpp).
 struct CallCodec {
   const PoolEntry* entry;
-  void (*encode)(const void* arguments, ByteBuffer& out);
+  void (*encode)(const void* arguments, JobBytes& out);
   void (*complete)(futures::detail::StateBase& state, std::span<const std::byte> payload);
 };
 // Registers `codec` (the first registration of a pair wins); returns the one registered.
@@ -66,8 +66,8 @@ const CallCodec* register_call_codec(const std::type_info& function,
 const CallCodec* find_call_codec(const std::type_info& function, const std::type_info& arguments);
 
 template <class... A>
-void encode_pool_arguments(const void* arguments, ByteBuffer& out) {
-  serialize_into(out, *static_cast<const std::tuple<A...>*>(arguments));
+void encode_pool_arguments(const void* arguments, JobBytes& out) {
+  encode_payload(out, *static_cast<const std::tuple<A...>*>(arguments));
 }
 
 // Registers the codec of F(A...) once per program and returns it; ValueError

@@ -26,6 +26,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -144,10 +145,58 @@ void complete_pool_chunk(futures::detail::StateBase& state, std::span<const std:
   }
 }
 
+// A job's payload: small ones (a call's few arguments) inline, so that a submit allocates
+// nothing here that the pool's thread would free (a free from another thread takes the
+// allocator's arena lock, which a busy submitter holds).
+class JobBytes {
+ public:
+  JobBytes() noexcept = default;
+  JobBytes(JobBytes&& o) noexcept : heap_(std::move(o.heap_)), size_(std::exchange(o.size_, 0)) {
+    if (!heap_) std::memcpy(inline_, o.inline_, size_);
+  }
+  JobBytes& operator=(JobBytes&& o) noexcept {
+    heap_ = std::move(o.heap_);
+    size_ = std::exchange(o.size_, 0);
+    if (!heap_) std::memcpy(inline_, o.inline_, size_);
+    return *this;
+  }
+  void assign(std::span<const std::byte> bytes) {
+    if (bytes.size() <= kInline) {
+      heap_.reset();
+      if (!bytes.empty()) std::memcpy(inline_, bytes.data(), bytes.size());
+    } else {
+      heap_.reset(new std::byte[bytes.size()]);
+      std::memcpy(heap_.get(), bytes.data(), bytes.size());
+    }
+    size_ = bytes.size();
+  }
+  const std::byte* data() const noexcept { return heap_ ? heap_.get() : inline_; }
+  std::size_t size() const noexcept { return size_; }
+
+ private:
+  static constexpr std::size_t kInline = 48;
+  std::byte inline_[kInline];
+  std::unique_ptr<std::byte[]> heap_;
+  std::size_t size_ = 0;
+};
+
+// The per-thread buffer a job's payload is encoded in before JobBytes takes it.
+ByteBuffer& job_scratch() noexcept;
+
+// Encodes `value` as a job's payload.
+template <class T>
+void encode_payload(JobBytes& payload, const T& value) {
+  ByteBuffer& scratch = job_scratch();
+  scratch.clear();
+  serialize_into(scratch, value);
+  payload.assign(scratch.view());
+  scratch.trim(1 << 20);
+}
+
 struct PoolJob {
   const PoolEntry* entry = nullptr;
   void (*function)() = nullptr;  // the user's function pointer; null for a capture-less lambda
-  ByteBuffer payload;
+  JobBytes payload;
   futures::detail::StateRef state;  // the future the outcome completes
   void (*complete)(futures::detail::StateBase& state, std::span<const std::byte> payload) = nullptr;
   bool sent = false;  // the future is RUNNING: sent to a worker (kept to resend it elsewhere)
