@@ -336,10 +336,14 @@ struct PoolOptions {
   std::string context{};                   // "fork", "spawn", "forkserver"; empty: the default
 };
 
-template <class R>
-class ImapRange;
-template <class R>
-class ImapUnorderedRange;
+namespace detail {
+template <class V>
+class ChunksInOrder;
+template <class V>
+class ChunksAsTheyFinish;
+template <class V, class Chunks>
+class ChunkedResults;
+}  // namespace detail
 
 class Pool {
  public:
@@ -403,13 +407,13 @@ class Pool {
   auto imap(Fn&& fn, Range&& inputs, std::size_t chunksize = 1) {
     auto chunks = submit_chunks<false>(fn, std::forward<Range>(inputs), chunksize == 0 ? 1 : chunksize);
     using V = typename decltype(chunks)::value_type::value_type::value_type;
-    return ImapRange<V>(std::move(chunks));
+    return detail::ChunkedResults<V, detail::ChunksInOrder<V>>(std::move(chunks));
   }
   template <class Fn, class Range>
   auto imap_unordered(Fn&& fn, Range&& inputs, std::size_t chunksize = 0) {
     auto chunks = submit_chunks<false>(fn, std::forward<Range>(inputs), chunksize);
     using V = typename decltype(chunks)::value_type::value_type::value_type;
-    return ImapUnorderedRange<V>(std::move(chunks));
+    return detail::ChunkedResults<V, detail::ChunksAsTheyFinish<V>>(std::move(chunks));
   }
 
   void close();
@@ -570,13 +574,58 @@ class Pool {
   std::atomic<bool> stopped_{false};  // close() or terminate() was called
 };
 
-// pool.imap(...): the results in input order, each chunk waited for when reached.
+namespace detail {
+
+// Where an imap range takes its chunks from: in input order (imap)...
 template <class V>
-class ImapRange {
+class ChunksInOrder {
+ public:
+  explicit ChunksInOrder(std::vector<futures::Future<std::vector<V>>> chunks)
+      : chunks_(chunks.begin(), chunks.end()) {}
+  // The next chunk's results (nullopt at the end); TimeoutError when not ready in time.
+  std::optional<std::vector<V>> take(const Deadline& deadline) {
+    if (chunks_.empty()) return std::nullopt;
+    if (!chunks_.front().wait_until(deadline)) throw TimeoutError();
+    std::vector<V> values = std::move(chunks_.front()).result();
+    chunks_.pop_front();
+    return values;
+  }
+
+ private:
+  std::deque<futures::Future<std::vector<V>>> chunks_;
+};
+
+// ... or as the chunks finish (imap_unordered). Must not move once taken from (the iteration of
+// AsCompleted points at it).
+template <class V>
+class ChunksAsTheyFinish {
+ public:
+  explicit ChunksAsTheyFinish(std::vector<futures::Future<std::vector<V>>> chunks)
+      : order_(futures::as_completed(chunks)) {}
+  std::optional<std::vector<V>> take(const Deadline&) {
+    if (!started_) {
+      it_ = order_.begin();
+      started_ = true;
+    } else {
+      ++it_;
+    }
+    if (it_ == order_.end()) return std::nullopt;
+    return (*it_).result();
+  }
+
+ private:
+  futures::AsCompleted<std::vector<V>> order_;
+  typename futures::AsCompleted<std::vector<V>>::iterator it_{};
+  bool started_ = false;
+};
+
+// The results of imap / imap_unordered, one chunk's worth at a time: a single-pass input range.
+template <class V, class Chunks>
+class ChunkedResults {
  public:
   using value_type = V;
-  explicit ImapRange(std::vector<futures::Future<std::vector<V>>> chunks)
-      : chunks_(chunks.begin(), chunks.end()) {}
+  explicit ChunkedResults(std::vector<futures::Future<std::vector<V>>> chunks)
+      : chunks_(std::move(chunks)) {}
 
   class iterator {
    public:
@@ -586,11 +635,11 @@ class ImapRange {
     using reference = V;
     using pointer = void;
     iterator() = default;
-    explicit iterator(ImapRange* r) : r_(r) { r_->settle(); }
+    explicit iterator(ChunkedResults* r) : r_(r) { r_->settle(Deadline::never()); }
     V operator*() const { return std::move(r_->current_[r_->index_]); }
     iterator& operator++() {
       ++r_->index_;
-      r_->settle();
+      r_->settle(Deadline::never());
       return *this;
     }
     void operator++(int) { ++*this; }
@@ -599,14 +648,15 @@ class ImapRange {
 
    private:
     bool end() const { return r_ == nullptr || r_->done_; }
-    ImapRange* r_ = nullptr;
+    ChunkedResults* r_ = nullptr;
   };
   iterator begin() { return iterator(this); }
   iterator end() const noexcept { return iterator(); }
 
-  // Waits for the next result at most `timeout` (Python's IMapIterator.next(timeout)): nullopt
-  // at the end; TimeoutError when it is not ready in time.
+  // imap only: the next result, waiting at most `timeout` (Python's IMapIterator.next(timeout)):
+  // nullopt at the end; TimeoutError when it is not ready in time.
   template <class Rep, class Period>
+    requires std::is_same_v<Chunks, ChunksInOrder<V>>
   std::optional<V> next(std::chrono::duration<Rep, Period> timeout) {
     settle(Deadline::after(timeout));
     if (done_) return std::nullopt;
@@ -615,83 +665,31 @@ class ImapRange {
 
  private:
   // Moves to the next result available, waiting for its chunk.
-  void settle(const Deadline& deadline = Deadline::never()) {
-    while (index_ >= current_.size()) {
-      if (chunks_.empty()) {
+  void settle(const Deadline& deadline) {
+    while (!done_ && index_ >= current_.size()) {
+      std::optional<std::vector<V>> values = chunks_.take(deadline);
+      if (!values) {
         done_ = true;
         return;
       }
-      if (!chunks_.front().wait_until(deadline)) throw TimeoutError();
-      current_ = std::move(chunks_.front()).result();
-      chunks_.pop_front();
+      current_ = std::move(*values);
       index_ = 0;
     }
   }
 
-  std::deque<futures::Future<std::vector<V>>> chunks_;
+  Chunks chunks_;
   std::vector<V> current_;
   std::size_t index_ = 0;
   bool done_ = false;
 };
 
+}  // namespace detail
+
+// pool.imap(...): the results in input order, each chunk waited for when reached.
+template <class V>
+using ImapRange = detail::ChunkedResults<V, detail::ChunksInOrder<V>>;
 // pool.imap_unordered(...): the results as their chunks finish.
 template <class V>
-class ImapUnorderedRange {
- public:
-  using value_type = V;
-  explicit ImapUnorderedRange(std::vector<futures::Future<std::vector<V>>> chunks)
-      : order_(futures::as_completed(chunks)) {}
-
-  class iterator {
-   public:
-    using iterator_category = std::input_iterator_tag;
-    using value_type = V;
-    using difference_type = std::ptrdiff_t;
-    using reference = V;
-    using pointer = void;
-    iterator() = default;
-    explicit iterator(ImapUnorderedRange* r) : r_(r) { r_->settle(); }
-    V operator*() const { return std::move(r_->current_[r_->index_]); }
-    iterator& operator++() {
-      ++r_->index_;
-      r_->settle();
-      return *this;
-    }
-    void operator++(int) { ++*this; }
-    friend bool operator==(const iterator& a, const iterator& b) { return a.end() == b.end(); }
-    friend bool operator==(const iterator& a, std::default_sentinel_t) { return a.end(); }
-
-   private:
-    bool end() const { return r_ == nullptr || r_->done_; }
-    ImapUnorderedRange* r_ = nullptr;
-  };
-  iterator begin() { return iterator(this); }
-  iterator end() const noexcept { return iterator(); }
-
- private:
-  void settle() {
-    while (index_ >= current_.size()) {
-      if (!started_) {
-        it_ = order_.begin();
-        started_ = true;
-      } else {
-        ++it_;
-      }
-      if (it_ == order_.end()) {
-        done_ = true;
-        return;
-      }
-      current_ = (*it_).result();
-      index_ = 0;
-    }
-  }
-
-  futures::AsCompleted<std::vector<V>> order_;
-  typename futures::AsCompleted<std::vector<V>>::iterator it_{};
-  std::vector<V> current_;
-  std::size_t index_ = 0;
-  bool started_ = false;
-  bool done_ = false;
-};
+using ImapUnorderedRange = detail::ChunkedResults<V, detail::ChunksAsTheyFinish<V>>;
 
 }  // namespace concur::multiprocessing
