@@ -19,7 +19,13 @@ namespace {
 
 class Watchdog : public testing::EmptyTestEventListener {
  public:
-  Watchdog() : thread_([this] { loop(); }) {}
+  // Returns once the thread runs its loop, where it only waits: a test that forks at once then
+  // never copies a thread that is still starting (AddressSanitizer's runtime takes allocator
+  // locks as a thread starts, and a fork child would inherit them held: a hang).
+  Watchdog() : thread_([this] { loop(); }) {
+    std::unique_lock g(mutex_);
+    cv_.wait(g, [this] { return running_; });
+  }
   ~Watchdog() override {
     {
       std::lock_guard g(mutex_);
@@ -44,6 +50,8 @@ class Watchdog : public testing::EmptyTestEventListener {
  private:
   void loop() {
     std::unique_lock g(mutex_);
+    running_ = true;
+    cv_.notify_all();
     while (!quit_) {
       if (!armed_) {
         cv_.wait(g);
@@ -66,6 +74,7 @@ class Watchdog : public testing::EmptyTestEventListener {
   std::chrono::steady_clock::time_point deadline_{};
   bool armed_ = false;
   bool quit_ = false;
+  bool running_ = false;
   std::thread thread_;
 };
 
