@@ -10,8 +10,8 @@
 # (tests/CMakeLists.txt): one executable per module folder (CONCUR_TEST_MERGED), not per file,
 # but for the few files that must be alone; clang and ThreadSanitizer also compile each module
 # as a unity build (CONCUR_TEST_UNITY), while the g++ stage compiles every test file as written,
-# on its own. Optimisation is -O2 as in RelWithDebInfo, with line tables only (-g1) instead of
-# full debug info (the ASan/UBSan stage keeps RelWithDebInfo as it is). ctest still runs each
+# on its own. Optimisation is -O2 as in RelWithDebInfo (-O1 for ASan/UBSan, the level ASan
+# recommends), with line tables only (-g1) instead of full debug info. ctest still runs each
 # TEST() as a process of its own. Each stage prints how long its build took.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -51,11 +51,16 @@ clang=$?
 # throwing items, far deadlines: the far-deadline overflow was visible only to UBSan). Only
 # their binaries are built (target concur_fault_tests), and ctest runs them by their label, so
 # the stage takes minutes. UBSan stops at the first report, so that a report fails the test.
+# -O1 is the level AddressSanitizer's documentation recommends (every check is still compiled
+# in; less optimisation only means fewer accesses optimised away), with line tables (-g1): a
+# report's stack still gives file and line. CONCUR_TEST_MERGED as in the other stages: the
+# alloc_* files share one executable (fault_alloc_tests, with the replaced operator new), the
+# others another; ctest still runs each TEST() as a process of its own.
 echo "== concur: ASan/UBSan build of the fault tests (build/asan)"
 asan=1
 start=$SECONDS
 if cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-     "${linker[@]}" \
+     "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG" -DCONCUR_TEST_MERGED=ON "${linker[@]}" \
      -DCONCUR_SANITIZE=address,undefined >/dev/null &&
    { cmake --build build/asan -j"$jobs" --target concur_fault_tests >build/asan/build.log 2>&1 ||
      { tail -n 60 build/asan/build.log; false; }; }; then
