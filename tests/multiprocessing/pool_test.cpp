@@ -55,17 +55,7 @@ namespace th = concur::threading;
 using namespace std::chrono_literals;
 using concur_test::long_wait;
 
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-constexpr bool kPoolSanitized = true;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-constexpr bool kPoolSanitized = true;
-#else
-constexpr bool kPoolSanitized = false;
-#endif
-#else
-constexpr bool kPoolSanitized = false;
-#endif
+constexpr bool kPoolSanitized = concur_test::kSanitized;
 
 // --- tasks --------------------------------------------------------------------------------------
 

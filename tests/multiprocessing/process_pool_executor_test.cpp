@@ -62,17 +62,7 @@ namespace th = concur::threading;
 using namespace std::chrono_literals;
 using concur_test::long_wait;
 
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-constexpr bool kPpeSanitized = true;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-constexpr bool kPpeSanitized = true;
-#else
-constexpr bool kPpeSanitized = false;
-#endif
-#else
-constexpr bool kPpeSanitized = false;
-#endif
+constexpr bool kPpeSanitized = concur_test::kSanitized;
 
 // --- FIFOs a task in any process can find by path -----------------------------------------------
 

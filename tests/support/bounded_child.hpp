@@ -51,6 +51,20 @@ inline constexpr bool kChildMayStartThreads = true;
 inline constexpr bool kChildMayStartThreads = true;
 #endif
 
+// Built with ThreadSanitizer or AddressSanitizer: a crash there may end in the sanitizer's own
+// report and exit code rather than the signal.
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kSanitized = true;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+inline constexpr bool kSanitized = true;
+#else
+inline constexpr bool kSanitized = false;
+#endif
+#else
+inline constexpr bool kSanitized = false;
+#endif
+
 // The child's exit status, for the handler below.
 inline pid_t g_test_pid = 0;
 inline int g_child_status = 0;
