@@ -11,3 +11,4 @@
 #include "concur/pubsub.hpp"
 #include "concur/actors.hpp"
 #include "concur/multiprocessing.hpp"
+#include "concur/asyncio.hpp"
