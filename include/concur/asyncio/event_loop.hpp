@@ -139,6 +139,14 @@ class EventLoop {
   bool is_closed() const noexcept { return closed_; }
   time_point time() const noexcept { return clock::now(); }
 
+  // Schedules a coroutine as a task of this loop (it runs once the loop does).
+  template <class T>
+  Task<T> create_task(Task<T>&& coro) {
+    check_open();
+    coro.core()->schedule_on(*this);
+    return std::move(coro);
+  }
+
   // ---- callbacks -----------------------------------------------------------------------------
   template <class F>
   Handle call_soon(F&& fn) {
