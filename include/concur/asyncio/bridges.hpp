@@ -48,9 +48,12 @@ class FutureAwaiter final : public Waiter, public RemoteItem {
       cancelled_before_ = true;
       return false;
     }
+    // Everything on_signal() reads is written before the node is armed (it may run at once, in
+    // the completing thread). The task itself is only touched by the loop's thread, after this
+    // step: the remote wake-up is processed there.
+    loop_ = task_->loop();
     if (!future_.state_ptr()->add_waiter(node_)) return false;  // done meanwhile
     if (!node_.arm()) return false;  // signaled before we armed: done
-    loop_ = task_->loop();
     suspended_ = true;
     task_->suspend(h, this);
     return true;
