@@ -382,10 +382,11 @@ class AsCompletedState final : public TimerNode {
   AsCompletedState(std::vector<TaskRef<T>> tasks, std::optional<Clock::time_point> deadline)
       : tasks_(std::move(tasks)) {
     entries_.reserve(tasks_.size());
-    for (auto& t : tasks_) {
-      entries_.emplace_back(this, t.core());
-      if (t.done()) finished_.push_back(t);
-      else t.core()->add_listener(&entries_.back());
+    finished_.reserve(tasks_.size());
+    for (std::size_t i = 0; i < tasks_.size(); ++i) {
+      entries_.emplace_back(this, i);
+      if (tasks_[i].done()) finished_.push_back(tasks_[i]);
+      else tasks_[i].core()->add_listener(&entries_.back());
     }
     if (deadline && !tasks_.empty()) {
       loop_ = tasks_.front().core()->loop();
@@ -393,7 +394,7 @@ class AsCompletedState final : public TimerNode {
     }
   }
   ~AsCompletedState() {
-    for (Entry& e : entries_) e.task->remove_listener(&e);
+    for (Entry& e : entries_) tasks_[e.index].core()->remove_listener(&e);
     if (queued()) loop_->remove_timer(this);
   }
   std::size_t size() const noexcept { return tasks_.size(); }
@@ -423,17 +424,13 @@ class AsCompletedState final : public TimerNode {
 
  private:
   struct Entry final : DoneListener {
-    Entry(AsCompletedState* s, TaskCore* t) noexcept : state(s), task(t) {}
-    void task_done(TaskCore& t) noexcept override { state->one_done(t); }
+    Entry(AsCompletedState* s, std::size_t i) noexcept : state(s), index(i) {}
+    void task_done(TaskCore&) noexcept override { state->one_done(index); }
     AsCompletedState* state;
-    TaskCore* task;
+    std::size_t index;  // in tasks_
   };
-  void one_done(TaskCore& t) noexcept {
-    for (auto& r : tasks_)
-      if (r.core() == &t) {
-        finished_.push_back(r);
-        break;
-      }
+  void one_done(std::size_t index) noexcept {
+    finished_.push_back(tasks_[index]);  // capacity reserved: no allocation here
     waiters_.wake_one();
   }
   std::vector<TaskRef<T>> tasks_;

@@ -54,8 +54,13 @@ class TaskSetAwait final : public Waiter, public TimerNode {
       cancelled_before_ = true;
       return false;
     }
-    for (Entry& e : entries_)
-      if (!e.task->done()) e.task->add_listener(&e);
+    pending_ = 0;
+    for (Entry& e : entries_) {
+      if (!e.task->done()) {
+        e.task->add_listener(&e);
+        ++pending_;
+      }
+    }
     if (deadline_) waiting_->loop()->add_timer(this, *deadline_);
     suspended_ = true;
     waiting_->suspend(h, this);
@@ -122,9 +127,7 @@ class TaskSetAwait final : public Waiter, public TimerNode {
       wake();
       return;
     }
-    for (Entry& e : entries_)
-      if (!e.task->done()) return;
-    wake();
+    if (--pending_ == 0) wake();  // a count, not a scan: gather of a million tasks stays linear
   }
   void wake() noexcept {
     woken_ = true;
@@ -137,6 +140,7 @@ class TaskSetAwait final : public Waiter, public TimerNode {
   }
 
   std::vector<Entry> entries_;
+  std::size_t pending_ = 0;  // linked entries whose task is not done
   Mode mode_;
   CancelMode cancel_mode_;
   std::optional<Clock::time_point> deadline_;
