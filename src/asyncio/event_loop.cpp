@@ -176,11 +176,11 @@ void EventLoop::push_ready(Ready item) {
   if (ready_size_ == ready_.size()) {
     std::vector<Ready> bigger(ready_.size() * 2);
     for (std::size_t i = 0; i < ready_size_; ++i)
-      bigger[i] = std::move(ready_[(ready_head_ + i) % ready_.size()]);
+      bigger[i] = std::move(ready_[(ready_head_ + i) & (ready_.size() - 1)]);
     ready_ = std::move(bigger);
     ready_head_ = 0;
   }
-  ready_[(ready_head_ + ready_size_) % ready_.size()] = std::move(item);
+  ready_[(ready_head_ + ready_size_) & (ready_.size() - 1)] = std::move(item);  // size: 2^k
   ++ready_size_;
 }
 
@@ -400,7 +400,7 @@ void EventLoop::run_once() {
   std::size_t todo = ready_size_;
   while (todo-- > 0) {
     Ready item = std::move(ready_[ready_head_]);
-    ready_head_ = (ready_head_ + 1) % ready_.size();
+    ready_head_ = (ready_head_ + 1) & (ready_.size() - 1);
     --ready_size_;
     if (item.task) {
       detail::TaskCore* t = item.task;

@@ -19,8 +19,13 @@ TaskCore& TaskCore::require_running(const char* what) {
   return *tls_running;
 }
 
+void TaskCore::set_name(std::string name) {
+  if (name_) *name_ = std::move(name);
+  else name_ = std::make_unique<std::string>(std::move(name));
+}
+
 std::string TaskCore::get_name() const {
-  if (!name_.empty()) return name_;
+  if (name_) return *name_;
   if (id_ == 0) return "coroutine";
   return "Task-" + std::to_string(id_);
 }

@@ -23,6 +23,7 @@
 #include <coroutine>
 #include <cstdint>
 #include <exception>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -98,7 +99,7 @@ class TaskCore {
   int cancelling() const noexcept { return cancel_requests_; }
   int uncancel() noexcept;
   std::string get_name() const;
-  void set_name(std::string name) { name_ = std::move(name); }
+  void set_name(std::string name);
   // The error a finished task threw (a CancelledError for a cancelled one); null if it returned.
   std::exception_ptr error() const noexcept { return error_; }
   // result()/exception() preconditions: InvalidStateError while pending, CancelledError if
@@ -163,7 +164,7 @@ class TaskCore {
   DoneListener* listeners_ = nullptr;  // FIFO: registration order
   DoneListener* listeners_tail_ = nullptr;
   std::vector<concur::detail::UniqueFunction<void()>>* callbacks_ = nullptr;
-  std::string name_;
+  std::unique_ptr<std::string> name_;  // set_name() only: most tasks keep "Task-N"
   std::uint64_t id_ = 0;
   std::uint32_t refs_ = 1;
   int cancel_requests_ = 0;
