@@ -48,9 +48,11 @@ class FutureAwaiter final : public Waiter, public RemoteItem {
       cancelled_before_ = true;
       return false;
     }
+    // Before the node is linked: once armed, the completing thread may run on_signal() (which
+    // reads loop_) at any moment; the link, under the future's lock, orders this write first.
+    loop_ = task_->loop();
     if (!future_.state_ptr()->add_waiter(node_)) return false;  // done meanwhile
     if (!node_.arm()) return false;  // signaled before we armed: done
-    loop_ = task_->loop();
     suspended_ = true;
     task_->suspend(h, this);
     return true;
