@@ -166,6 +166,30 @@ aio::Task<void> qb_cancel_and_timeout() {
   EXPECT_EQ(by_thread, 5);
 }
 
+// The put's wake-up has reached the loop's remote queue (the putting thread has been joined)
+// but the loop has not run it yet when the getter is cancelled: too late to detach, so the
+// getter resumes normally and takes the item; the wake-up that cancel_waiter passed on to the
+// second getter finds nothing and it waits again, for the next item.
+aio::Task<void> qb_woken_then_cancelled() {
+  cq::Queue<int> q;
+  auto g1 = aio::create_task(aio::get(q));
+  auto g2 = aio::create_task(qb_get_bounded(&q));
+  co_await qb_settle();
+  std::thread producer([&q] { q.put(1); });
+  producer.join();  // g1 is signaled; the loop (busy running us) has not resumed it yet
+  g1.cancel();
+  co_await qb_settle();
+  EXPECT_TRUE(g1.done());
+  EXPECT_FALSE(g1.cancelled());
+  EXPECT_EQ(g1.result(), 1);
+  EXPECT_FALSE(g2.done());
+  std::thread producer2([&q] { q.put(2); });
+  producer2.join();
+  const int v = co_await g2;
+  EXPECT_EQ(v, 2);
+  EXPECT_TRUE(q.empty());
+}
+
 // ---- conservation ------------------------------------------------------------------------------
 
 struct QbStress {
@@ -262,4 +286,5 @@ TEST(AioQueueBridge, EveryQueueKind) {
 TEST(AioQueueBridge, PollableQueueAndMoveOnlyItems) { qb_run(qb_pollable_and_move_only()); }
 TEST(AioQueueBridge, ShutDown) { qb_run(qb_shutdown()); }
 TEST(AioQueueBridge, CancelledAndTimedOutGettersTakeNothing) { qb_run(qb_cancel_and_timeout()); }
+TEST(AioQueueBridge, WokenThenCancelledGetterTakesItsItem) { qb_run(qb_woken_then_cancelled()); }
 TEST(AioQueueBridge, ConservationWithThreadsTasksAndTimeouts) { qb_run(qb_stress()); }
