@@ -964,3 +964,52 @@ TEST(AioBarrier, ARoundGivesEachPartyAnIndex) { lk_run(lk_barrier_basic()); }
 TEST(AioBarrier, ManyRounds) { lk_run(lk_barrier_rounds()); }
 TEST(AioBarrier, AbortAndReset) { lk_run(lk_barrier_abort_and_reset()); }
 TEST(AioBarrier, CancelledPartyLeavesTheRound) { lk_run(lk_barrier_cancel_party()); }
+
+// ---- outside a task ----------------------------------------------------------------------------
+
+namespace {
+
+// A coroutine that is not an aio task (no loop runs it): what it awaits runs inline, and a
+// primitive that would have to suspend throws RuntimeError.
+struct LkForeignCoroutine {
+  struct promise_type {
+    LkForeignCoroutine get_return_object() noexcept { return {}; }
+    std::suspend_never initial_suspend() noexcept { return {}; }
+    std::suspend_never final_suspend() noexcept { return {}; }
+    void return_void() noexcept {}
+    void unhandled_exception() noexcept { std::terminate(); }
+  };
+};
+
+LkForeignCoroutine lk_outside_a_task(aio::Lock* lock, aio::Event* ev, aio::Queue<int>* q,
+                                     int* outcomes) {
+  const bool first = co_await lock->acquire();  // free: no suspension needed
+  if (first) ++*outcomes;
+  try {
+    co_await lock->acquire();
+  } catch (const concur::RuntimeError&) {
+    ++*outcomes;
+  }
+  try {
+    co_await ev->wait();
+  } catch (const concur::RuntimeError&) {
+    ++*outcomes;
+  }
+  try {
+    co_await q->get();
+  } catch (const concur::RuntimeError&) {
+    ++*outcomes;
+  }
+}
+
+}  // namespace
+
+TEST(AioLocksOutsideATask, AwaitingWhatMustSuspendThrowsRuntimeError) {
+  aio::Lock lock;
+  aio::Event ev;
+  aio::Queue<int> q;
+  int outcomes = 0;
+  lk_outside_a_task(&lock, &ev, &q, &outcomes);
+  EXPECT_EQ(outcomes, 4);
+  EXPECT_TRUE(lock.locked());
+}
