@@ -290,9 +290,43 @@ aio::Task<void> qu_task_done_join() {
   EXPECT_TRUE(j.done());
 }
 
+aio::Task<void> qu_consume_n(aio::Queue<int>* q, int n, std::vector<int>* got) {
+  for (int i = 0; i < n; ++i) {
+    const int x = co_await q->get();
+    got->push_back(x);
+  }
+}
+aio::Task<void> qu_produce_n(aio::Queue<int>* q, int n) {
+  for (int i = 0; i < n; ++i) co_await q->put(i);
+}
+
+// test_why_are_getters_waiting / test_why_are_putters_waiting: a bounded queue between a
+// producer and consumers, and putters waiting on a full queue, all finish.
+aio::Task<void> qu_getters_and_putters_waiting() {
+  aio::Queue<int> q(1);
+  std::vector<int> got;
+  co_await aio::gather(qu_produce_n(&q, 5), qu_consume_n(&q, 5, &got));
+  EXPECT_EQ(got, (std::vector<int>{0, 1, 2, 3, 4}));
+
+  aio::Queue<int> r(2);
+  co_await r.put(0);
+  auto p1 = aio::create_task(r.put(1));
+  auto p2 = aio::create_task(r.put(2));
+  co_await qu_settle();
+  EXPECT_TRUE(p1.done());
+  EXPECT_FALSE(p2.done());
+  const int a = co_await r.get();
+  const int b = co_await r.get();
+  co_await p2;
+  const int c = co_await r.get();
+  EXPECT_EQ(std::vector<int>({a, b, c}), (std::vector<int>{0, 1, 2}));
+  EXPECT_TRUE(r.empty());
+}
+
 }  // namespace
 
 TEST(AioQueue, PutSuspendsWhileFull) { qu_run(qu_maxsize()); }
+TEST(AioQueue, GettersAndPuttersWaitingAllFinish) { qu_run(qu_getters_and_putters_waiting()); }
 TEST(AioQueue, GetSuspendsWhileEmpty) { qu_run(qu_blocking_get()); }
 TEST(AioQueue, GetCancelledRace) { qu_run(qu_get_cancelled_race()); }
 TEST(AioQueue, PutCancelledRace) { qu_run(qu_put_cancelled_race()); }
