@@ -720,6 +720,51 @@ aio::Task<void> lk_semaphore_fifo() {
   EXPECT_EQ(result, (std::vector<std::string>{"a_1", "a_2", "b_1", "b_2", "c_1", "c_2"}));
 }
 
+aio::Task<void> lk_sem_fifo2_c1(aio::Semaphore* sem, std::vector<int>* out) {
+  co_await sem->acquire();
+  out->push_back(1);
+}
+aio::Task<void> lk_sem_fifo2_c2(aio::Semaphore* sem, std::vector<int>* out) {
+  co_await sem->acquire();
+  out->push_back(2);
+  sem->release();
+  co_await sem->acquire();  // queues behind c3, woken but not yet run
+  out->push_back(4);
+}
+aio::Task<void> lk_sem_fifo2_c3(aio::Semaphore* sem, std::vector<int>* out) {
+  co_await sem->acquire();
+  out->push_back(3);
+}
+
+// test_acquire_fifo_order_2: a task woken with a permit comes before a new acquire().
+aio::Task<void> lk_semaphore_fifo_2() {
+  aio::Semaphore sem(1);
+  std::vector<int> result;
+  auto t1 = aio::create_task(lk_sem_fifo2_c1(&sem, &result));
+  auto t2 = aio::create_task(lk_sem_fifo2_c2(&sem, &result));
+  auto t3 = aio::create_task(lk_sem_fifo2_c3(&sem, &result));
+  co_await aio::sleep(0s);
+  sem.release();
+  sem.release();
+  co_await aio::gather(t1, t2, t3);
+  EXPECT_EQ(result, (std::vector<int>{1, 2, 3, 4}));
+}
+
+// test_acquire_fifo_order_3: a cancelled waiter is skipped.
+aio::Task<void> lk_semaphore_fifo_3() {
+  aio::Semaphore sem(0);
+  std::vector<int> result;
+  auto t1 = aio::create_task(lk_sem_acquire_append(&sem, &result, 1));
+  auto t2 = aio::create_task(lk_sem_acquire_append(&sem, &result, 2));
+  auto t3 = aio::create_task(lk_sem_acquire_append(&sem, &result, 3));
+  co_await aio::sleep(0s);
+  t1.cancel();
+  sem.release();
+  sem.release();
+  co_await aio::gather(aio::return_exceptions, t1, t2, t3);
+  EXPECT_EQ(result, (std::vector<int>{2, 3}));
+}
+
 // test_acquire_hang: a waiter cancelled before the release does not take the permit.
 aio::Task<void> lk_semaphore_cancel_waiter() {
   aio::Semaphore sem(0);
@@ -827,6 +872,8 @@ TEST(AioSemaphore, InitialValue) {
 }
 TEST(AioSemaphore, Acquire) { lk_run(lk_semaphore_acquire()); }
 TEST(AioSemaphore, FifoOrder) { lk_run(lk_semaphore_fifo()); }
+TEST(AioSemaphore, FifoOrderWokenBeforeNewcomers) { lk_run(lk_semaphore_fifo_2()); }
+TEST(AioSemaphore, FifoOrderSkipsCancelled) { lk_run(lk_semaphore_fifo_3()); }
 TEST(AioSemaphore, CancelledWaiterTakesNoPermit) { lk_run(lk_semaphore_cancel_waiter()); }
 TEST(AioSemaphore, NoHang) { lk_run(lk_semaphore_no_hang()); }
 TEST(AioSemaphore, WokenThenCancelledKeepsThePermit) {

@@ -23,8 +23,10 @@
 //   Awaiting outside a task of a running loop throws RuntimeError.
 // - Fairness: every waiter list is FIFO. Lock::release() and Semaphore::release() hand the lock
 //   (the permit) straight to the oldest waiter, so a task that calls acquire() meanwhile queues
-//   behind it (Python's fairness). Consequence: after a release() that woke a waiter, locked()
-//   stays true (Python shows false until the woken task runs).
+//   behind it (Python's fairness; a Semaphore also keeps newcomers behind woken waiters that have
+//   not run yet, as 3.13). One visible difference: after a Lock::release() that woke a waiter,
+//   locked() stays true (Python shows false until the woken task runs, though a newcomer must
+//   queue anyway).
 // - Cancellation: a waiter cancelled while it waits leaves its list and its co_await throws
 //   CancelledError (TimeoutError inside an expiring aio::timeout()); nothing is taken from the
 //   primitive. A waiter that was already woken (the lock, a permit or a notification handed to
@@ -285,23 +287,32 @@ class Semaphore {
   Semaphore(const Semaphore&) = delete;
   Semaphore& operator=(const Semaphore&) = delete;
 
-  // True when acquire() would suspend.
-  bool locked() const noexcept { return value_ == 0; }
+  // True when acquire() would suspend: no permit left, or tasks waiting (or woken and not yet
+  // back) ahead of a new caller (Python 3.13's rule: the woken come first).
+  bool locked() const noexcept { return value_ == 0 || !waiters_.empty() || handed_ > 0; }
 
   // Takes a permit, suspending until one is there; returns true.
   Task<bool> acquire() {
-    if (value_ > 0) {  // a permit left implies no waiter: release() hands permits to waiters
+    if (!locked()) {
       --value_;
       co_return true;
     }
     detail::ListWait w(waiters_);
-    co_await w;  // woken: release() handed us its permit
+    try {
+      co_await w;
+    } catch (...) {  // cancelled while waiting: we took nothing; pass on what is free
+      hand_on();
+      throw;
+    }
+    --handed_;  // the permit handed to us is ours now
+    hand_on();  // permits released meanwhile go to the next waiters, in order
     co_return true;
   }
 
   // Gives a permit back: to the oldest waiter if there is one.
-  void release() {
-    if (!waiters_.wake_one()) ++value_;
+  void release() noexcept {
+    ++value_;
+    hand_on();
   }
 
   Task<Held<Semaphore>> hold() {
@@ -311,7 +322,19 @@ class Semaphore {
 
  protected:
   long value_;
+
+ private:
+  // Hands free permits to the oldest waiters (Python's _wake_up_next, in release() and at the
+  // end of acquire()). A woken waiter holds its permit from here on: it is never thrown at.
+  void hand_on() noexcept {
+    while (value_ > 0 && waiters_.wake_one()) {
+      --value_;
+      ++handed_;
+    }
+  }
+
   detail::WaitList waiters_;
+  long handed_ = 0;  // waiters woken with a permit that have not resumed yet
 };
 
 class BoundedSemaphore : public Semaphore {
