@@ -24,9 +24,8 @@
 // - Fairness: every waiter list is FIFO. Lock::release() and Semaphore::release() hand the lock
 //   (the permit) straight to the oldest waiter, so a task that calls acquire() meanwhile queues
 //   behind it (Python's fairness; a Semaphore also keeps newcomers behind woken waiters that have
-//   not run yet, as 3.13). One visible difference: after a Lock::release() that woke a waiter,
-//   locked() stays true (Python shows false until the woken task runs, though a newcomer must
-//   queue anyway).
+//   not run yet, as 3.13). As in Python, Lock::locked() is false from a release() until the
+//   waiter it woke runs, and release() in that window throws RuntimeError.
 // - Cancellation: a waiter cancelled while it waits leaves its list and its co_await throws
 //   CancelledError (TimeoutError inside an expiring aio::timeout()); nothing is taken from the
 //   primitive. A waiter that was already woken (the lock, a permit or a notification handed to
@@ -131,23 +130,33 @@ class Lock {
   Lock(const Lock&) = delete;
   Lock& operator=(const Lock&) = delete;
 
+  // As Python: false from a release() until the waiter it woke runs (that waiter owns the
+  // lock all the same: a newcomer queues behind it).
   bool locked() const noexcept { return locked_; }
 
   // Suspends until the lock is ours; returns true.
   Task<bool> acquire() {
-    if (!locked_) {  // unlocked implies no waiter: a release with waiters hands the lock on
+    if (!locked_ && !handed_ && waiters_.empty()) {
       locked_ = true;
       co_return true;
     }
     detail::ListWait w(waiters_);
-    co_await w;  // woken: release() handed us the lock (it stayed locked)
+    try {
+      co_await w;
+    } catch (...) {  // cancelled while waiting: never had the lock; if it is free, pass it on
+      if (!locked_ && !handed_) hand_on();
+      throw;
+    }
+    handed_ = false;  // release() handed the lock to us
+    locked_ = true;
     co_return true;
   }
 
-  // Unlocks, or hands the lock to the oldest waiter. RuntimeError if not locked.
+  // Unlocks, handing the lock to the oldest waiter if there is one. RuntimeError if not locked.
   void release() {
     if (!locked_) throw RuntimeError("Lock is not acquired.");
-    if (!waiters_.wake_one()) locked_ = false;
+    locked_ = false;
+    hand_on();
   }
 
   // { auto held = co_await lock.hold(); ... }: acquire(), released when `held` goes.
@@ -157,8 +166,11 @@ class Lock {
   }
 
  private:
+  void hand_on() noexcept { handed_ = waiters_.wake_one(); }
+
   detail::WaitList waiters_;
   bool locked_ = false;
+  bool handed_ = false;  // a waiter was woken with the lock and has not run yet
 };
 
 // ---- Event -----------------------------------------------------------------------------------
