@@ -282,6 +282,7 @@ TEST(AioQueueBridge, EveryQueueKind) {
   qb_run(qb_kind<cq::LifoQueue<int>>({2, 1, 3}));
   qb_run(qb_kind<cq::PriorityQueue<int>>({1, 2, 3}));
   qb_run(qb_kind<cq::PollableQueue<int>>({3, 1, 2}));
+  qb_run(qb_kind<cq::SimpleQueue<int>>({3, 1, 2}));
 }
 TEST(AioQueueBridge, PollableQueueAndMoveOnlyItems) { qb_run(qb_pollable_and_move_only()); }
 TEST(AioQueueBridge, ShutDown) { qb_run(qb_shutdown()); }

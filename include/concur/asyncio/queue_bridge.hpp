@@ -1,6 +1,6 @@
 // concur/asyncio/queue_bridge.hpp — awaiting an item of a thread queue in a coroutine.
 //
-//   cq::PollableQueue<Job> jobs;                     // or cq::Queue<T>, LifoQueue, PriorityQueue
+//   cq::PollableQueue<Job> jobs;      // or cq::Queue<T>, LifoQueue, PriorityQueue, SimpleQueue
 //   Job job = co_await aio::get(jobs);               // fed by any number of threads
 //   auto j = co_await aio::wait_for(aio::get(jobs), 1s);   // bounded
 //
@@ -38,6 +38,7 @@
 #include "concur/detail/wait_node.hpp"
 #include "concur/queue/basic_queue.hpp"
 #include "concur/queue/errors.hpp"
+#include "concur/queue/simple_queue.hpp"
 
 namespace concur::asyncio {
 namespace detail {
@@ -123,9 +124,11 @@ class ThreadQueueGetAwaiter final : public Waiter, public RemoteItem {
   bool woken_ = false;
 };
 
-template <class T, class Core, bool kTracksTasks>
-Task<T> get_from_thread_queue(concur::queue::detail::BasicQueue<T, Core, kTracksTasks>& queue) {
-  using Queue = concur::queue::detail::BasicQueue<T, Core, kTracksTasks>;
+// Queue: a BasicQueue, or a queue that exposes its value_type, not_empty_waiters() and
+// try_get_or_shut_down() (SimpleQueue).
+template <class Queue>
+Task<typename Queue::value_type> get_from_thread_queue(Queue& queue) {
+  using T = typename Queue::value_type;
   for (;;) {
     bool shut_down = false;
     std::optional<T> item = queue.try_get_or_shut_down(shut_down);
@@ -144,6 +147,10 @@ Task<T> get_from_thread_queue(concur::queue::detail::BasicQueue<T, Core, kTracks
 // co_await aio::get(q): the next item of a concur::queue queue (see the header comment).
 template <class T, class Core, bool kTracksTasks>
 Task<T> get(concur::queue::detail::BasicQueue<T, Core, kTracksTasks>& queue) {
+  return detail::get_from_thread_queue(queue);
+}
+template <class T>
+Task<T> get(concur::queue::SimpleQueue<T>& queue) {
   return detail::get_from_thread_queue(queue);
 }
 
