@@ -8,7 +8,9 @@
 // Parts: task.hpp (Task, TaskRef), event_loop.hpp (EventLoop, handles), tasks.hpp (create_task,
 // sleep, gather, wait, wait_for, shield, as_completed, run), timeouts.hpp (timeout),
 // task_group.hpp (TaskGroup), bridges.hpp (cf::Future, to_thread, run_in_executor,
-// run_coroutine_threadsafe), locks.hpp, queues.hpp, streams.hpp.
+// run_coroutine_threadsafe), locks.hpp (Lock, Event, Condition, Semaphore, BoundedSemaphore,
+// Barrier, Held), queues.hpp (Queue, PriorityQueue, LifoQueue), queue_bridge.hpp (aio::get of a
+// concur::queue queue), streams.hpp.
 #pragma once
 
 #include "concur/asyncio/errors.hpp"
@@ -18,3 +20,6 @@
 #include "concur/asyncio/timeouts.hpp"
 #include "concur/asyncio/task_group.hpp"
 #include "concur/asyncio/bridges.hpp"
+#include "concur/asyncio/locks.hpp"
+#include "concur/asyncio/queues.hpp"
+#include "concur/asyncio/queue_bridge.hpp"

@@ -212,6 +212,34 @@ class BasicQueue {
     }
   }
 
+  // ---- for concur's own modules: a get that cannot block (aio::get, asyncio/queue_bridge.hpp) --
+  // The waiters of a get that found the queue empty: a coroutine links an action WaitNode here
+  // (event_count.hpp, "waiters that cannot block"); every put notifies one, shutdown() all.
+  concur::detail::EventCount& not_empty_waiters() noexcept { return not_empty_; }
+  // One try, no waiting: the item, or nullopt when the queue is empty, and then `shut_down`
+  // says whether it is also shut down (where get() would throw ShutDown). Wakes a waiting putter
+  // as get() does. Never throws Empty or ShutDown (only what the item's copy or move throws,
+  // which leaves the item queued, as get()).
+  std::optional<T> try_get_or_shut_down(bool& shut_down) {
+    shut_down = false;
+    if constexpr (kStrongGet) {
+      bool taken = false;
+      const WakePutterAfter wake{*this, taken};  // destroyed last: once the lock is free
+      typename Core::Taking take(core_, taken);
+      if (take.has_item()) {
+        std::optional<T> out;
+        out.emplace(take.item());
+        return out;
+      }
+      shut_down = take.closed();
+      return std::nullopt;
+    } else {
+      std::optional<T> out;
+      shut_down = get_until(out, Deadline::immediate()) == Status::kShutDown;
+      return out;
+    }
+  }
+
   // ---- state --------------------------------------------------------------------------------
   // Approximate under concurrency, as in Python: the answer may be stale when it returns.
   [[nodiscard]] std::size_t qsize() const noexcept { return core_.size(); }

@@ -48,6 +48,9 @@ class SimpleQueue : private detail::BasicQueue<T, detail::SimpleCoreFor<T>, fals
   using Base::try_get;
   using Base::try_get_until;
   using Base::try_put;
+  // For concur's own modules (aio::get, asyncio/queue_bridge.hpp).
+  using Base::not_empty_waiters;
+  using Base::try_get_or_shut_down;
 };
 
 }  // namespace concur::queue
