@@ -18,3 +18,4 @@
 #include "concur/asyncio/timeouts.hpp"
 #include "concur/asyncio/task_group.hpp"
 #include "concur/asyncio/bridges.hpp"
+#include "concur/asyncio/streams.hpp"
