@@ -108,6 +108,9 @@ aio::Task<std::size_t> sx_flood_in_thread(int fd) {
   co_return co_await aio::to_thread(sx_raw_flood, fd, std::size_t(256) << 20,
                                     std::chrono::milliseconds(500));
 }
+aio::Task<void> sx_send_in_thread(int fd, std::string data) {
+  co_await aio::to_thread(sx_raw_send, fd, std::move(data));
+}
 aio::Task<std::size_t> sx_count_in_thread(int fd) {
   co_return co_await aio::to_thread(sx_raw_drain_count, fd);
 }
@@ -310,6 +313,100 @@ TEST(AioStreams, AReaderThatDoesNotReadHoldsTheSenderBack) {
   EXPECT_LT(flooded, std::size_t(256) << 20);
   EXPECT_EQ(received, flooded);
 }
+
+namespace {
+aio::Task<void> sx_split_and_big_reads() {
+  int port = 0;
+  const int lfd = sx_raw_listener(&port);
+  auto [reader, writer] = co_await aio::open_connection("127.0.0.1", port, 1024);
+  const int peer = sx_raw_accept(lfd);
+  // A separator split across two sends.
+  sx_raw_send(peer, "ab\r");
+  aio::Task<std::string> until = aio::create_task(reader.readuntil("\r\n"));
+  co_await aio::sleep(0s);
+  sx_raw_send(peer, "\ncd\nef\n");
+  std::string got = co_await aio::wait_for(until, kSxWait);
+  EXPECT_EQ(got, "ab\r\n");
+  std::string cd = co_await aio::wait_for(reader.readline(), kSxWait);
+  std::string ef = co_await aio::wait_for(reader.readline(), kSxWait);
+  EXPECT_EQ(cd + ef, "cd\nef\n");
+  // readexactly and read of far more than 2 x limit: reading resumes for them, no deadlock.
+  const std::string big(300000, 'B');
+  // (More than the kernel's buffers may take at once: sent from another thread.)
+  aio::Task<void> sending = aio::create_task(sx_send_in_thread(peer, big));
+  std::string exact = co_await aio::wait_for(reader.readexactly(200000), kSxWait);
+  EXPECT_EQ(exact, big.substr(0, 200000));
+  std::size_t rest = 0;
+  while (rest < 100000) {
+    std::string part = co_await aio::wait_for(reader.read(50000), kSxWait);
+    EXPECT_FALSE(part.empty());
+    if (part.empty()) break;
+    rest += part.size();
+  }
+  EXPECT_EQ(rest, 100000u);
+  co_await aio::wait_for(sending, kSxWait);
+  writer.close();
+  co_await aio::wait_for(writer.wait_closed(), kSxWait);
+  ::close(peer);
+  ::close(lfd);
+}
+}  // namespace
+
+TEST(AioStreams, SplitSeparatorsAndReadsLargerThanTheBuffer) { aio::run(sx_split_and_big_reads()); }
+
+namespace {
+aio::Task<void> sx_big_echo() {
+  // One write of 4 MiB through an echo server: the reply must be read while we drain, or both
+  // sides' flow control would hold each other (as in Python).
+  aio::Server server = co_await aio::start_server(sx_echo_chunks, "127.0.0.1", 0);
+  auto [reader, writer] = co_await aio::open_connection("127.0.0.1", server.port());
+  std::string payload(4 << 20, '\0');
+  for (std::size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<char>(i * 131 % 251);
+  aio::Task<std::string> back =
+      aio::create_task(reader.readexactly(static_cast<std::ptrdiff_t>(payload.size())));
+  writer.write(payload);
+  EXPECT_GT(writer.get_write_buffer_size(), 0u);
+  co_await aio::wait_for(writer.drain(), kSxWait);
+  std::string echoed = co_await aio::wait_for(back, kSxWait);
+  EXPECT_TRUE(echoed == payload);
+  writer.write_eof();
+  std::string end = co_await aio::wait_for(reader.read(), kSxWait);
+  EXPECT_EQ(end, "");
+  writer.close();
+  co_await aio::wait_for(writer.wait_closed(), kSxWait);
+  server.close();
+  co_await aio::wait_for(server.wait_closed(), kSxWait);
+}
+}  // namespace
+
+TEST(AioStreams, ABigWriteIsBufferedAndEchoedWhole) { aio::run(sx_big_echo()); }
+
+namespace {
+int sx_lines_seen = 0;
+
+aio::Task<void> sx_count_lines(aio::StreamReader reader, aio::StreamWriter writer) {
+  for (;;) {
+    std::string line = co_await reader.readline();
+    if (line.empty()) break;
+    ++sx_lines_seen;
+  }
+  writer.close();
+}
+
+aio::Task<void> sx_dropped_handles() {
+  sx_lines_seen = 0;
+  aio::Server server = co_await aio::start_server(sx_count_lines, "127.0.0.1", 0);
+  {
+    auto [reader, writer] = co_await aio::open_connection("127.0.0.1", server.port());
+    writer.write("one\ntwo\n");
+  }  // the last handles are gone: the connection is closed, what was written still sent
+  server.close();
+  co_await aio::wait_for(server.wait_closed(), kSxWait);  // the server saw EOF and closed
+  EXPECT_EQ(sx_lines_seen, 2);
+}
+}  // namespace
+
+TEST(AioStreams, DroppingTheLastHandlesClosesTheConnection) { aio::run(sx_dropped_handles()); }
 
 // ---- EOF and vanishing peers -------------------------------------------------------------------
 
