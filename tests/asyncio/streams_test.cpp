@@ -159,7 +159,8 @@ aio::Task<void> sx_echo_round_trip() {
   writer.write(chars);
   const std::array<std::byte, 3> bytes{std::byte{'b'}, std::byte{'y'}, std::byte{'\n'}};
   writer.write(std::span<const std::byte>(bytes));
-  writer.writelines(std::vector<std::string>{"one ", "line\n", "two\n"});
+  writer.writelines(std::vector<std::string>{"one ", "line\n"});
+  writer.writelines({"two", "\n"});
   co_await aio::wait_for(writer.drain(), kSxWait);
   const std::vector<std::string> expected{"a C string\n", "a std::string\n", "a string_view\n",
                                           "vec\n",        "by\n",            "one line\n",

@@ -61,6 +61,7 @@
 
 #include <cstddef>
 #include <cstring>
+#include <initializer_list>
 #include <optional>
 #include <ranges>
 #include <string>
@@ -172,6 +173,9 @@ class StreamWriter {
   template <class Lines>
   void writelines(const Lines& lines) {
     for (const auto& line : lines) write(line);
+  }
+  void writelines(std::initializer_list<std::string_view> lines) {
+    for (std::string_view line : lines) write(line);
   }
   Task<void> drain();
   void write_eof();
