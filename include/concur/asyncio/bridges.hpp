@@ -48,9 +48,9 @@ class FutureAwaiter final : public Waiter, public RemoteItem {
       cancelled_before_ = true;
       return false;
     }
+    loop_ = task_->loop();  // before arm(): on_signal() reads it in the completing thread
     if (!future_.state_ptr()->add_waiter(node_)) return false;  // done meanwhile
     if (!node_.arm()) return false;  // signaled before we armed: done
-    loop_ = task_->loop();
     suspended_ = true;
     task_->suspend(h, this);
     return true;
