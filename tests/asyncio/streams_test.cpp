@@ -905,3 +905,36 @@ TEST(AioStreams, Ipv6Loopback) {
 }
 
 TEST(AioStreams, HostNamesAreResolvedAndEachAddressTried) { aio::run(sx_localhost_by_name()); }
+
+namespace {
+aio::Task<void> sx_every_interface(bool ipv6) {
+  // host "": every interface; with port 0 the IPv4 and IPv6 sockets share one port.
+  aio::Server server = co_await aio::start_server(sx_echo_lines, "", 0);
+  const std::vector<aio::SocketAddress> sockets = server.sockets();
+  EXPECT_GE(sockets.size(), 1u);
+  for (const aio::SocketAddress& s : sockets) EXPECT_EQ(s.port, server.port());
+  std::vector<std::string> hosts{"127.0.0.1"};
+  if (ipv6) hosts.push_back("::1");
+  for (const std::string& host : hosts) {
+    auto [reader, writer] = co_await aio::open_connection(host, server.port());
+    writer.write("via " + host + "\n");
+    std::string line = co_await aio::wait_for(reader.readline(), kSxWait);
+    EXPECT_EQ(line, "via " + host + "\n");
+    writer.close();
+    co_await aio::wait_for(writer.wait_closed(), kSxWait);
+  }
+  server.close();
+  co_await aio::wait_for(server.wait_closed(), kSxWait);
+  bool bad_limit = false;
+  try {
+    co_await aio::open_connection("127.0.0.1", server.port(), 0);
+  } catch (const concur::ValueError&) {
+    bad_limit = true;
+  }
+  EXPECT_TRUE(bad_limit);
+}
+}  // namespace
+
+TEST(AioStreams, AnEmptyHostServesEveryInterfaceOnOnePort) {
+  aio::run(sx_every_interface(sx_ipv6_available()));
+}
