@@ -51,7 +51,8 @@ struct Response {
 // session.get(url): GET http://<host>:<port>/<path> over HTTP/1.0.
 aio::Task<Response> http_get(std::string url) {
   const std::string scheme = "http://";
-  if (url.rfind(scheme, 0) != 0) throw std::invalid_argument("http_get: not an http:// URL: " + url);
+  if (url.rfind(scheme, 0) != 0)
+    throw std::invalid_argument("http_get: not an http:// URL: " + url);
   const std::size_t host_end = url.find('/', scheme.size());
   const std::string hostport = url.substr(scheme.size(), host_end - scheme.size());
   const std::string path = host_end == std::string::npos ? "/" : url.substr(host_end);

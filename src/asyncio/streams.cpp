@@ -250,8 +250,9 @@ void LoopStreams::loop_gone() noexcept {
 
 class StreamListener final : public LoopResource {
  public:
-  static StreamRef<StreamListener> create(EventLoop& loop, ClientConnected handler, std::size_t limit,
-                                    std::vector<int> fds, std::vector<SocketAddress> names) {
+  static StreamRef<StreamListener> create(EventLoop& loop, ClientConnected handler,
+                                          std::size_t limit, std::vector<int> fds,
+                                          std::vector<SocketAddress> names) {
     auto* l = new StreamListener(loop, std::move(handler), limit, std::move(fds), std::move(names));
     return StreamRef<StreamListener>(l);  // the loop's hold + this one
   }
@@ -355,8 +356,6 @@ class StreamListener final : public LoopResource {
 };
 
 // ---- a connection -----------------------------------------------------------------------------
-
-class StreamListener;
 
 class StreamConn final : public LoopResource {
  public:
@@ -661,7 +660,8 @@ void StreamListener::on_accept(int listen_fd) {
 namespace {
 // One connection's task: handle_client, and Python 3.12's done-callback (an error is reported and
 // closes the transport; so does a cancellation).
-Task<void> run_client(StreamRef<StreamListener> server, StreamRef<StreamConn> conn, Task<void> handler) {
+Task<void> run_client(StreamRef<StreamListener> server, StreamRef<StreamConn> conn,
+                      Task<void> handler) {
   std::exception_ptr error;
   bool cancelled = false;
   try {
@@ -1049,8 +1049,8 @@ Task<Server> start_server_impl(ClientConnected handle_client, std::string host, 
   }
   std::vector<int> fds;
   for (FdGuard& s : socks) fds.push_back(s.release());
-  StreamRef<StreamListener> l =
-      StreamListener::create(loop, std::move(handle_client), limit, std::move(fds), std::move(names));
+  StreamRef<StreamListener> l = StreamListener::create(loop, std::move(handle_client), limit,
+                                                       std::move(fds), std::move(names));
   Server server(l.get());
   l->start_serving();
   co_return server;
@@ -1092,7 +1092,9 @@ Task<std::pair<StreamReader, StreamWriter>> open_connection(std::string host, in
   if (fd < 0) {
     const bool same = std::all_of(failures.begin(), failures.end(),
                                   [&](const auto& f) { return f.first == failures[0].first; });
-    if (same) concur::detail::throw_os_error(failures[0].first, "Connect call failed " + failures[0].second);
+    if (same)
+      concur::detail::throw_os_error(failures[0].first,
+                                     "Connect call failed " + failures[0].second);
     std::string text = "Multiple exceptions: ";
     for (std::size_t i = 0; i < failures.size(); ++i) {
       if (i) text += ", ";
@@ -1106,7 +1108,9 @@ Task<std::pair<StreamReader, StreamWriter>> open_connection(std::string host, in
   co_return std::pair<StreamReader, StreamWriter>(StreamReader(c.get()), StreamWriter(c.get()));
 }
 
-Task<std::string> StreamReader::readline() { return detail::readline_task(StreamRef<StreamConn>(checked(c_))); }
+Task<std::string> StreamReader::readline() {
+  return detail::readline_task(StreamRef<StreamConn>(checked(c_)));
+}
 Task<std::string> StreamReader::read(std::ptrdiff_t n) {
   return detail::read_task(StreamRef<StreamConn>(checked(c_)), n);
 }
@@ -1120,7 +1124,9 @@ bool StreamReader::at_eof() const noexcept { return c_ && c_->eof_ && c_->in_.em
 std::size_t StreamReader::limit() const noexcept { return c_ ? c_->limit_ : kStreamLimit; }
 std::exception_ptr StreamReader::exception() const noexcept { return c_ ? c_->error_ : nullptr; }
 
-void StreamWriter::write_bytes(const void* data, std::size_t size) { checked(c_)->write(data, size); }
+void StreamWriter::write_bytes(const void* data, std::size_t size) {
+  checked(c_)->write(data, size);
+}
 Task<void> StreamWriter::drain() { return detail::drain_task(StreamRef<StreamConn>(checked(c_))); }
 void StreamWriter::write_eof() { checked(c_)->write_eof(); }
 void StreamWriter::close() { checked(c_)->close(); }
@@ -1129,7 +1135,9 @@ bool StreamWriter::is_closing() const noexcept { return c_ == nullptr || c_->clo
 Task<void> StreamWriter::wait_closed() {
   return detail::conn_wait_closed_task(StreamRef<StreamConn>(checked(c_)));
 }
-std::size_t StreamWriter::get_write_buffer_size() const noexcept { return c_ ? c_->out_.size() : 0; }
+std::size_t StreamWriter::get_write_buffer_size() const noexcept {
+  return c_ ? c_->out_.size() : 0;
+}
 std::optional<SocketAddress> StreamWriter::get_extra_info(std::string_view name) const {
   if (c_ == nullptr || c_->fd_ < 0) return std::nullopt;
   sockaddr_storage ss{};

@@ -453,8 +453,9 @@ aio::Task<void> sx_vanishing_peer() {
     try {
       co_await aio::wait_for(reader.readuntil("\r\n"), kSxWait);
     } catch (const concur::EOFError& e) {  // IncompleteReadError is an EOFError
-      incomplete = dynamic_cast<const aio::IncompleteReadError*>(&e) != nullptr &&
-                   static_cast<const aio::IncompleteReadError&>(e).partial() == "header without end\r";
+      incomplete =
+          dynamic_cast<const aio::IncompleteReadError*>(&e) != nullptr &&
+          static_cast<const aio::IncompleteReadError&>(e).partial() == "header without end\r";
     }
     EXPECT_TRUE(incomplete);
   }
@@ -557,7 +558,7 @@ TEST(AioStreams, WritingToAClosedPeerThrowsBrokenPipeOrConnectionReset) {
   aio::run(sx_write_to_closed_peer());
 }
 
-// ---- a peer that stops reading: drain() suspends --------------------------------------------------
+// ---- a peer that stops reading: drain() suspends ------------------------------------------------
 
 namespace {
 aio::Task<void> sx_drain_suspends(std::size_t* written, std::size_t* peer_got,
@@ -619,7 +620,7 @@ TEST(AioStreams, ALoopDestroyedWithAFlushPendingClosesTheSocket) {
   ::close(peer);
 }
 
-// ---- cancellation --------------------------------------------------------------------------------
+// ---- cancellation -------------------------------------------------------------------------------
 
 namespace {
 aio::Task<void> sx_cancelled_readline() {
@@ -792,7 +793,7 @@ TEST(AioStreams, AnExceptionInTheHandlerIsReportedAndClosesTheConnection) {
   EXPECT_NE(err.find("handler failed on purpose"), std::string::npos) << err;
 }
 
-// ---- many connections at once ---------------------------------------------------------------------
+// ---- many connections at once -------------------------------------------------------------------
 
 namespace {
 std::size_t sx_server_bytes = 0;
@@ -813,9 +814,9 @@ aio::Task<std::size_t> sx_one_client(int port, int id) {
   std::size_t echoed = 0;
   for (int i = 0; i < 50; ++i) {
     // Lines of different sizes, some over one socket buffer.
-    const std::string line = std::to_string(id) + ":" + std::to_string(i) + ":" +
-                             std::string(static_cast<std::size_t>((id * 7919 + i * 104729) % 20000), 'x') +
-                             "\n";
+    const std::string line =
+        std::to_string(id) + ":" + std::to_string(i) + ":" +
+        std::string(static_cast<std::size_t>((id * 7919 + i * 104729) % 20000), 'x') + "\n";
     writer.write(line);
     co_await writer.drain();
     std::string back = co_await reader.readline();
@@ -856,7 +857,7 @@ TEST(AioStreams, ManyConnectionsAtOnceEchoEveryByte) {
   EXPECT_EQ(echoed, expected);
 }
 
-// ---- addresses ------------------------------------------------------------------------------------
+// ---- addresses ----------------------------------------------------------------------------------
 
 namespace {
 bool sx_ipv6_available() {
@@ -888,7 +889,8 @@ aio::Task<void> sx_localhost_by_name() {
   // A name, resolved off the loop (getaddrinfo on the default executor); "localhost" may give
   // ::1 first, which this IPv4-only server refuses: the next address is tried.
   aio::Server server = co_await aio::start_server(sx_echo_lines, "127.0.0.1", 0);
-  auto [reader, writer] = co_await aio::wait_for(aio::open_connection("localhost", server.port()), kSxWait);
+  auto [reader, writer] =
+      co_await aio::wait_for(aio::open_connection("localhost", server.port()), kSxWait);
   writer.write("by name\n");
   std::string line = co_await aio::wait_for(reader.readline(), kSxWait);
   EXPECT_EQ(line, "by name\n");
