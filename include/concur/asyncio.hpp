@@ -23,3 +23,4 @@
 #include "concur/asyncio/locks.hpp"
 #include "concur/asyncio/queues.hpp"
 #include "concur/asyncio/queue_bridge.hpp"
+#include "concur/asyncio/streams.hpp"
