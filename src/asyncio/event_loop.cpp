@@ -84,6 +84,11 @@ EventLoop::~EventLoop() {
     shutdown_default_executor();
   } catch (...) {
   }
+  while (!teardown_.empty()) {
+    auto hook = std::move(teardown_.back());
+    teardown_.pop_back();
+    hook();
+  }
   // Callbacks still queued or in the heap die with the loop.
   drain_remote();
   for (detail::TimerNode* n : heap_) n->heap_index = detail::TimerNode::kNotQueued;

@@ -10,10 +10,9 @@
 // state of a Server) is counted the same way.
 //
 // Loop teardown. A loop may be destroyed with connections still open (a peer that never reads
-// holds a close() in its flush). The loop has no hook for that, so each loop that has streams
-// gets one timer that never fires (50 years ahead); the loop's destructor destroys its pending
-// timers, and the destructor of that timer's callback closes every socket still open on that
-// loop (LoopStreams::loop_gone) without touching the loop.
+// holds a close() in its flush). Each loop that has streams registers a teardown hook
+// (EventLoop::at_teardown) that closes every socket still open on that loop
+// (LoopStreams::loop_gone) without touching the loop.
 #include "concur/asyncio/streams.hpp"
 
 #include <arpa/inet.h>
@@ -29,6 +28,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <new>
 #include <string>
 #include <vector>
@@ -213,28 +213,14 @@ class LoopStreams {
 
 thread_local std::vector<LoopStreams*> LoopStreams::all_;
 
-namespace {
-// The callback of the never-firing timer: its destruction is the loop's.
-struct LoopGoneGuard {
-  explicit LoopGoneGuard(LoopStreams* s) noexcept : streams(s) {}
-  LoopGoneGuard(LoopGoneGuard&& o) noexcept : streams(std::exchange(o.streams, nullptr)) {}
-  LoopGoneGuard& operator=(LoopGoneGuard&&) = delete;
-  ~LoopGoneGuard() {
-    if (streams) streams->loop_gone();
-  }
-  void operator()() const noexcept {}
-  LoopStreams* streams;
-};
-}  // namespace
-
 LoopStreams& LoopStreams::of(EventLoop& loop) {
   for (LoopStreams* s : all_)
     if (s->loop_ == &loop) return *s;
-  auto* s = new LoopStreams(&loop);
-  all_.push_back(s);
-  LoopGoneGuard guard(s);  // if call_at throws, whoever holds the guard then deletes s
-  loop.call_at(loop.time() + std::chrono::hours(24 * 365 * 50), std::move(guard));
-  return *s;
+  auto s = std::unique_ptr<LoopStreams>(new LoopStreams(&loop));
+  all_.reserve(all_.size() + 1);
+  loop.at_teardown([p = s.get()] { p->loop_gone(); });
+  all_.push_back(s.get());
+  return *s.release();
 }
 
 void LoopStreams::loop_gone() noexcept {

@@ -207,6 +207,12 @@ class EventLoop {
   void cancel_all_tasks();
   detail::TaskCore* first_task() const noexcept { return tasks_head_; }
   static EventLoop* running_loop() noexcept { return tls_running; }
+  // A hook for the modules built on the loop (streams): fn() runs in the loop's destructor,
+  // once its pending tasks have finished and before its descriptors are closed; it must not
+  // use the loop. Hooks run in the reverse order of registration.
+  void at_teardown(concur::detail::UniqueFunction<void()> fn) {
+    teardown_.push_back(std::move(fn));
+  }
 
  private:
   struct Ready {
@@ -266,6 +272,7 @@ class EventLoop {
   std::atomic<bool> wake_pending_{false};
 
   detail::TaskCore* tasks_head_ = nullptr;  // scheduled tasks not finished (intrusive list)
+  std::vector<concur::detail::UniqueFunction<void()>> teardown_;
   std::unique_ptr<concur::futures::ThreadPoolExecutor> default_executor_;
   EventLoop* saved_running_ = nullptr;
   bool running_ = false;
