@@ -86,8 +86,13 @@ aio::Task<void> cancelling_the_awaiter_cancels_the_awaited() {
   EXPECT_TRUE(inner.cancelled());  // as Python: the cancellation is forwarded
 }
 
+aio::Task<int> three_when_set(aio::Event* go) {
+  co_await go->wait();
+  co_return 3;
+}
 aio::Task<void> shield_keeps_the_inner_task(bool* inner_finished) {
-  aio::Task<int> inner = aio::create_task(sleep_then(20ms, 3));
+  aio::Event go;
+  aio::Task<int> inner = aio::create_task(three_when_set(&go));
   aio::Task<int> outer = aio::create_task(
       [](aio::Task<int>* in) -> aio::Task<int> { co_return co_await aio::shield(*in); }(&inner));
   co_await aio::sleep(0s);
@@ -100,6 +105,7 @@ aio::Task<void> shield_keeps_the_inner_task(bool* inner_finished) {
   }
   EXPECT_TRUE(cancelled);
   EXPECT_FALSE(inner.done());
+  go.set();
   EXPECT_EQ(co_await inner, 3);
   *inner_finished = true;
 }
@@ -242,7 +248,11 @@ aio::Task<void> wait_for_forwards_an_outer_cancellation(bool* inner_cancelled) {
 aio::Task<void> wait_for_returns_a_result_that_beat_the_cancellation() {
   int caught = 0;
   // The inner task swallows the timeout's cancellation and returns: its value is the result.
-  int v = co_await aio::wait_for(stubborn(&caught), 5ms);
+  // (Started first: a task cancelled before it starts never runs, and a loaded machine may let
+  // the 5 ms pass before its first step.)
+  aio::Task<int> inner = aio::create_task(stubborn(&caught));
+  co_await aio::sleep(0s);
+  int v = co_await aio::wait_for(inner, 5ms);
   EXPECT_EQ(v, 5);
   EXPECT_EQ(caught, 1);
 }

@@ -217,3 +217,19 @@ TEST(AioLoop, DestroyingALoopCancelsAndFinishesItsPendingTasks) {
   }
   EXPECT_TRUE(cleaned);
 }
+
+TEST(AioLoop, CallbacksTakeArgumentsAsPythonsCallSoon) {
+  aio::EventLoop loop;
+  std::vector<int> got;
+  auto record = [&got](int a, int b) { got.push_back(a * 10 + b); };
+  loop.call_soon(record, 1, 2);
+  loop.call_later(1ms, record, 3, 4);
+  loop.call_at(loop.time() + 2ms, [&](int x) {
+    got.push_back(x);
+    loop.stop();
+  }, 5);
+  aio::TimerHandle guard = loop.call_later(concur_test::long_wait(), [&] { loop.stop(); });
+  loop.run_forever();
+  guard.cancel();
+  EXPECT_EQ(got, (std::vector<int>{12, 34, 5}));
+}

@@ -34,6 +34,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <tuple>
 #include <type_traits>
 #include <unordered_map>
 #include <utility>
@@ -148,39 +149,41 @@ class EventLoop {
   }
 
   // ---- callbacks -----------------------------------------------------------------------------
-  template <class F>
-  Handle call_soon(F&& fn) {
-    return Handle(queue_callback(make_callback(std::forward<F>(fn))));
+  // Each takes fn and optional arguments, as Python's call_soon(callback, *args): fn(args...)
+  // with copies of the arguments (std::ref(x) to pass x itself).
+  template <class F, class... A>
+  Handle call_soon(F&& fn, A&&... args) {
+    return Handle(queue_callback(make_callback(bind_args(std::forward<F>(fn), std::forward<A>(args)...))));
   }
-  template <class Rep, class Period, class F>
-  TimerHandle call_later(std::chrono::duration<Rep, Period> delay, F&& fn) {
-    return call_at(time() + to_clock(delay), std::forward<F>(fn));
+  template <class Rep, class Period, class F, class... A>
+  TimerHandle call_later(std::chrono::duration<Rep, Period> delay, F&& fn, A&&... args) {
+    return call_at(time() + to_clock(delay), std::forward<F>(fn), std::forward<A>(args)...);
   }
-  template <class F>
-  TimerHandle call_at(time_point when, F&& fn) {
-    auto cb = make_callback(std::forward<F>(fn));
+  template <class F, class... A>
+  TimerHandle call_at(time_point when, F&& fn, A&&... args) {
+    auto cb = make_callback(bind_args(std::forward<F>(fn), std::forward<A>(args)...));
     cb->self = cb;
     add_timer(cb.get(), when);
     return TimerHandle(std::move(cb));
   }
   // From any thread. RuntimeError once the loop is closed.
-  template <class F>
-  Handle call_soon_threadsafe(F&& fn) {
-    auto cb = make_callback(std::forward<F>(fn));
+  template <class F, class... A>
+  Handle call_soon_threadsafe(F&& fn, A&&... args) {
+    auto cb = make_callback(bind_args(std::forward<F>(fn), std::forward<A>(args)...));
     cb->self = cb;
     push_remote(cb.get());
     return Handle(std::move(cb));
   }
 
   // ---- file descriptors (level-triggered) ----------------------------------------------------
-  // fn() runs while `fd` is readable (writable); a second add replaces the first.
-  template <class F>
-  void add_reader(int fd, F&& fn) {
-    watch(fd, EPOLLIN, make_callback(std::forward<F>(fn)));
+  // fn(args...) runs while `fd` is readable (writable); a second add replaces the first.
+  template <class F, class... A>
+  void add_reader(int fd, F&& fn, A&&... args) {
+    watch(fd, EPOLLIN, make_callback(bind_args(std::forward<F>(fn), std::forward<A>(args)...)));
   }
-  template <class F>
-  void add_writer(int fd, F&& fn) {
-    watch(fd, EPOLLOUT, make_callback(std::forward<F>(fn)));
+  template <class F, class... A>
+  void add_writer(int fd, F&& fn, A&&... args) {
+    watch(fd, EPOLLOUT, make_callback(bind_args(std::forward<F>(fn), std::forward<A>(args)...)));
   }
   bool remove_reader(int fd) { return unwatch(fd, EPOLLIN); }
   bool remove_writer(int fd) { return unwatch(fd, EPOLLOUT); }
@@ -228,6 +231,16 @@ class EventLoop {
     check_open();
     return std::make_shared<detail::Callback>(
         this, concur::detail::UniqueFunction<void()>(std::forward<F>(fn)));
+  }
+  // fn itself when there are no arguments; else a callable holding copies of them.
+  template <class F, class... A>
+  static decltype(auto) bind_args(F&& fn, A&&... args) {
+    if constexpr (sizeof...(A) == 0) {
+      return std::forward<F>(fn);
+    } else {
+      return [fn = std::forward<F>(fn),
+              tup = std::make_tuple(std::forward<A>(args)...)]() mutable { std::apply(fn, tup); };
+    }
   }
   template <class Rep, class Period>
   static clock::duration to_clock(std::chrono::duration<Rep, Period> d) {
