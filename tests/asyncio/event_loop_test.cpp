@@ -35,13 +35,14 @@ TEST(AioLoop, TimersRunInDeadlineOrderAndCancelledOnesNever) {
   aio::EventLoop loop;
   std::vector<int> order;
   const auto t0 = loop.time();
-  loop.call_later(30ms, [&] {
+  // Deadlines from one instant, so that a slow registration cannot reorder them.
+  loop.call_at(t0 + 30ms, [&] {
     order.push_back(3);
     loop.stop();
   });
   loop.call_at(t0 + 10ms, [&] { order.push_back(1); });
-  aio::TimerHandle h = loop.call_later(20ms, [&] { order.push_back(99); });
-  loop.call_later(20ms, [&] { order.push_back(2); });
+  aio::TimerHandle h = loop.call_at(t0 + 20ms, [&] { order.push_back(99); });
+  loop.call_at(t0 + 20ms, [&] { order.push_back(2); });
   h.cancel();
   EXPECT_TRUE(h.cancelled());
   loop.run_forever();
