@@ -72,13 +72,13 @@ EventLoop::EventLoop() {
 EventLoop::~EventLoop() {
   if (tasks_head_ != nullptr && !running_) {
     // Nothing pending is destroyed: cancel what is left and let it finish (as aio::run).
-    const bool was_closed = closed_;
-    closed_ = false;
+    const bool was_closed = closed_.load(std::memory_order_relaxed);
+    closed_.store(false, std::memory_order_relaxed);
     try {
       cancel_all_tasks();
     } catch (...) {
     }
-    closed_ = was_closed;
+    closed_.store(was_closed, std::memory_order_relaxed);
   }
   try {
     shutdown_default_executor();
@@ -101,7 +101,7 @@ EventLoop::~EventLoop() {
 }
 
 void EventLoop::check_open() const {
-  if (closed_) throw RuntimeError("Event loop is closed");
+  if (closed_.load(std::memory_order_relaxed)) throw RuntimeError("Event loop is closed");
 }
 
 void EventLoop::enter_running() {
@@ -145,9 +145,9 @@ void EventLoop::stop() noexcept { stopping_ = true; }
 
 void EventLoop::close() {
   if (running_) throw RuntimeError("Cannot close a running event loop");
-  if (closed_) return;
+  if (closed_.load(std::memory_order_relaxed)) return;
   shutdown_default_executor();
-  closed_ = true;
+  closed_.store(true, std::memory_order_relaxed);
 }
 
 void EventLoop::cancel_all_tasks() {

@@ -137,7 +137,7 @@ class EventLoop {
   void stop() noexcept;  // the running loop ends after the current iteration
   void close();          // RuntimeError while running; idempotent
   bool is_running() const noexcept { return running_; }
-  bool is_closed() const noexcept { return closed_; }
+  bool is_closed() const noexcept { return closed_.load(std::memory_order_relaxed); }
   time_point time() const noexcept { return clock::now(); }
 
   // Schedules a coroutine as a task of this loop (it runs once the loop does).
@@ -290,7 +290,8 @@ class EventLoop {
   EventLoop* saved_running_ = nullptr;
   bool running_ = false;
   bool stopping_ = false;
-  bool closed_ = false;
+  // Read by call_soon_threadsafe() in other threads (its RuntimeError after close()).
+  std::atomic<bool> closed_{false};
 };
 
 // The loop running in this thread; RuntimeError("no running event loop") outside one.
