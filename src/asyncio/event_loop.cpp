@@ -16,11 +16,11 @@
 namespace concur::asyncio {
 namespace detail {
 
-void Callback::fire() noexcept { loop->queue_ready(std::move(self)); }
+void Callback::fire() noexcept { loop->queue_ready(this); }  // self goes on holding it
 
 void Callback::run_remote() noexcept {
-  std::shared_ptr<Callback> me = std::move(self);
-  if (!me->cancelled.load(std::memory_order_relaxed)) loop->queue_ready(std::move(me));
+  if (cancelled.load(std::memory_order_relaxed)) self.reset();  // may be the last reference
+  else loop->queue_ready(this);
 }
 
 void Callback::run() noexcept {
@@ -65,7 +65,6 @@ EventLoop::EventLoop() {
   ev.events = EPOLLIN;
   ev.data.fd = wake_fd_;
   ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
-  ready_.resize(64);
   events_.resize(128);
 }
 
@@ -95,7 +94,12 @@ EventLoop::~EventLoop() {
   for (detail::TimerNode* n : heap_)
     if (auto* cb = dynamic_cast<detail::Callback*>(n)) cb->self.reset();
   heap_.clear();
-  ready_.clear();
+  while (detail::ReadyNode* n = ready_head_) {
+    ready_head_ = n->ready_next;
+    n->in_ready = false;
+    if (!n->is_task) static_cast<detail::Callback*>(n)->self.reset();
+  }
+  ready_tail_ = nullptr;
   ::close(wake_fd_);
   ::close(epoll_fd_);
 }
@@ -176,29 +180,6 @@ void EventLoop::shutdown_default_executor() {
 }
 
 // ---- queues ------------------------------------------------------------------------------------
-
-void EventLoop::push_ready(Ready item) {
-  if (ready_size_ == ready_.size()) {
-    std::vector<Ready> bigger(ready_.size() * 2);
-    for (std::size_t i = 0; i < ready_size_; ++i)
-      bigger[i] = std::move(ready_[(ready_head_ + i) & (ready_.size() - 1)]);
-    ready_ = std::move(bigger);
-    ready_head_ = 0;
-  }
-  ready_[(ready_head_ + ready_size_) & (ready_.size() - 1)] = std::move(item);  // size: 2^k
-  ++ready_size_;
-}
-
-void EventLoop::schedule(detail::TaskCore* task) { push_ready(Ready{task, nullptr}); }
-
-void EventLoop::queue_ready(std::shared_ptr<detail::Callback> cb) {
-  push_ready(Ready{nullptr, std::move(cb)});
-}
-
-std::shared_ptr<detail::Callback> EventLoop::queue_callback(std::shared_ptr<detail::Callback> cb) {
-  push_ready(Ready{nullptr, cb});
-  return cb;
-}
 
 void EventLoop::task_scheduled(detail::TaskCore* task) noexcept {
   task->add_ref();
@@ -351,6 +332,14 @@ bool EventLoop::unwatch(int fd, std::uint32_t event) {
   return true;
 }
 
+// A descriptor's callback is held by its Watch; while queued it holds itself too, so that a
+// remove_reader() before it runs cannot free it (it is then cancelled and does nothing).
+void EventLoop::queue_watch(const std::shared_ptr<detail::Callback>& cb) noexcept {
+  if (cb->in_ready) return;
+  cb->self = cb;
+  queue_ready(cb.get());
+}
+
 void EventLoop::poll_io(int timeout_ms) {
   int n;
   do n = ::epoll_wait(epoll_fd_, events_.data(), static_cast<int>(events_.size()), timeout_ms);
@@ -369,17 +358,15 @@ void EventLoop::poll_io(int timeout_ms) {
     auto it = watches_.find(fd);
     if (it == watches_.end()) continue;
     // Errors and hang-ups wake both sides, as selectors do: the callbacks find out by reading.
-    if ((ev & (EPOLLIN | EPOLLERR | EPOLLHUP)) && it->second.reader)
-      queue_ready(it->second.reader);
-    if ((ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && it->second.writer)
-      queue_ready(it->second.writer);
+    if ((ev & (EPOLLIN | EPOLLERR | EPOLLHUP)) && it->second.reader) queue_watch(it->second.reader);
+    if ((ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && it->second.writer) queue_watch(it->second.writer);
   }
   if (n == static_cast<int>(events_.size())) events_.resize(events_.size() * 2);
 }
 
 void EventLoop::run_once() {
   int timeout_ms = 0;
-  if (ready_size_ == 0 && !stopping_) {
+  if (ready_head_ == nullptr && !stopping_) {
     if (heap_.empty()) {
       timeout_ms = -1;
     } else {
@@ -402,25 +389,33 @@ void EventLoop::run_once() {
   run_due_timers();
 
   // Run what is ready now; what these callbacks schedule waits for the next iteration.
-  std::size_t todo = ready_size_;
-  while (todo-- > 0) {
-    Ready item = std::move(ready_[ready_head_]);
-    ready_head_ = (ready_head_ + 1) & (ready_.size() - 1);
-    --ready_size_;
-    if (item.task) {
-      detail::TaskCore* t = item.task;
-      t->step();
-      if (t->done()) {
-        // Unlink from the loop's tasks and drop the loop's reference (the frame may go now).
-        if (t->prev_scheduled) t->prev_scheduled->next_scheduled = t->next_scheduled;
-        else tasks_head_ = t->next_scheduled;
-        if (t->next_scheduled) t->next_scheduled->prev_scheduled = t->prev_scheduled;
-        t->prev_scheduled = t->next_scheduled = nullptr;
-        t->release();
-      }
-    } else {
-      item.cb->run();
-    }
+  detail::ReadyNode* const last = ready_tail_;
+  while (detail::ReadyNode* n = ready_head_) {
+    ready_head_ = n->ready_next;
+    if (ready_head_ == nullptr) ready_tail_ = nullptr;
+    n->in_ready = false;
+    const bool was_last = n == last;
+    run_ready(n);  // n may be gone after this
+    if (was_last) break;
+  }
+}
+
+void EventLoop::run_ready(detail::ReadyNode* node) noexcept {
+  if (!node->is_task) {
+    auto* cb = static_cast<detail::Callback*>(node);
+    const std::shared_ptr<detail::Callback> me = std::move(cb->self);  // released after the run
+    cb->run();
+    return;
+  }
+  auto* t = static_cast<detail::TaskCore*>(node);
+  t->step();
+  if (t->done()) {
+    // Unlink from the loop's tasks and drop the loop's reference (the frame may go now).
+    if (t->prev_scheduled) t->prev_scheduled->next_scheduled = t->next_scheduled;
+    else tasks_head_ = t->next_scheduled;
+    if (t->next_scheduled) t->next_scheduled->prev_scheduled = t->prev_scheduled;
+    t->prev_scheduled = t->next_scheduled = nullptr;
+    t->release();
   }
 }
 

@@ -67,9 +67,7 @@ int TaskCore::uncancel() noexcept {
 
 void TaskCore::wake() noexcept {
   waiter_ = nullptr;
-  if (queued_) return;
-  queued_ = true;
-  loop_->schedule(this);
+  loop_->schedule(this);  // once: a task already in the ready queue stays where it is
 }
 
 void TaskCore::throw_cancelled() {
@@ -86,12 +84,10 @@ void TaskCore::schedule_on(EventLoop& loop) {
   status_ = Status::kScheduled;
   id_ = g_task_counter.fetch_add(1, std::memory_order_relaxed) + 1;
   loop.task_scheduled(this);  // the loop's reference
-  queued_ = true;
   loop.schedule(this);
 }
 
 void TaskCore::step() noexcept {
-  queued_ = false;
   waiter_ = nullptr;
   RunningScope scope(this);
   if (!started_) {

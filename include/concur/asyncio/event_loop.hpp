@@ -80,10 +80,10 @@ class RemoteItem {
 };
 
 // A user callback: call_soon, call_later/call_at, call_soon_threadsafe, add_reader/add_writer.
-class Callback final : public TimerNode, public RemoteItem {
+class Callback final : public TimerNode, public RemoteItem, public ReadyNode {
  public:
   Callback(EventLoop* loop, concur::detail::UniqueFunction<void()> fn)
-      : fn(std::move(fn)), loop(loop) {}
+      : ReadyNode(false), fn(std::move(fn)), loop(loop) {}
   void fire() noexcept override;        // a due timer: queue it
   void run_remote() noexcept override;  // from another thread: queue it
   void run() noexcept;                  // runs fn unless cancelled; reports its exception
@@ -91,7 +91,7 @@ class Callback final : public TimerNode, public RemoteItem {
   concur::detail::UniqueFunction<void()> fn;
   EventLoop* loop;
   std::atomic<bool> cancelled{false};
-  std::shared_ptr<Callback> self;  // keeps it alive while in the remote list or the heap
+  std::shared_ptr<Callback> self;  // keeps it alive while in the heap, the remote list or ready
 };
 
 }  // namespace detail
@@ -153,7 +153,10 @@ class EventLoop {
   // with copies of the arguments (std::ref(x) to pass x itself).
   template <class F, class... A>
   Handle call_soon(F&& fn, A&&... args) {
-    return Handle(queue_callback(make_callback(bind_args(std::forward<F>(fn), std::forward<A>(args)...))));
+    auto cb = make_callback(bind_args(std::forward<F>(fn), std::forward<A>(args)...));
+    cb->self = cb;
+    queue_ready(cb.get());
+    return Handle(std::move(cb));
   }
   template <class Rep, class Period, class F, class... A>
   TimerHandle call_later(std::chrono::duration<Rep, Period> delay, F&& fn, A&&... args) {
@@ -198,11 +201,13 @@ class EventLoop {
   void shutdown_default_executor();
 
   // ---- internal ------------------------------------------------------------------------------
-  void schedule(detail::TaskCore* task);  // a task's next step, at the back of the ready queue
+  // A task's next step, at the back of the ready queue (no-op if it is there already).
+  void schedule(detail::TaskCore* task) noexcept { push_ready(task); }
   void add_timer(detail::TimerNode* node, time_point when);
   void remove_timer(detail::TimerNode* node) noexcept;
   void push_remote(detail::RemoteItem* item);  // any thread
-  void queue_ready(std::shared_ptr<detail::Callback> cb);
+  // A callback whose `self` holds it, at the back of the ready queue (once).
+  void queue_ready(detail::Callback* cb) noexcept { push_ready(cb); }
   void task_scheduled(detail::TaskCore* task) noexcept;  // create_task: link, hold
   // Runs until `task` is done (RuntimeError if stopped first).
   void run_until_done(detail::TaskCore* task);
@@ -218,10 +223,6 @@ class EventLoop {
   }
 
  private:
-  struct Ready {
-    detail::TaskCore* task;
-    std::shared_ptr<detail::Callback> cb;
-  };
   struct Watch {
     std::shared_ptr<detail::Callback> reader, writer;
   };
@@ -249,9 +250,9 @@ class EventLoop {
     if (s > 1e9) return std::chrono::hours(24 * 365 * 30);
     return std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(s));
   }
-  std::shared_ptr<detail::Callback> queue_callback(std::shared_ptr<detail::Callback> cb);
   void check_open() const;
   void watch(int fd, std::uint32_t event, std::shared_ptr<detail::Callback> cb);
+  void queue_watch(const std::shared_ptr<detail::Callback>& cb) noexcept;
   bool unwatch(int fd, std::uint32_t event);
   void run_once();
   void poll_io(int timeout_ms);
@@ -265,10 +266,17 @@ class EventLoop {
 
   static inline thread_local EventLoop* tls_running = nullptr;
 
-  // The ready queue: a ring (grows by doubling).
-  std::vector<Ready> ready_;
-  std::size_t ready_head_ = 0, ready_size_ = 0;
-  void push_ready(Ready item);
+  // The ready queue: an intrusive FIFO (detail::ReadyNode).
+  detail::ReadyNode* ready_head_ = nullptr;
+  detail::ReadyNode* ready_tail_ = nullptr;
+  void push_ready(detail::ReadyNode* node) noexcept {
+    if (node->in_ready) return;
+    node->in_ready = true;
+    node->ready_next = nullptr;
+    if (ready_tail_) ready_tail_->ready_next = node; else ready_head_ = node;
+    ready_tail_ = node;
+  }
+  void run_ready(detail::ReadyNode* node) noexcept;
 
   std::vector<detail::TimerNode*> heap_;
   std::uint64_t timer_seq_ = 0;

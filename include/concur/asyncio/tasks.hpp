@@ -216,13 +216,12 @@ class SleepAwaiter final : public Waiter, public TimerNode {
   bool await_suspend(std::coroutine_handle<> h) {
     task_ = &TaskCore::require_running("aio::sleep()");
     if (!task_->begin_suspend()) return false;
+    if (until_) task_->loop()->add_timer(this, *until_);  // may throw: nothing done yet
     suspended_ = true;
     task_->suspend(h, this);
     if (!until_) {  // sleep(0): yield, back at the end of the ready queue
       woken_ = true;
       task_->wake();
-    } else {
-      task_->loop()->add_timer(this, *until_);
     }
     return true;
   }

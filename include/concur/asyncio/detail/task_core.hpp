@@ -37,6 +37,19 @@ namespace detail {
 class TaskCore;
 class TimeoutScope;
 
+// An entry of a loop's ready queue (an intrusive FIFO, so that waking a task or queueing a due
+// callback never allocates): a task's next step, or a callback. In the queue at most once.
+class ReadyNode {
+ public:
+  explicit ReadyNode(bool is_task) noexcept : is_task(is_task) {}
+  ReadyNode* ready_next = nullptr;
+  const bool is_task;
+  bool in_ready = false;
+
+ protected:
+  ~ReadyNode() = default;
+};
+
 // What a cancelled Waiter did about it.
 enum class CancelResult {
   kDetached,   // it unlinked itself and will never wake the task: the task is scheduled now and
@@ -70,7 +83,7 @@ class DoneListener {
   bool linked_ = false;
 };
 
-class TaskCore {
+class TaskCore : public ReadyNode {
  public:
   enum class Status : std::uint8_t {
     kCreated,    // a coroutine object, not scheduled nor started
@@ -80,7 +93,7 @@ class TaskCore {
     kCancelled,  // finished by CancelledError
   };
 
-  explicit TaskCore(std::coroutine_handle<> frame) noexcept : frame_(frame) {}
+  explicit TaskCore(std::coroutine_handle<> frame) noexcept : ReadyNode(true), frame_(frame) {}
   TaskCore(const TaskCore&) = delete;
   TaskCore& operator=(const TaskCore&) = delete;
   ~TaskCore();
@@ -171,7 +184,6 @@ class TaskCore {
   Status status_ = Status::kCreated;
   bool must_cancel_ = false;
   bool started_ = false;
-  bool queued_ = false;  // in the loop's ready queue
 };
 
 // Makes `task` the running task of this thread for the scope (EventLoop::step()).
