@@ -40,3 +40,5 @@ TEST_DEPS += libcereal-dev
 BENCH_DEPS += libcereal-dev
 # actors_bench's peer (bench/actors_bench.cpp): CAF 0.17, the C++ Actor Framework.
 BENCH_DEPS += libcaf-dev
+# asyncio_bench's peers (bench/asyncio_bench.cpp): standalone Asio 1.22 (header-only) and uvloop.
+BENCH_DEPS += libasio-dev python3-uvloop
