@@ -10,6 +10,7 @@
 #include <ctime>
 #include <string>
 
+#include "concur/detail/futex.hpp"
 #include "concur/detail/text.hpp"
 #include "concur/futures/thread_pool.hpp"
 
@@ -90,9 +91,9 @@ EventLoop::~EventLoop() {
   }
   // Callbacks still queued or in the heap die with the loop.
   drain_remote();
-  for (detail::TimerNode* n : heap_) n->heap_index = detail::TimerNode::kNotQueued;
-  for (detail::TimerNode* n : heap_)
-    if (auto* cb = dynamic_cast<detail::Callback*>(n)) cb->self.reset();
+  for (const TimerEntry& e : heap_) e.node->heap_index = detail::TimerNode::kNotQueued;
+  for (const TimerEntry& e : heap_)
+    if (auto* cb = dynamic_cast<detail::Callback*>(e.node)) cb->self.reset();
   heap_.clear();
   while (detail::ReadyNode* n = ready_head_) {
     ready_head_ = n->ready_next;
@@ -191,16 +192,18 @@ void EventLoop::task_scheduled(detail::TaskCore* task) noexcept {
 
 // ---- timers: a binary min-heap on (when, seq) with each node's index kept in the node ----------
 
+// The keys live in the heap's array, so that a comparison does not visit the nodes (each in a
+// different coroutine frame): only a move writes a node's index.
 namespace {
-bool earlier(const detail::TimerNode* a, const detail::TimerNode* b) noexcept {
-  return a->when < b->when || (a->when == b->when && a->seq < b->seq);
+bool earlier(const EventLoop::TimerEntry& a, const EventLoop::TimerEntry& b) noexcept {
+  return a.when < b.when || (a.when == b.when && a.seq < b.seq);
 }
 }  // namespace
 
 void EventLoop::heap_swap(std::size_t a, std::size_t b) noexcept {
   std::swap(heap_[a], heap_[b]);
-  heap_[a]->heap_index = a;
-  heap_[b]->heap_index = b;
+  heap_[a].node->heap_index = a;
+  heap_[b].node->heap_index = b;
 }
 void EventLoop::heap_up(std::size_t i) noexcept {
   while (i > 0) {
@@ -227,7 +230,7 @@ void EventLoop::add_timer(detail::TimerNode* node, time_point when) {
   if (node->queued()) remove_timer(node);
   node->when = when;
   node->seq = ++timer_seq_;
-  heap_.push_back(node);
+  heap_.push_back(TimerEntry{when, node->seq, node});
   node->heap_index = heap_.size() - 1;
   heap_up(node->heap_index);
 }
@@ -248,8 +251,8 @@ void EventLoop::remove_timer(detail::TimerNode* node) noexcept {
 void EventLoop::run_due_timers() {
   if (heap_.empty()) return;
   const time_point now = clock::now();
-  while (!heap_.empty() && heap_.front()->when <= now) {
-    detail::TimerNode* n = heap_.front();
+  while (!heap_.empty() && heap_.front().when <= now) {
+    detail::TimerNode* n = heap_.front().node;
     remove_timer(n);
     n->fire();
   }
@@ -370,7 +373,7 @@ void EventLoop::run_once() {
     if (heap_.empty()) {
       timeout_ms = -1;
     } else {
-      const auto wait = heap_.front()->when - clock::now();
+      const auto wait = heap_.front().when - clock::now();
       if (wait > clock::duration::zero()) {
         // Round up: waking before the timer is due would only spin once more.
         timeout_ms = static_cast<int>(std::min<long long>(
@@ -378,6 +381,14 @@ void EventLoop::run_once() {
       }
     }
   }
+  // Before sleeping, spin briefly for a call from another thread: a reply (a cf::Future done,
+  // run_coroutine_threadsafe, a ping-pong) usually comes within microseconds, far sooner than
+  // an eventfd write and an epoll wake-up. The budget adapts (detail/futex.hpp): a loop that is
+  // never called from outside spins next to nothing.
+  if (timeout_ms != 0 && concur::detail::spin_until([this] {
+        return remote_head_.load(std::memory_order_acquire) != nullptr;
+      }))
+    timeout_ms = 0;
   if (timeout_ms != 0) {
     sleeping_.store(true, std::memory_order_seq_cst);
     if (remote_head_.load(std::memory_order_seq_cst) != nullptr) timeout_ms = 0;

@@ -215,6 +215,11 @@ class EventLoop {
   void cancel_all_tasks();
   detail::TaskCore* first_task() const noexcept { return tasks_head_; }
   static EventLoop* running_loop() noexcept { return tls_running; }
+  struct TimerEntry {  // an element of the timer heap
+    time_point when;
+    std::uint64_t seq;
+    detail::TimerNode* node;
+  };
   // A hook for the modules built on the loop (streams): fn() runs in the loop's destructor,
   // once its pending tasks have finished and before its descriptors are closed; it must not
   // use the loop. Hooks run in the reverse order of registration.
@@ -278,7 +283,7 @@ class EventLoop {
   }
   void run_ready(detail::ReadyNode* node) noexcept;
 
-  std::vector<detail::TimerNode*> heap_;
+  std::vector<TimerEntry> heap_;
   std::uint64_t timer_seq_ = 0;
 
   int epoll_fd_ = -1;

@@ -271,12 +271,12 @@ Task<T> wait_for_impl(Task<T> inner, std::optional<Clock::time_point> deadline) 
   ensure_scheduled(inner);
   bool in_time;
   {
-    TaskSetAwait w({inner.core()}, TaskSetAwait::kAll, deadline, TaskSetAwait::kForwardCancel);
+    TaskSetAwait w(inner.core(), TaskSetAwait::kAll, deadline, TaskSetAwait::kForwardCancel);
     in_time = co_await w;
   }
   if (!in_time) {
     inner.cancel();
-    TaskSetAwait w({inner.core()}, TaskSetAwait::kAll, std::nullopt, TaskSetAwait::kForwardCancel);
+    TaskSetAwait w(inner.core(), TaskSetAwait::kAll, std::nullopt, TaskSetAwait::kForwardCancel);
     co_await w;
     if (inner.cancelled()) throw TimeoutError("wait_for: the timeout expired");
   }
@@ -286,7 +286,7 @@ Task<T> wait_for_impl(Task<T> inner, std::optional<Clock::time_point> deadline) 
 template <class T>
 Task<T> shield_impl(Task<T> inner) {
   ensure_scheduled(inner);
-  TaskSetAwait w({inner.core()}, TaskSetAwait::kAll);
+  TaskSetAwait w(inner.core(), TaskSetAwait::kAll);
   co_await w;
   co_return take_result(inner);
 }

@@ -16,6 +16,7 @@
 
 #include <chrono>
 #include <coroutine>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -33,8 +34,21 @@ class TaskSetAwait final : public Waiter, public TimerNode {
                std::optional<Clock::time_point> deadline = std::nullopt,
                CancelMode cancel_mode = kDetachOnCancel)
       : mode_(mode), cancel_mode_(cancel_mode), deadline_(deadline) {
-    entries_.reserve(tasks.size());
-    for (TaskCore* t : tasks) entries_.emplace_back(this, t);
+    if (tasks.size() == 1) {
+      single_.init(this, tasks.front());
+    } else {
+      many_ = std::make_unique<Entry[]>(tasks.size());
+      entries_ = many_.get();
+      for (std::size_t i = 0; i < tasks.size(); ++i) many_[i].init(this, tasks[i]);
+    }
+    count_ = tasks.size();
+  }
+  // One task (wait_for, shield): no allocation.
+  TaskSetAwait(TaskCore* task, Mode mode, std::optional<Clock::time_point> deadline = std::nullopt,
+               CancelMode cancel_mode = kDetachOnCancel)
+      : mode_(mode), cancel_mode_(cancel_mode), deadline_(deadline) {
+    single_.init(this, task);
+    count_ = 1;
   }
   ~TaskSetAwait() { detach(); }
   TaskSetAwait(const TaskSetAwait&) = delete;
@@ -55,7 +69,7 @@ class TaskSetAwait final : public Waiter, public TimerNode {
       return false;
     }
     pending_ = 0;
-    for (Entry& e : entries_) {
+    for (Entry& e : *this) {
       if (!e.task->done()) {
         e.task->add_listener(&e);
         ++pending_;
@@ -80,7 +94,7 @@ class TaskSetAwait final : public Waiter, public TimerNode {
     if (cancel_mode_ == kForwardCancel) {
       forwarded_ = true;
       bool any = false;
-      for (Entry& e : entries_) any = e.task->cancel() || any;
+      for (Entry& e : *this) any = e.task->cancel() || any;
       return any ? CancelResult::kForwarded : CancelResult::kTooLate;
     }
     detach();
@@ -93,18 +107,23 @@ class TaskSetAwait final : public Waiter, public TimerNode {
 
  private:
   struct Entry final : DoneListener {
-    Entry(TaskSetAwait* owner, TaskCore* task) noexcept : owner(owner), task(task) {}
+    void init(TaskSetAwait* o, TaskCore* t) noexcept {
+      owner = o;
+      task = t;
+    }
     void task_done(TaskCore& t) noexcept override { owner->one_done(t); }
-    TaskSetAwait* owner;
-    TaskCore* task;
+    TaskSetAwait* owner = nullptr;
+    TaskCore* task = nullptr;
   };
+  Entry* begin() noexcept { return entries_; }
+  Entry* end() noexcept { return entries_ + count_; }
 
   static bool failed(const TaskCore& t, bool count_cancel) noexcept {
     return t.error() != nullptr && (count_cancel || !t.cancelled());
   }
   bool satisfied_now() noexcept {
     bool all = true;
-    for (Entry& e : entries_) {
+    for (Entry& e : *this) {
       if (!e.task->done()) {
         all = false;
         continue;
@@ -135,11 +154,14 @@ class TaskSetAwait final : public Waiter, public TimerNode {
     waiting_->wake();
   }
   void detach() noexcept {
-    for (Entry& e : entries_) e.task->remove_listener(&e);
+    for (Entry& e : *this) e.task->remove_listener(&e);
     if (queued() && waiting_ != nullptr) waiting_->loop()->remove_timer(this);
   }
 
-  std::vector<Entry> entries_;
+  Entry single_;                  // the entry of a one-task wait
+  std::unique_ptr<Entry[]> many_;  // or the entries of several
+  Entry* entries_ = &single_;
+  std::size_t count_ = 0;
   std::size_t pending_ = 0;  // linked entries whose task is not done
   Mode mode_;
   CancelMode cancel_mode_;
