@@ -303,6 +303,7 @@ class EventLoop {
   EventLoop* saved_running_ = nullptr;
   bool running_ = false;
   bool stopping_ = false;
+  bool polled_last_ = false;  // the previous iteration looked for I/O
   // Read by call_soon_threadsafe() in other threads (its RuntimeError after close()).
   std::atomic<bool> closed_{false};
 };
