@@ -126,20 +126,12 @@ void EventLoop::leave_running() noexcept {
 }
 
 void EventLoop::run_forever() {
-  enter_running();
-  struct Leave {
-    EventLoop* loop;
-    ~Leave() { loop->leave_running(); }
-  } leave{this};
+  const Running running(*this);
   while (!stopping_) run_once();
 }
 
 void EventLoop::run_until_done(detail::TaskCore* task) {
-  enter_running();
-  struct Leave {
-    EventLoop* loop;
-    ~Leave() { loop->leave_running(); }
-  } leave{this};
+  const Running running(*this);
   while (!task->done()) {
     if (stopping_) throw RuntimeError("Event loop stopped before Future completed.");
     run_once();
@@ -158,11 +150,7 @@ void EventLoop::close() {
 void EventLoop::cancel_all_tasks() {
   if (tasks_head_ == nullptr) return;
   for (detail::TaskCore* t = tasks_head_; t != nullptr; t = t->next_scheduled) t->cancel();
-  enter_running();
-  struct Leave {
-    EventLoop* loop;
-    ~Leave() { loop->leave_running(); }
-  } leave{this};
+  const Running running(*this);
   stopping_ = false;
   while (tasks_head_ != nullptr) run_once();
 }

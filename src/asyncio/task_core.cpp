@@ -30,6 +30,17 @@ std::string TaskCore::get_name() const {
   return "Task-" + std::to_string(id_);
 }
 
+bool TaskCore::is_cancellation(const std::exception_ptr& e) noexcept {
+  if (!e) return false;
+  try {
+    std::rethrow_exception(e);
+  } catch (const CancelledError&) {
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
 void TaskCore::check_result_ready() const {
   if (!done()) throw InvalidStateError("Result is not set.");
   if (status_ == Status::kCancelled) throw CancelledError();
@@ -105,15 +116,7 @@ void TaskCore::step() noexcept {
 void TaskCore::finish(std::exception_ptr error) noexcept {
   error_ = std::move(error);
   const bool inline_run = status_ == Status::kInline;
-  status_ = Status::kFinished;
-  if (error_) {
-    try {
-      std::rethrow_exception(error_);
-    } catch (const CancelledError&) {
-      status_ = Status::kCancelled;
-    } catch (...) {
-    }
-  }
+  status_ = is_cancellation(error_) ? Status::kCancelled : Status::kFinished;
   if (inline_run) return;
   while (DoneListener* l = listeners_) {
     remove_listener(l);

@@ -2,18 +2,6 @@
 #include "concur/asyncio/task_group.hpp"
 
 namespace concur::asyncio {
-namespace {
-bool is_cancellation(const std::exception_ptr& e) {
-  if (!e) return false;
-  try {
-    std::rethrow_exception(e);
-  } catch (const CancelledError&) {
-    return true;
-  } catch (...) {
-    return false;
-  }
-}
-}  // namespace
 
 // co_await: until no child is pending (or the awaiting task is cancelled).
 struct TaskGroup::Completion {
@@ -70,7 +58,7 @@ void TaskGroup::child_done(Child& child, detail::TaskCore& t) noexcept {
 
 Task<void> TaskGroup::exit(std::exception_ptr body_error) {
   exiting_ = true;
-  const bool body_cancelled = is_cancellation(body_error);
+  const bool body_cancelled = detail::TaskCore::is_cancellation(body_error);
   std::exception_ptr propagate_cancel = body_cancelled ? body_error : nullptr;
   if (body_error && !body_cancelled && !aborting_) abort();
   while (!children_.empty()) {

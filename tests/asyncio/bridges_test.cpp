@@ -5,7 +5,6 @@
 
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -97,26 +96,21 @@ aio::Task<int> triple_later(int x) {
   co_await aio::sleep(1ms);
   co_return 3 * x;
 }
-aio::Task<void> serve_until(std::atomic<bool>* stop) {
-  while (!stop->load()) co_await aio::sleep(1ms);
-}
 }  // namespace
 
 TEST(AioBridges, RunCoroutineThreadsafeFromOtherThreads) {
-  aio::EventLoop* loop_ptr = nullptr;
-  std::atomic<bool> ready{false}, stop{false};
+  aio::EventLoop loop;  // run by loop_thread; this thread uses only the threadsafe entries
+  cf::Future<bool> running;
   std::thread loop_thread([&] {
-    aio::EventLoop loop;
-    loop_ptr = &loop;
-    loop.call_soon([&] { ready.store(true); });
-    loop.run_until_complete(serve_until(&stop));
+    loop.call_soon([&] { running.set_result(true); });
+    loop.run_forever();
   });
-  while (!ready.load()) std::this_thread::yield();
+  EXPECT_TRUE(running.result(concur_test::long_wait()));
   std::vector<cf::Future<int>> fs;
-  for (int i = 0; i < 50; ++i) fs.push_back(aio::run_coroutine_threadsafe(triple_later(i), *loop_ptr));
+  for (int i = 0; i < 50; ++i) fs.push_back(aio::run_coroutine_threadsafe(triple_later(i), loop));
   int sum = 0;
   for (auto& f : fs) sum += f.result(concur_test::long_wait());
-  stop.store(true);
+  loop.call_soon_threadsafe([&] { loop.stop(); });
   loop_thread.join();
   EXPECT_EQ(sum, 3 * 49 * 50 / 2);
 }

@@ -123,7 +123,7 @@ concur::futures::Future<T> run_coroutine_threadsafe(Task<T> coro, EventLoop& loo
         if (t.cancelled()) future.set_exception(std::make_exception_ptr(CancelledError()));
         else if (std::exception_ptr e = t.exception()) future.set_exception(e);
         else if constexpr (std::is_void_v<T>) future.set_result();
-        else future.set_result(T(std::move(const_cast<T&>(t.result()))));
+        else future.set_result(t->take_result());
       } catch (...) {
         future.set_exception(std::current_exception());
       }

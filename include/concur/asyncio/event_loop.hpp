@@ -34,6 +34,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <tuple>
 #include <type_traits>
 #include <unordered_map>
@@ -42,6 +43,7 @@
 
 #include "concur/asyncio/detail/task_core.hpp"
 #include "concur/asyncio/task.hpp"
+#include "concur/deadline.hpp"
 #include "concur/detail/unique_function.hpp"
 #include "concur/errors.hpp"
 
@@ -54,6 +56,16 @@ namespace concur::asyncio {
 namespace detail {
 
 using Clock = std::chrono::steady_clock;
+
+// A user's `timeout` as a time on the loop's clock, by concur::Deadline's rules (deadline.hpp):
+// nullopt for "never" (beyond ~31 years); now for zero, negative or NaN.
+template <class Rep, class Period>
+std::optional<Clock::time_point> deadline_after(std::chrono::duration<Rep, Period> timeout) {
+  const Deadline d = Deadline::after(timeout);
+  if (d.is_never()) return std::nullopt;
+  if (d.is_immediate()) return Clock::now();
+  return d.time_point();
+}
 
 // An entry of the loop's timer heap. heap_index is the entry's place in the heap, or kNotQueued.
 class TimerNode {
@@ -160,7 +172,8 @@ class EventLoop {
   }
   template <class Rep, class Period, class F, class... A>
   TimerHandle call_later(std::chrono::duration<Rep, Period> delay, F&& fn, A&&... args) {
-    return call_at(time() + to_clock(delay), std::forward<F>(fn), std::forward<A>(args)...);
+    return call_at(detail::deadline_after(delay).value_or(time_point::max()), std::forward<F>(fn),
+                   std::forward<A>(args)...);
   }
   template <class F, class... A>
   TimerHandle call_at(time_point when, F&& fn, A&&... args) {
@@ -248,13 +261,6 @@ class EventLoop {
               tup = std::make_tuple(std::forward<A>(args)...)]() mutable { std::apply(fn, tup); };
     }
   }
-  template <class Rep, class Period>
-  static clock::duration to_clock(std::chrono::duration<Rep, Period> d) {
-    const double s = std::chrono::duration<double>(d).count();
-    if (!(s > 0)) return clock::duration::zero();
-    if (s > 1e9) return std::chrono::hours(24 * 365 * 30);
-    return std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(s));
-  }
   void check_open() const;
   void watch(int fd, std::uint32_t event, std::shared_ptr<detail::Callback> cb);
   void queue_watch(const std::shared_ptr<detail::Callback>& cb) noexcept;
@@ -268,6 +274,14 @@ class EventLoop {
   void heap_swap(std::size_t a, std::size_t b) noexcept;
   void enter_running();
   void leave_running() noexcept;
+  // This loop runs in this thread for the guard's scope (RuntimeError if it cannot).
+  struct Running {
+    explicit Running(EventLoop& l) : loop(l) { l.enter_running(); }
+    ~Running() { loop.leave_running(); }
+    Running(const Running&) = delete;
+    Running& operator=(const Running&) = delete;
+    EventLoop& loop;
+  };
 
   static inline thread_local EventLoop* tls_running = nullptr;
 
@@ -317,9 +331,7 @@ T EventLoop::run_until_complete(Task<T>&& task) {
     if (task.core()->status() == detail::TaskCore::Status::kCreated) task.core()->schedule_on(*this);
     run_until_done(task.core());
   }
-  task.result();  // checks cancelled/pending, rethrows
-  if constexpr (std::is_void_v<T>) return;
-  else return T(std::move(const_cast<T&>(task.result())));
+  return task.take_result();
 }
 template <class T>
 T EventLoop::run_until_complete(Task<T>& task) {

@@ -91,10 +91,10 @@ using GatherValue = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
 template <class T>
 GatherValue<T> take_value(Task<T>& t) {
   if constexpr (std::is_void_v<T>) {
-    t.result();
+    t.take_result();
     return {};
   } else {
-    return T(std::move(const_cast<T&>(t.result())));
+    return t.take_result();
   }
 }
 template <class T>
@@ -249,23 +249,14 @@ class SleepAwaiter final : public Waiter, public TimerNode {
 // co_await aio::sleep(d): suspends the task for d (any duration; zero or negative: yields once).
 template <class Rep, class Period>
 detail::SleepAwaiter sleep(std::chrono::duration<Rep, Period> delay) {
-  const double s = std::chrono::duration<double>(delay).count();
-  if (!(s > 0)) return detail::SleepAwaiter(std::nullopt);
-  return detail::SleepAwaiter(detail::deadline_after(delay).value_or(detail::Clock::time_point::max()));
+  const Deadline d = Deadline::after(delay);
+  if (d.is_immediate()) return detail::SleepAwaiter(std::nullopt);
+  return detail::SleepAwaiter(d.is_never() ? detail::Clock::time_point::max() : d.time_point());
 }
 
 // ---- wait_for, shield ---------------------------------------------------------------------------
 
 namespace detail {
-template <class T>
-T take_result(Task<T>& t) {
-  if constexpr (std::is_void_v<T>) {
-    t.result();
-  } else {
-    return T(std::move(const_cast<T&>(t.result())));
-  }
-}
-
 template <class T>
 Task<T> wait_for_impl(Task<T> inner, std::optional<Clock::time_point> deadline) {
   ensure_scheduled(inner);
@@ -280,7 +271,7 @@ Task<T> wait_for_impl(Task<T> inner, std::optional<Clock::time_point> deadline) 
     co_await w;
     if (inner.cancelled()) throw TimeoutError("wait_for: the timeout expired");
   }
-  co_return take_result(inner);
+  co_return inner.take_result();
 }
 
 template <class T>
@@ -288,7 +279,7 @@ Task<T> shield_impl(Task<T> inner) {
   ensure_scheduled(inner);
   TaskSetAwait w(inner.core(), TaskSetAwait::kAll);
   co_await w;
-  co_return take_result(inner);
+  co_return inner.take_result();
 }
 }  // namespace detail
 

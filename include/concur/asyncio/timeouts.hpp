@@ -95,11 +95,7 @@ struct TimeoutAwaitable {
 // co_await aio::timeout(d): a Timeout guard for the enclosing block.
 template <class Rep, class Period>
 detail::TimeoutAwaitable timeout(std::chrono::duration<Rep, Period> delay) {
-  const double s = std::chrono::duration<double>(delay).count();
-  if (!(s > 0)) return {detail::Clock::now()};
-  if (s > 1e9) return {std::nullopt};
-  return {detail::Clock::now() + std::chrono::duration_cast<detail::Clock::duration>(
-                                     std::chrono::duration<double>(s))};
+  return {detail::deadline_after(delay)};
 }
 inline detail::TimeoutAwaitable timeout(std::nullopt_t) { return {std::nullopt}; }
 inline detail::TimeoutAwaitable timeout_at(std::optional<std::chrono::steady_clock::time_point> when) {

@@ -115,6 +115,8 @@ class TaskCore : public ReadyNode {
   void set_name(std::string name);
   // The error a finished task threw (a CancelledError for a cancelled one); null if it returned.
   std::exception_ptr error() const noexcept { return error_; }
+  // Whether `e` holds a CancelledError (a task that ends by one is cancelled, not failed).
+  static bool is_cancellation(const std::exception_ptr& e) noexcept;
   // result()/exception() preconditions: InvalidStateError while pending, CancelledError if
   // cancelled.
   void check_result_ready() const;

@@ -175,14 +175,4 @@ class TaskSetAwait final : public Waiter, public TimerNode {
   bool forwarded_ = false;
 };
 
-// A deadline `timeout` from now on the loop's clock; nullopt for "never".
-template <class Rep, class Period>
-std::optional<Clock::time_point> deadline_after(std::chrono::duration<Rep, Period> timeout) {
-  const double s = std::chrono::duration<double>(timeout).count();
-  if (!(s > 0)) return Clock::now();
-  if (s > 1e9) return std::nullopt;
-  return Clock::now() +
-         std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
-}
-
 }  // namespace concur::asyncio::detail
