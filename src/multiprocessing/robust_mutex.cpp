@@ -77,12 +77,16 @@ bool thread_gone(std::uint64_t linked) noexcept {
 
 void forget_after_fork() noexcept { tls_robust = ThreadRobust{}; }
 
+// Registered when the library is loaded, as every module's fork handlers are: a function-local
+// static here was initialized by the first thread to lock, and a fork by another thread during
+// that initialization left the child's guard "in progress" forever, so that the child's first
+// lock hung (a Pool worker forked while the test's main thread took its first robust lock).
+[[maybe_unused]] const bool fork_handlers_registered = concur::detail::register_at_fork(
+    concur::detail::AtForkLayer::detail, {nullptr, nullptr, &forget_after_fork});
+
 }  // namespace
 
 ThreadRobust& init_thread_robust() noexcept {
-  static const bool registered = concur::detail::register_at_fork(
-      concur::detail::AtForkLayer::detail, {nullptr, nullptr, &forget_after_fork});
-  (void)registered;
   ThreadRobust& t = tls_robust;
   const auto tid = static_cast<std::uint32_t>(::syscall(SYS_gettid));
   t.self = (std::uint64_t{static_cast<std::uint32_t>(::getpid())} << 32) | tid;
