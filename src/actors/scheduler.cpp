@@ -64,6 +64,11 @@ void AsyncActorBase::start_on(Scheduler& sched, Task task) {
 }
 
 void AsyncActorBase::step() noexcept {
+  // Woken from the mailbox with nothing there (the signal's message was taken by a look before
+  // the actor linked its node): wait again rather than resume into an empty receive.
+  if (awaiting_mail_ && !mailbox_.mail_or_closed() && mailbox_.suspend_receiver(wake_node_))
+    return;  // `this` may be running elsewhere already
+  awaiting_mail_ = false;
   AsyncActorBase* const outer = std::exchange(tls_running_actor, this);
   budget_ = concur::detail::tuning::kActorRecvBudget;
   resume_point_.resume();  // after this, `this` may be running elsewhere (see the header)

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "bounded_child.hpp"
@@ -110,6 +111,53 @@ TEST(AsyncActor, ManySendersConservation) {
   const long n = static_cast<long>(kThreads) * kEach;
   EXPECT_EQ(c.count, n);
   EXPECT_EQ(c.sum, n * (n + 1) / 2);
+}
+
+// Senders that pause between messages, so that the actor keeps finding its mailbox empty and
+// suspending: every message still arrives once (a wake-up that finds its message taken already
+// suspends the actor again instead of losing or inventing one).
+TEST(AsyncActor, SendersThatKeepWakingAnIdleActorLoseNothing) {
+  ac::Scheduler sched(2);
+  Counter c;
+  c.start(sched);
+  constexpr int kThreads = 3, kEach = 3000;
+  concur_test::run_together(kThreads, [&](int t) {
+    for (int i = 1; i <= kEach; ++i) {
+      c.send(static_cast<long>(t) * kEach + i);
+      if (i % 3 == 0) std::this_thread::yield();
+    }
+  });
+  c.close();
+  ASSERT_TRUE(c.join(long_wait()));
+  const long n = static_cast<long>(kThreads) * kEach;
+  EXPECT_EQ(c.count, n);
+  EXPECT_EQ(c.sum, n * (n + 1) / 2);
+}
+
+// A message whose move can throw (copied in and out under the mailbox's lock): the same order
+// and conservation.
+struct CopiedOnly {
+  long v = 0;
+  explicit CopiedOnly(long x) : v(x) {}
+  CopiedOnly(const CopiedOnly& o) : v(o.v) {}  // no move: moves copy, and may throw
+  CopiedOnly& operator=(const CopiedOnly& o) = default;
+};
+static_assert(!std::is_nothrow_move_constructible_v<CopiedOnly>);
+
+TEST(AsyncActor, AMessageWhoseMoveMayThrowIsReceivedInOrder) {
+  struct Collector : ac::AsyncActor<CopiedOnly> {
+    std::vector<long> got;
+    ac::Task run() override {
+      for (;;) got.push_back((co_await recv()).v);
+    }
+  } c;
+  ac::Scheduler sched(1);
+  c.start(sched);
+  for (long i = 0; i < 500; ++i) c.send(CopiedOnly(i));
+  c.close();
+  ASSERT_TRUE(c.join(long_wait()));
+  ASSERT_EQ(c.got.size(), 500u);
+  for (long i = 0; i < 500; ++i) EXPECT_EQ(c.got[static_cast<std::size_t>(i)], i);
 }
 
 struct Player : ac::AsyncActor<int> {

@@ -400,6 +400,40 @@ TEST(SegmentedFifo, CloseUnderConcurrentPushesConserves) {
   expect_close_under_pushes_conserves(q);
 }
 
+// Small blocks (an actor's mailbox uses 16 positions; 2 is the smallest: one item a block), where
+// producers and consumers cross block ends all the time.
+TEST(SegmentedFifo, SmallBlocksKeepFifoOrderAcrossManySwitches) {
+  SegmentedFifo<int, 2> tiny;
+  SegmentedFifo<int, 16> mailbox_sized;
+  for (int n : {1, 2, 3, 15, 16, 17, 100}) {
+    for (int i = 0; i < n; ++i) {
+      ASSERT_TRUE(tiny.push(int{i}));
+      ASSERT_TRUE(mailbox_sized.push(int{i}));
+    }
+    EXPECT_EQ(tiny.size(), static_cast<std::size_t>(n));
+    EXPECT_EQ(mailbox_sized.size(), static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i) {
+      ASSERT_EQ(*pop(tiny), i);
+      ASSERT_EQ(*pop(mailbox_sized), i);
+    }
+    EXPECT_FALSE(pop(tiny).has_value());
+    EXPECT_FALSE(pop(mailbox_sized).has_value());
+  }
+}
+
+TEST(SegmentedFifo, SmallBlocksConserveItemsAndClose) {
+  {
+    SegmentedFifo<std::uint64_t, 2> q;
+    expect_mpmc_conservation(q, 3, 3, 20000 / CONCUR_TEST_TIME_SCALE);
+  }
+  {
+    SegmentedFifo<std::uint64_t, 16> q;
+    expect_mpmc_conservation(q, 3, 1, 20000 / CONCUR_TEST_TIME_SCALE);
+  }
+  SegmentedFifo<std::uint64_t, 2> q;
+  expect_close_under_pushes_conserves(q);
+}
+
 // ---------------------------------------------------------------------------------------------
 // BoundedRing, at capacities 2 (a power of two: the mask path), 3 (the modulo path), and 4, 5.
 // ---------------------------------------------------------------------------------------------

@@ -104,7 +104,6 @@ class Actor : public pubsub::Subscriber<Msg> {
 
  private:
   using Mailbox = detail::Mailbox<Msg>;
-  using Refill = detail::MailboxBase::Refill;
 
   void bootstrap() {
     struct CloseAtEnd {  // later sends fail instead of piling up behind a finished run()
@@ -118,22 +117,9 @@ class Actor : public pubsub::Subscriber<Msg> {
   }
 
   std::optional<Msg> receive(const Deadline& deadline) {
-    for (;;) {
-      if (mailbox_.has_batch()) return mailbox_.take();
-      if (!deadline.is_immediate()) (void)mailbox_.spin_for_mail();
-      concur::detail::WaitNode node;
-      const Refill r = mailbox_.refill_or_link(deadline.is_immediate() ? nullptr : &node);
-      if (r == Refill::kGot) continue;
-      if (r == Refill::kClosed) throw ActorExit();
-      if (deadline.is_immediate()) return std::nullopt;
-      if (node.wait(deadline, true, &site_)) continue;  // a send or the close signaled us
-      if (!mailbox_.unlink(&node)) continue;  // signaled as we timed out: take it
-      // Timed out: one last look, as a timed get does.
-      const Refill last = mailbox_.refill_or_link(nullptr);
-      if (last == Refill::kGot) continue;
-      if (last == Refill::kClosed) throw ActorExit();
-      return std::nullopt;
-    }
+    if (!mailbox_.wait(deadline, &site_)) return std::nullopt;
+    if (!mailbox_.has_message()) throw ActorExit();  // closed, and everything received
+    return mailbox_.take();
   }
 
   Mailbox mailbox_;

@@ -82,18 +82,17 @@ class AsyncActor : public pubsub::Subscriber<Msg>, public detail::AsyncActorBase
   class Receive {
    public:
     explicit Receive(AsyncActor& a) noexcept : a_(a) {}
-    bool await_ready() noexcept { return a_.mailbox_.has_batch() && a_.take_budget(); }
+    bool await_ready() { return a_.mailbox_.poll() && a_.take_budget(); }
     bool await_suspend(std::coroutine_handle<> h) {
-      if (a_.mailbox_.has_batch()) {  // out of budget: let the other ready actors run first
+      if (a_.mailbox_.poll()) {  // out of budget: let the other ready actors run first
         a_.yield_to_scheduler(h);
         return true;
       }
-      a_.set_resume_point(h);  // before the node can be signaled
-      return a_.mailbox_.refill_or_link(&a_.wake_node()) == Refill::kEmpty;
+      return a_.wait_for_mail(h);  // false: mail came meanwhile, go on at once
     }
     Msg await_resume() {
-      if (!a_.mailbox_.has_batch() && a_.mailbox_.refill_or_link(nullptr) != Refill::kGot)
-        throw ActorExit();  // closed (a signal is only sent by a put or the close)
+      // Resumed with mail in hand, or closed and drained (step() looked before resuming).
+      if (!a_.mailbox_.poll() || !a_.mailbox_.has_message()) throw ActorExit();
       return a_.mailbox_.take();
     }
 
@@ -103,7 +102,6 @@ class AsyncActor : public pubsub::Subscriber<Msg>, public detail::AsyncActorBase
   Receive recv() noexcept { return Receive(*this); }
 
  private:
-  using Refill = detail::MailboxBase::Refill;
   detail::Mailbox<Msg> mailbox_;
 };
 

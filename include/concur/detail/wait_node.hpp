@@ -81,7 +81,10 @@ class WaitNode {
   }
 
   // Wakes the node's owner. The exchange publishes (release) everything the signaler wrote
-  // before it; the wake-up (a system call, or the action) happens only when the waiter actually
+  // before it, and takes in (acquire) everything an action waiter wrote before arm(): the
+  // action resumes the waiter's continuation, here or on another thread, after the signal, and
+  // a waiter may arm outside any lock the signaler holds (actors/detail/mailbox.hpp). The
+  // wake-up (a system call, or the action) happens only when the waiter actually
   // went to sleep (or armed). Nothing of the node is read after the exchange but its address:
   // a thread waiter may see kSignaled at once (a spurious wake-up) and leave, ending the node's
   // life, before futex_wake() is called on its word (harmless on a dead address, see
@@ -97,7 +100,7 @@ class WaitNode {
   // The first half of signal(): returns true if a thread waiter sleeps and needs a futex_wake()
   // on word() (see DeferredWakes; an action waiter is always signaled whole).
   bool mark_signaled() noexcept {
-    return state_.exchange(kSignaled, std::memory_order_release) == kSleeping;
+    return state_.exchange(kSignaled, std::memory_order_acq_rel) == kSleeping;
   }
   bool is_action_waiter() const noexcept { return action_ != nullptr; }
 

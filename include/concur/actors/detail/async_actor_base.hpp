@@ -5,8 +5,10 @@
 //   start(sched): the run() Task is made, the actor is adopted (listed as alive) and made ready.
 //   a worker resumes resume_point_ (the coroutine suspended last: run() or a Task it awaits)
 //   until the next suspension: a recv() that found nothing leaves wake_node_ in the mailbox,
-//   whose action (wake) makes the actor ready again when a message or the close arrives; a
-//   recv() out of budget makes it ready at the shared queue's tail (a yield).
+//   whose action (wake) makes the actor ready again when a message or the close arrives (a
+//   worker that finds the signal spurious, the mailbox still empty, leaves the node there
+//   again instead of resuming); a recv() out of budget makes it ready at the shared queue's
+//   tail (a yield).
 //   run() ends: its final step sets tls_ended_actor, and the worker, back from that step, calls
 //   end(): the mailbox is closed, an escaped exception reported, the actor forgotten by the
 //   scheduler, which sets ended_ (its last touch of the actor) and wakes the joiners, who wait
@@ -58,9 +60,15 @@ class AsyncActorBase {
   bool take_budget() noexcept { return budget_ != 0 && --budget_ != 0; }
   // Suspends the actor as ready (a yield): it resumes `h` when its turn comes again.
   void yield_to_scheduler(std::coroutine_handle<> h) noexcept;
-  // The actor waits in the mailbox: the next put or close makes it ready to resume `h`.
-  void set_resume_point(std::coroutine_handle<> h) noexcept { resume_point_ = h; }
-  concur::detail::WaitNode& wake_node() noexcept { return wake_node_; }
+  // The actor, having found its mailbox empty, waits in it: the next put or close makes it
+  // ready to resume `h`. Returns false (not suspended: go on at once) if mail came meanwhile.
+  bool wait_for_mail(std::coroutine_handle<> h) noexcept {
+    resume_point_ = h;
+    awaiting_mail_ = true;  // before the node can be signaled: step() reads it
+    if (mailbox_.suspend_receiver(wake_node_)) return true;  // `this` may be running elsewhere
+    awaiting_mail_ = false;
+    return false;
+  }
 
   const concur::detail::WaitSite mailbox_site_{&kMailboxWait, this, {}, nullptr, nullptr};
 
@@ -82,6 +90,7 @@ class AsyncActorBase {
   AsyncActorBase* live_next_ = nullptr;
   concur::detail::WaitNode wake_node_{&AsyncActorBase::wake, this};
   unsigned budget_ = 0;
+  bool awaiting_mail_ = false;  // suspended in wait_for_mail (not in a yield)
   std::atomic<bool> started_{false};
   std::atomic<bool> ended_{false};
   Task task_;

@@ -1,54 +1,52 @@
 // concur/actors/detail/mailbox.hpp — an actor's mailbox: many senders, one receiver.
 //
-// Two vectors and a lock: senders append to in_ under the lock; the receiver swaps in_ for its
-// own emptied batch (out_) and then takes the batch's messages without any synchronization, one
-// lock round per batch. A sender pays a lock, an append and an unlock (no allocation once the
-// vectors have grown); a busy receiver finds whole batches waiting.
+// The seed's Actor keeps its mailbox in a queue.Queue; so does this one, in the same parts:
+// the core of a concur Queue (fifo_core.hpp: the lock-free segmented FIFO, with small blocks
+// (tuning::kMailboxBlockPositions), or the lock-free ring when bounded; locked_core.hpp's
+// deque for a Msg whose move can throw, as Queue chooses) and the queues' EventCount for the
+// receiver to wait on (and one for full senders when bounded). A send is the core's push (one
+// seq_cst claim) and a load of the waiter count; nothing is locked unless the receiver sleeps.
 //
-// The receiver waits through the one waiting seam (detail/wait_node.hpp): when it finds nothing,
-// it leaves a WaitNode in waiter_ under the lock, and the send (or close) that finds it there
-// takes it and signals it, still under the lock. A thread's node parks the thread (Actor); an
-// AsyncActor's node is an action waiter whose action schedules the actor on its Scheduler (the
-// action only queues it: Scheduler::schedule takes the run queue's lock, never a mailbox's).
-// A receiver that times out re-takes the lock: if its node is still there it was not signaled
-// (timeout); if it is gone, a sender signaled it under the lock and a message (or the close) is
-// there to take.
+// The receiver holds at most one message in hand (pending_): recv() looks (poll), then takes.
+// A thread receiver (Actor) waits with EventCount::wait_until (spin, then sleep on a WaitNode).
+// A coroutine receiver (AsyncActor) follows EventCount's protocol for waiters that cannot block
+// (suspend_receiver): its WaitNode's action makes the actor ready when a put or the close
+// signals it. A signal can be spurious — the put it announces may have been taken already, by
+// a look made before the receiver linked its node — so a woken AsyncActor looks again before it
+// resumes (AsyncActorBase::step) and, finding nothing, suspends again.
 //
-// Bounded (capacity > 0): buffered_ counts the messages not yet received, the receiver's batch
-// included; it is lowered when the receiver has finished a batch and takes the next, so a
-// mailbox never holds more than `capacity` messages. Full senders wait on not_full_ (an
-// EventCount), woken when a batch is finished.
+// Bounded (capacity > 0): the core holds at most `capacity` messages; a full sender waits on
+// not_full_, woken when the receiver takes one. (The message in the receiver's hand is being
+// received: it no longer counts.)
 //
-// Exceptions: a send whose append throws (std::bad_alloc, the message's move or copy) leaves the
-// mailbox as it was (vector::push_back's strong guarantee). A take whose move throws leaves the
-// message in place, to be taken again.
+// Exceptions: a send whose copy or push throws (std::bad_alloc for a new block, the message's
+// copy) leaves the mailbox as it was. A take whose move throws leaves the message in hand, to
+// be taken again (and for a Msg whose move can throw, a look whose copy throws leaves it queued).
 // Happens-before: what a sender did before send() happens before the receive that returns its
-// message (both under the lock). Close: likewise for the receive that throws ActorExit.
-// Thread-safety: put() and close() from any thread; the receiver side (has_batch, take,
-// refill_or_link, unlink) from one receiver at a time.
+// message (the core's release/acquire). Close: likewise for the receive that throws ActorExit.
+// Thread-safety: put() and close() from any thread; the receiver side (poll, has_message,
+// take, wait, suspend_receiver, mail_or_closed) from one receiver at a time.
 #pragma once
 
-#include <atomic>
 #include <cstddef>
 #include <memory>
+#include <optional>
+#include <type_traits>
 #include <utility>
-#include <vector>
 
 #include "concur/deadline.hpp"
 #include "concur/detail/event_count.hpp"
-#include "concur/detail/futex.hpp"
-#include "concur/detail/mutex.hpp"
-#include "concur/detail/tuning.hpp"
 #include "concur/detail/wait_node.hpp"
 #include "concur/detail/wait_site.hpp"
 #include "concur/errors.hpp"
+#include "concur/detail/tuning.hpp"
+#include "concur/queue/detail/core.hpp"
+#include "concur/queue/detail/fifo_core.hpp"
+#include "concur/queue/detail/locked_core.hpp"
 
 namespace concur::actors::detail {
 
-using concur::detail::DeferredWakes;
 using concur::detail::EventCount;
-using concur::detail::Mutex;
-using concur::detail::MutexGuard;
 using concur::detail::WaitNode;
 using concur::detail::WaitSite;
 
@@ -56,186 +54,155 @@ using concur::detail::WaitSite;
 inline constexpr concur::detail::WaitKind kMailboxWait{"mailbox", "Actor", false, false};
 inline constexpr concur::detail::WaitKind kActorJoinWait{"join", "Actor", false, false};
 
-// The untyped half: the lock, the close, the receiver's node and the bound.
+// The untyped half: the waiting, for the receiver and for full senders; the close, so that a
+// Scheduler (which knows actors only untyped) can close them.
 class MailboxBase {
  public:
-  enum class Refill { kGot, kClosed, kEmpty };
-
-  explicit MailboxBase(long capacity)
-      : capacity_(capacity > 0 ? static_cast<std::size_t>(capacity) : 0),
-        not_full_(capacity > 0 ? std::make_unique<EventCount>() : nullptr) {}
   MailboxBase(const MailboxBase&) = delete;
   MailboxBase& operator=(const MailboxBase&) = delete;
 
-  // Refuses every later put (RuntimeError); the receiver gets what was sent before, then
-  // kClosed. Returns false if it was closed already.
-  bool close() noexcept {
-    DeferredWakes wakes;
-    mutex_.lock();
-    const bool was_open = !closed_;
-    closed_ = true;
-    wake_receiver_locked(wakes);  // the receiver wakes and finds it closed
-    wakes.unlock(mutex_);
-    if (not_full_) not_full_->notify_all();  // full senders wake and find it closed
-    return was_open;
-  }
-  [[nodiscard]] bool closed() const noexcept {
-    MutexGuard g(mutex_);
-    return closed_;
-  }
+  // Refuses every later put (RuntimeError); the receiver gets what was sent before, then the
+  // close. Idempotent; never blocks.
+  virtual void close() noexcept = 0;
 
-  // For a receiving thread that found nothing: spins (within the thread's spin budget,
-  // detail/futex.hpp) until a put may have arrived, so that a receiver that keeps up with its
-  // senders mostly finds the next message without parking, and the senders without waking it.
-  // A hint only: the caller still refills under the lock.
-  bool spin_for_mail() const noexcept {
-    return concur::detail::spin_until(
-        [this] { return has_mail_.load(std::memory_order_relaxed); });
-  }
+  // The receiver: a message is in hand or queued, or the mailbox is closed. Takes nothing.
+  virtual bool mail_or_closed() noexcept = 0;
 
-  // The receiver gave up waiting: true if its node was still there (it was not signaled, and
-  // now never will be); false if a sender signaled it (something is there to take).
-  bool unlink(WaitNode* node) noexcept {
-    MutexGuard g(mutex_);
-    if (waiter_ != node) return false;
-    waiter_ = nullptr;
-    return true;
+  // The coroutine receiver, having found nothing: links `node` (an action WaitNode) and arms it,
+  // unless mail or the close is there by then. Returns true if armed: the next put or close
+  // runs its action (perhaps at once, on another thread: the caller touches nothing of the
+  // actor after a true return); false: look again now.
+  bool suspend_receiver(WaitNode& node) noexcept {
+    for (;;) {
+      node.reset();
+      not_empty_.link_waiter(node);  // linked, with the fence of Dekker's protocol
+      if (mail_or_closed()) {
+        (void)not_empty_.cancel_waiter(node);  // a signal already spent on it did nothing
+        return false;
+      }
+      if (node.arm()) return true;
+      // Signaled before it was armed (its action did not run): a put came; if it was taken
+      // already (a spurious signal), link again.
+      if (mail_or_closed()) return false;
+    }
   }
 
  protected:
+  explicit MailboxBase(long capacity)
+      : not_full_(capacity > 0 ? std::make_unique<EventCount>() : nullptr) {}
   ~MailboxBase() = default;
 
-  // Called with mutex_ held, after a message was appended or the close: raises the hint and hands
-  // the waiting receiver's node to `wakes` (signaled under the lock).
-  void wake_receiver_locked(DeferredWakes& wakes) noexcept {
-    // Stored only when it changes: a receiver spinning on it keeps its cache line until then.
-    if (!has_mail_.load(std::memory_order_relaxed)) has_mail_.store(true, std::memory_order_relaxed);
-    if (WaitNode* w = std::exchange(waiter_, nullptr)) wakes.signal_later(w);
-  }
   [[noreturn]] static void throw_closed() {
     throw RuntimeError("send() to an actor that is closed (or whose run() has ended)");
   }
 
-  mutable Mutex mutex_;
-  // in_ is not empty or the mailbox is closed: written under mutex_, read without it as a hint.
-  std::atomic<bool> has_mail_{false};
-  bool closed_ = false;          // under mutex_
-  WaitNode* waiter_ = nullptr;   // the receiver's node while it waits, under mutex_
-  const std::size_t capacity_;   // 0: unbounded
-  std::size_t buffered_ = 0;     // bounded only, under mutex_: sent and not yet received
-  const std::unique_ptr<EventCount> not_full_;  // bounded only
+  EventCount not_empty_;                        // the receiver waits here
+  const std::unique_ptr<EventCount> not_full_;  // bounded only: full senders wait here
 };
 
 template <class Msg>
-class Mailbox : public MailboxBase {
+class Mailbox final : public MailboxBase {
+  // A Msg whose move can throw lives in a locked core and is copied out under its lock, so that
+  // a copy that throws leaves it queued (queue.hpp: the same choice as Queue's).
+  static constexpr bool kStrongTake = !std::is_nothrow_move_constructible_v<Msg>;
+  using Core = std::conditional_t<
+      kStrongTake, concur::queue::detail::LockedCore<Msg, concur::queue::detail::FifoBuffer<Msg>>,
+      concur::queue::detail::FifoCore<Msg, concur::detail::tuning::kMailboxBlockPositions>>;
+  using PushResult = concur::queue::detail::PushResult;
+
  public:
-  using MailboxBase::MailboxBase;
+  explicit Mailbox(long capacity)
+      : MailboxBase(capacity), core_(capacity > 0 ? static_cast<std::size_t>(capacity) : 0) {}
+  ~Mailbox() = default;
 
   // Appends `m` (moved from only on success). Throws RuntimeError once closed. A bounded
   // mailbox that is full blocks the caller until there is room (or the close); `site` is what
   // the caller is shown blocked on.
-  template <class M>
-  void put(M&& m, const WaitSite* site) {
-    if (capacity_ != 0) return put_bounded(std::forward<M>(m), site);
-    DeferredWakes wakes;
-    mutex_.lock();
-    if (closed_) {
-      mutex_.unlock();
-      throw_closed();
-    }
-    try {
-      in_.push_back(std::forward<M>(m));
-    } catch (...) {
-      mutex_.unlock();
-      throw;
-    }
-    wake_receiver_locked(wakes);
-    wakes.unlock(mutex_);
+  void put(Msg&& m, const WaitSite* site) { push(m, site); }
+  void put(const Msg& m, const WaitSite* site) {
+    Msg copy(m);  // if this throws, nothing has changed
+    push(copy, site);
+  }
+
+  void close() noexcept override {
+    core_.close();  // from here on every push fails: nothing lands behind the close
+    not_empty_.notify_all();
+    if (not_full_) not_full_->notify_all();
   }
 
   // ---- the receiver ------------------------------------------------------------------------
-  [[nodiscard]] bool has_batch() const noexcept { return next_ < out_.size(); }
+  // true if a message is in hand (has_message) or the mailbox is closed and drained. Takes the
+  // next queued message into the hand when it holds none.
+  bool poll() {
+    if (pending_) return true;
+    bool closed = false;
+    if constexpr (kStrongTake) {
+      bool taken = false;
+      {
+        typename Core::Taking take(core_, taken);
+        if (take.has_item())
+          pending_.emplace(take.item());  // if this throws, the message stays queued
+        else
+          closed = take.closed();
+      }
+    } else {
+      pending_ = core_.try_pop(closed);
+    }
+    if (pending_) {
+      if (not_full_) notify(*not_full_);  // a place is free
+      return true;
+    }
+    return closed;
+  }
+  [[nodiscard]] bool has_message() const noexcept { return pending_.has_value(); }
 
-  // The next message of the batch (has_batch() must be true).
+  // The message in hand (has_message() must be true).
   Msg take() {
-    Msg m(std::move(out_[next_]));  // if this throws, the message stays for the next take
-    ++next_;
+    Msg m(std::move(*pending_));  // if this throws, the message stays in hand
+    pending_.reset();
     return m;
   }
 
-  // With the batch finished: takes what was sent since (kGot), or reports the close (kClosed),
-  // or, when there is nothing, leaves `node` (if any) to be signaled by the next put or close
-  // (kEmpty). An action node is armed here, under the lock, before any sender can see it.
-  // Nothing of the mailbox is touched once the lock is released: a linked action node may be
-  // signaled at once, and the actor resumed, ended and destroyed by other threads.
-  Refill refill_or_link(WaitNode* node) {
-    Refill r;
-    {
-      MutexGuard g(mutex_);
-      const std::size_t finished = out_.size();
-      if (capacity_ != 0 && finished != 0) {
-        buffered_ -= finished;
-        not_full_->notify_all();  // under our lock: full senders take it after us
-      }
-      if (out_.capacity() * sizeof(Msg) > concur::detail::tuning::kMailboxKeepBytes)
-        std::vector<Msg>().swap(out_);  // an idle actor does not keep a burst's memory
-      else
-        out_.clear();
-      next_ = 0;
-      if (!in_.empty()) {
-        out_.swap(in_);
-        if (!closed_) has_mail_.store(false, std::memory_order_relaxed);
-        r = Refill::kGot;
-      } else if (closed_) {
-        r = Refill::kClosed;
-      } else {
-        if (node) {
-          waiter_ = node;
-          if (node->is_action_waiter()) {  // an actor's node, used again and again
-            node->reset();
-            node->arm();  // under the lock: nobody can have signaled it yet
-          }
-        }
-        r = Refill::kEmpty;
-      }
-    }
-    return r;
+  // The thread receiver: waits until poll() is true (true) or the deadline passes (false, after
+  // a last look). An immediate deadline looks once.
+  bool wait(const Deadline& deadline, const WaitSite* site) {
+    return not_empty_.wait_until([this] { return poll(); }, deadline, site);
+  }
+
+  bool mail_or_closed() noexcept override {
+    if (pending_) return true;
+    if constexpr (kStrongTake)
+      return core_.has_item_or_closed();
+    else
+      return core_.size() != 0 || core_.closed();  // seq_cst loads: Dekker's second read
   }
 
  private:
-  template <class M>
-  void put_bounded(M&& m, const WaitSite* site) {
-    bool closed = false;
-    auto try_put = [&] {
-      DeferredWakes wakes;
-      mutex_.lock();
-      if (closed_) {
-        mutex_.unlock();
-        closed = true;
-        return true;
-      }
-      if (buffered_ >= capacity_) {
-        mutex_.unlock();
-        return false;
-      }
-      try {
-        in_.push_back(std::forward<M>(m));
-      } catch (...) {
-        mutex_.unlock();
-        throw;
-      }
-      ++buffered_;
-      wake_receiver_locked(wakes);
-      wakes.unlock(mutex_);
-      return true;
-    };
-    not_full_->wait_until(try_put, Deadline::never(), site);
-    if (closed) throw_closed();
+  void push(Msg& m, const WaitSite* site) {
+    PushResult r = core_.try_push(m);
+    if (r == PushResult::kFull) {
+      not_full_->wait_until(
+          [&] {
+            r = core_.try_push(m);
+            return r != PushResult::kFull;
+          },
+          Deadline::never(), site);
+    }
+    if (r == PushResult::kClosed) throw_closed();
+    notify(not_empty_);
   }
 
-  std::vector<Msg> in_;   // under mutex_
-  std::vector<Msg> out_;  // the receiver's batch: touched by the receiver, and swapped under mutex_
-  std::size_t next_ = 0;  // the receiver's position in out_
+  // After a push or a pop: wakes the waiter of the other side, if one sleeps (basic_queue.hpp's
+  // rule: a core whose changes are seq_cst claims needs no fence of ours).
+  static void notify(EventCount& waiters) noexcept {
+    if constexpr (Core::kSeqCstClaims)
+      waiters.notify_one_after_seq_cst_change();
+    else
+      waiters.notify_one();
+  }
+
+  Core core_;
+  std::optional<Msg> pending_;  // the receiver's: the message it has looked at, not yet taken
 };
 
 }  // namespace concur::actors::detail

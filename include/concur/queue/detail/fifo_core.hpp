@@ -23,7 +23,8 @@
 
 namespace concur::queue::detail {
 
-template <class T>
+// kBlockPositions: the SegmentedFifo's block size (segmented_fifo.hpp).
+template <class T, std::size_t kBlockPositions = concur::detail::tuning::kFifoBlockPositions>
 class FifoCore {
  public:
   // Both cores claim with seq_cst read-modify-writes, and so does the place count.
@@ -93,7 +94,7 @@ class FifoCore {
   std::unique_ptr<BoundedRing<T>> ring_;
   // Inline, so that the unbounded queue, the common case, reaches its items without a pointer
   // hop; made only when there is no ring.
-  std::optional<SegmentedFifo<T>> list_;
+  std::optional<SegmentedFifo<T, kBlockPositions>> list_;
   alignas(kCacheLine) std::atomic<std::size_t> count_{0};  // places reserved (large bound only)
 };
 

@@ -46,10 +46,13 @@
 
 namespace concur::queue::detail {
 
-template <class T>
+// kPositions: positions per block (kPositions - 1 items); a queue's default, or fewer where many
+// mostly empty FIFOs live at once (an actor's mailbox, tuning.hpp).
+template <class T, std::size_t kPositions = concur::detail::tuning::kFifoBlockPositions>
 class SegmentedFifo {
   static_assert(std::is_nothrow_move_constructible_v<T>,
                 "SegmentedFifo needs a nothrow move constructor");
+  static_assert(kPositions >= 2, "a block holds at least one item besides its end marker");
 
  public:
   // A push becomes visible to consumers through a seq_cst read-modify-write (its claim), and
@@ -222,7 +225,7 @@ class SegmentedFifo {
   }
 
  private:
-  static constexpr std::size_t kLap = concur::detail::tuning::kFifoBlockPositions;
+  static constexpr std::size_t kLap = kPositions;
   static constexpr std::size_t kBlockCap = kLap - 1;    // real slots per block
   static constexpr unsigned kShift = 1;                 // index = position << kShift | flags
   static constexpr std::uint64_t kHasNext = 1;          // head only: tail is in a later block
