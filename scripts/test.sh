@@ -8,9 +8,8 @@
 #
 # Building is most of the time, so the stages build the tests the cheap way
 # (tests/CMakeLists.txt): one executable per module folder (CONCUR_TEST_MERGED), not per file,
-# but for the few files that must be alone; clang and ThreadSanitizer also compile each module
-# as a unity build (CONCUR_TEST_UNITY), while the g++ stage compiles every test file as written,
-# on its own. Optimisation is -O2 as in RelWithDebInfo (-O1 for ASan/UBSan, the level ASan
+# but for the few files that must be alone; and each module's files are compiled as a unity
+# build (CONCUR_TEST_UNITY: batches of files as one translation unit), in every stage. Optimisation is -O2 as in RelWithDebInfo (-O1 for ASan/UBSan, the level ASan
 # recommends), with line tables only (-g1) instead of full debug info. ctest still runs each
 # TEST() as a process of its own. Each stage prints how long its build took.
 set -uo pipefail
@@ -38,7 +37,7 @@ if command -v ld.lld >/dev/null 2>&1; then linker=(-DCMAKE_EXE_LINKER_FLAGS=-fus
 fast=(-DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG"
       -DCONCUR_TEST_MERGED=ON "${linker[@]}")
 
-CTEST_WRAPPER="" run_suite build/test "normal" "${fast[@]}" -DCONCUR_TEST_UNITY=OFF
+CTEST_WRAPPER="" run_suite build/test "normal" "${fast[@]}" -DCONCUR_TEST_UNITY=ON
 normal=$?
 
 # The package checks that compile the library again (add_subdirectory, FetchContent) run in the
