@@ -345,7 +345,10 @@ double pingpong_concur(std::int64_t& n, bool duplex) {
     try {
       const auto t0 = Clock::now();
       for (std::int64_t i = 0; i < n; ++i) {
-        if ((i & 255) == 255 && over_cap(t0)) n = i;
+        if ((i & 255) == 255 && over_cap(t0)) {
+          n = i;  // cut the sample here: i done, this one not
+          break;
+        }
         p_out.send(static_cast<int>(i));
         if (p_in.recv<int>() != static_cast<int>(i)) error = "wrong result: the echo differs";
       }
@@ -379,7 +382,10 @@ double pingpong_raw(std::int64_t& n, bool socket) {
     const auto t0 = Clock::now();
     unsigned char frame[8] = {0, 0, 0, 4, 0, 0, 0, 0};
     for (std::int64_t i = 0; i < n; ++i) {
-      if ((i & 255) == 255 && over_cap(t0)) n = i;
+      if ((i & 255) == 255 && over_cap(t0)) {
+        n = i;  // cut the sample here: i done, this one not
+        break;
+      }
       const int v = static_cast<int>(i);
       std::memcpy(frame + 4, &v, 4);
       if (!write_full(ch.pw, frame, sizeof frame) || !read_full(ch.pr, frame, sizeof frame)) {
@@ -453,7 +459,10 @@ double bandwidth_concur(std::int64_t& n, bool duplex, Receive how) {
     const auto t0 = Clock::now();
     try {
       for (std::int64_t i = 0; i < n; ++i) {
-        if ((i & 15) == 15 && over_cap(t0)) n = i;
+        if ((i & 15) == 15 && over_cap(t0)) {
+          n = i;  // the i messages sent so far: this one is not
+          break;
+        }
         a.send_bytes(message);
       }
       a.close();
@@ -498,7 +507,10 @@ double bandwidth_raw(std::int64_t& n, bool socket) {
     const auto t0 = Clock::now();
     try {
       for (std::int64_t i = 0; i < n; ++i) {
-        if ((i & 15) == 15 && over_cap(t0)) n = i;
+        if ((i & 15) == 15 && over_cap(t0)) {
+          n = i;  // the i messages sent so far: this one is not
+          break;
+        }
         if (!write_full(ch.pw, message.data(), kMiB)) child_failure("the receiving child died");
       }
       ch.close_parent();
@@ -559,7 +571,10 @@ double start_raw_fork(std::int64_t& n) {
   Watchdog dog;
   const auto t0 = Clock::now();
   for (std::int64_t i = 0; i < n; ++i) {
-    if (over_cap(t0)) n = i;
+    if (over_cap(t0)) {
+      n = i;  // cut the sample here: i done, this one not
+      break;
+    }
     const pid_t pid = ::fork();
     if (pid < 0) child_failure("fork() failed");
     if (pid == 0) ::_exit(0);
@@ -575,7 +590,10 @@ double start_raw_posix_spawn(std::int64_t& n) {
   Watchdog dog;
   const auto t0 = Clock::now();
   for (std::int64_t i = 0; i < n; ++i) {
-    if (over_cap(t0)) n = i;
+    if (over_cap(t0)) {
+      n = i;  // cut the sample here: i done, this one not
+      break;
+    }
     pid_t pid = 0;
     const int err = ::posix_spawn(&pid, exe.c_str(), nullptr, nullptr, argv, environ);
     if (err != 0) child_failure(std::string("posix_spawn failed: ") + std::strerror(err));
@@ -594,7 +612,10 @@ double start_concur(std::int64_t& n, const char* method) {
   Watchdog dog;
   const auto t0 = Clock::now();
   for (std::int64_t i = 0; i < n; ++i) {
-    if (over_cap(t0)) n = i;
+    if (over_cap(t0)) {
+      n = i;  // cut the sample here: i done, this one not
+      break;
+    }
     auto p = ctx.Process(nothing);
     p.start();
     if (const auto pid = p.pid()) dog.watch(static_cast<pid_t>(*pid));
@@ -679,7 +700,10 @@ double queue_concur(std::int64_t& n) {
     const auto t0 = Clock::now();
     try {
       for (std::int64_t i = 0; i < n; ++i) {
-        if ((i & 255) == 255 && over_cap(t0)) n = i;
+        if ((i & 255) == 255 && over_cap(t0)) {
+          n = i;  // cut the sample here: i done, this one not
+          break;
+        }
         q.put(static_cast<int>(i & 1023));
       }
       q.put(-1);
