@@ -6,6 +6,7 @@
 
 #include "concur/asyncio/event_loop.hpp"
 #include "concur/asyncio/timeouts.hpp"
+#include "concur/detail/text.hpp"
 
 namespace concur::asyncio::detail {
 namespace {
@@ -160,6 +161,18 @@ void TaskCore::remove_listener(DoneListener* l) noexcept {
   l->linked_ = false;
 }
 
-TaskCore::~TaskCore() { delete callbacks_; }
+TaskCore::~TaskCore() {
+  delete callbacks_;
+  // As Python's Task.__del__: a failure nobody looked at is reported, not lost silently.
+  if (status_ == Status::kFinished && error_ != nullptr && !retrieved_) {
+    try {
+      concur::detail::write_stderr("Task exception was never retrieved\nfuture: <Task finished name='" +
+                                   get_name() + "' exception=" +
+                                   concur::detail::describe_exception(error_) + ">\n");
+    } catch (...) {  // no memory for the text: the short form
+      concur::detail::write_stderr("Task exception was never retrieved\n");
+    }
+  }
+}
 
 }  // namespace concur::asyncio::detail

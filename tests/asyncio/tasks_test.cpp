@@ -264,3 +264,32 @@ TEST(AioRun, PendingTasksAreCancelledAndDrainedAtTheEnd) {
   aio::run(pending_at_the_end(&cleaned));
   EXPECT_TRUE(cleaned);
 }
+
+// As Python's Task.__del__: a task that failed and whose error nobody retrieved (result(),
+// exception(), await, gather) is reported on stderr when it is destroyed; a retrieved one is not.
+namespace {
+aio::Task<void> fail_unretrieved_and_retrieved() {
+  (void)aio::create_task(fail_after(0ms, "nobody looked"));  // the handle is dropped at once
+  aio::Task<int> looked_at = aio::create_task(fail_after(0ms, "result() looked"));
+  aio::Task<int> awaited = aio::create_task(fail_after(0ms, "awaited"));
+  co_await aio::sleep(5ms);
+  EXPECT_THROW(looked_at.result(), std::runtime_error);
+  EXPECT_THROW((void)co_await awaited, std::runtime_error);
+  // gather takes every child's error, also one that comes after the first failure.
+  EXPECT_THROW((void)co_await aio::gather(fail_after(0ms, "gathered first"),
+                                          fail_after(1ms, "gathered later")),
+               std::runtime_error);
+  co_await aio::sleep(5ms);
+}
+}  // namespace
+
+TEST(AioTask, AnErrorNeverRetrievedIsReportedWhenTheTaskIsDestroyed) {
+  testing::internal::CaptureStderr();
+  aio::run(fail_unretrieved_and_retrieved());
+  const std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("Task exception was never retrieved"), std::string::npos) << err;
+  EXPECT_NE(err.find("nobody looked"), std::string::npos) << err;
+  EXPECT_EQ(err.find("result() looked"), std::string::npos) << err;
+  EXPECT_EQ(err.find("awaited"), std::string::npos) << err;
+  EXPECT_EQ(err.find("gathered"), std::string::npos) << err;
+}

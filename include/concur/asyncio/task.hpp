@@ -84,7 +84,7 @@ class Promise : public FrameAllocation, public ValueSlot<T> {
     std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> h) noexcept {
       TaskCore& core = h.promise().core;
       const std::coroutine_handle<> next = core.continuation();
-      core.finish(core.error());
+      core.finish_with_error();
       return next ? next : std::noop_coroutine();
     }
     void await_resume() const noexcept {}

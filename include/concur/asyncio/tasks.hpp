@@ -107,6 +107,7 @@ std::variant<GatherValue<T>, std::exception_ptr> take_outcome(Task<T>& t) {
 // Waits for gather's children: throws the first failure (or the cancellation that reached the
 // awaiting task); returns when all are done.
 inline Task<void> gather_wait(std::vector<TaskCore*> cores, bool return_exceptions) {
+  for (TaskCore* c : cores) c->mark_retrieved();
   TaskSetAwait w(std::move(cores),
                  return_exceptions ? TaskSetAwait::kAll : TaskSetAwait::kFirstFailure,
                  std::nullopt, TaskSetAwait::kForwardCancel);
@@ -277,6 +278,7 @@ Task<T> wait_for_impl(Task<T> inner, std::optional<Clock::time_point> deadline) 
 template <class T>
 Task<T> shield_impl(Task<T> inner) {
   ensure_scheduled(inner);
+  inner.core()->mark_retrieved();  // also when the shield is cancelled and the task goes on
   TaskSetAwait w(inner.core(), TaskSetAwait::kAll);
   co_await w;
   co_return inner.take_result();

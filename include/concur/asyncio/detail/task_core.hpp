@@ -114,7 +114,17 @@ class TaskCore : public ReadyNode {
   std::string get_name() const;
   void set_name(std::string name);
   // The error a finished task threw (a CancelledError for a cancelled one); null if it returned.
-  std::exception_ptr error() const noexcept { return error_; }
+  // Reading it retrieves it (Python's result(), exception(), await): an error that no one
+  // retrieved is reported when the task is destroyed ("Task exception was never retrieved").
+  std::exception_ptr error() const noexcept {
+    retrieved_ = true;
+    return error_;
+  }
+  // The error, without retrieving it (wait()'s FIRST_EXCEPTION test, finishing the task).
+  bool failed() const noexcept { return error_ != nullptr; }
+  // Counts as retrieved whenever it comes: gather() and shield() take their tasks' errors, even
+  // those that come after they have returned (Python's done callbacks do the same).
+  void mark_retrieved() noexcept { retrieved_ = true; }
   // Whether `e` holds a CancelledError (a task that ends by one is cancelled, not failed).
   static bool is_cancellation(const std::exception_ptr& e) noexcept;
   // result()/exception() preconditions: InvalidStateError while pending, CancelledError if
@@ -155,7 +165,8 @@ class TaskCore : public ReadyNode {
     continuation_ = continuation;
   }
   std::coroutine_handle<> continuation() const noexcept { return continuation_; }
-  // The outermost frame returned (or threw `error`): finish the task.
+  // The outermost frame returned (or threw, and set_error() was called): finish the task.
+  void finish_with_error() noexcept { finish(error_); }
   void finish(std::exception_ptr error) noexcept;
   void set_error(std::exception_ptr e) noexcept { error_ = std::move(e); }
   std::coroutine_handle<> frame() const noexcept { return frame_; }
@@ -186,6 +197,7 @@ class TaskCore : public ReadyNode {
   Status status_ = Status::kCreated;
   bool must_cancel_ = false;
   bool started_ = false;
+  mutable bool retrieved_ = false;  // error() was read
 };
 
 // Makes `task` the running task of this thread for the scope (EventLoop::step()).

@@ -119,7 +119,7 @@ class TaskSetAwait final : public Waiter, public TimerNode {
   Entry* end() noexcept { return entries_ + count_; }
 
   static bool failed(const TaskCore& t, bool count_cancel) noexcept {
-    return t.error() != nullptr && (count_cancel || !t.cancelled());
+    return t.failed() && (count_cancel || !t.cancelled());
   }
   bool satisfied_now() noexcept {
     bool all = true;
