@@ -10,6 +10,7 @@
 #include <ctime>
 #include <string>
 
+#include "concur/detail/at_fork.hpp"
 #include "concur/detail/futex.hpp"
 #include "concur/detail/text.hpp"
 #include "concur/futures/thread_pool.hpp"
@@ -34,6 +35,21 @@ void Callback::run() noexcept {
                                  "\n");
   }
 }
+
+// In a child forked from inside a running loop, no loop and no task are running: the parent's
+// loop shares its epoll instance and eventfd with the parent and is not to be used there, and
+// aio::run() makes a new loop (Python 3.12's child handler resets its running loop the same
+// way). The forking thread is the child's only thread, so only its variables need clearing.
+struct LoopForkAccess {
+  static void child() noexcept {
+    EventLoop::tls_running = nullptr;
+    TaskCore::tls_running = nullptr;
+  }
+};
+namespace {
+[[maybe_unused]] const bool fork_handlers_registered = concur::detail::register_at_fork(
+    concur::detail::AtForkLayer::asyncio, {nullptr, nullptr, &LoopForkAccess::child});
+}  // namespace
 
 }  // namespace detail
 

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "bounded_child.hpp"
 #include "test_support.hpp"
 
 namespace aio = concur::asyncio;
@@ -233,4 +234,35 @@ TEST(AioLoop, CallbacksTakeArgumentsAsPythonsCallSoon) {
   loop.run_forever();
   guard.cancel();
   EXPECT_EQ(got, (std::vector<int>{12, 34, 5}));
+}
+
+// A child forked from inside a running loop (a task that starts a process by fork) has no
+// running loop: aio::run makes its own, as in Python 3.12, instead of refusing because the
+// parent's loop looked like it was running.
+namespace {
+aio::Task<int> doubled_later(int x) {
+  co_await aio::sleep(1ms);
+  co_return 2 * x;
+}
+aio::Task<int> fork_from_a_task() {
+  co_await aio::sleep(0ms);
+  co_return concur_test::fork_and_wait([] {
+    CHILD_CHECK(aio::EventLoop::running_loop() == nullptr);
+    bool refused = false;
+    try {
+      (void)aio::get_running_loop();
+    } catch (const concur::RuntimeError&) {
+      refused = true;
+    }
+    CHILD_CHECK(refused);
+    CHILD_CHECK(aio::run(doubled_later(21)) == 42);
+    return 0;
+  });
+}
+}  // namespace
+
+TEST(AioLoop, AChildForkedInsideARunningLoopRunsALoopOfItsOwn) {
+  EXPECT_EQ(aio::run(fork_from_a_task()), 0);
+  // The parent's loop is untouched: another run works as before.
+  EXPECT_EQ(aio::run(doubled_later(5)), 10);
 }

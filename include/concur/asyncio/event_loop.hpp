@@ -54,6 +54,7 @@ class ThreadPoolExecutor;
 
 namespace concur::asyncio {
 namespace detail {
+struct LoopForkAccess;  // event_loop.cpp: the fork handler
 
 using Clock = std::chrono::steady_clock;
 
@@ -283,6 +284,7 @@ class EventLoop {
     EventLoop& loop;
   };
 
+  friend struct detail::LoopForkAccess;
   static inline thread_local EventLoop* tls_running = nullptr;
 
   // The ready queue: an intrusive FIFO (detail::ReadyNode).

@@ -51,11 +51,12 @@ enum class AtForkLayer : int {
   deadlock = 2,   // the lock-order graph (used by threading's locks), watchdog, dump thread
   queue = 3,
   futures = 4,    // thread pools
-  patterns = 5,   // sched, pubsub, actors: the Cookbook's patterns (their registries and schedulers)
-  multiprocessing = 6,  // the children registry, Process states, the forkserver's client,
+  asyncio = 5,    // the running loop and task of the forking thread
+  patterns = 6,   // sched, pubsub, actors: the Cookbook's patterns (their registries and schedulers)
+  multiprocessing = 7,  // the children registry, Process states, the forkserver's client,
                         // queues between processes (their per-process buffers)
 };
-inline constexpr int kAtForkLayers = 7;
+inline constexpr int kAtForkLayers = 8;
 inline constexpr int kMaxAtForkHandlers = tuning::kMaxAtForkHandlers;
 
 struct AtForkHandlers {

@@ -179,6 +179,7 @@ class TaskCore : public ReadyNode {
 
  private:
   friend class RunningScope;
+  friend struct LoopForkAccess;
   static inline thread_local TaskCore* tls_running = nullptr;
 
   std::coroutine_handle<> frame_;        // the frame this TaskCore is part of
