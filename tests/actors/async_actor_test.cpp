@@ -98,41 +98,31 @@ TEST(AsyncActor, JoinFromItsOwnRunIsRuntimeError) {
   EXPECT_TRUE(s.refused);
 }
 
-TEST(AsyncActor, ManySendersConservation) {
+// `threads` senders, each sending `each` distinct numbers, yielding after every `pause_every`-th
+// (0: never): every message arrives once.
+void async_many_senders(int threads, int each, int pause_every) {
   ac::Scheduler sched(2);
   Counter c;
   c.start(sched);
-  constexpr int kThreads = 4, kEach = 20000;
-  concur_test::run_together(kThreads, [&](int t) {
-    for (int i = 1; i <= kEach; ++i) c.send(static_cast<long>(t) * kEach + i);
-  });
-  c.close();
-  ASSERT_TRUE(c.join(long_wait()));
-  const long n = static_cast<long>(kThreads) * kEach;
-  EXPECT_EQ(c.count, n);
-  EXPECT_EQ(c.sum, n * (n + 1) / 2);
-}
-
-// Senders that pause between messages, so that the actor keeps finding its mailbox empty and
-// suspending: every message still arrives once (a wake-up that finds its message taken already
-// suspends the actor again instead of losing or inventing one).
-TEST(AsyncActor, SendersThatKeepWakingAnIdleActorLoseNothing) {
-  ac::Scheduler sched(2);
-  Counter c;
-  c.start(sched);
-  constexpr int kThreads = 3, kEach = 3000;
-  concur_test::run_together(kThreads, [&](int t) {
-    for (int i = 1; i <= kEach; ++i) {
-      c.send(static_cast<long>(t) * kEach + i);
-      if (i % 3 == 0) std::this_thread::yield();
+  concur_test::run_together(threads, [&](int t) {
+    for (int i = 1; i <= each; ++i) {
+      c.send(static_cast<long>(t) * each + i);
+      if (pause_every != 0 && i % pause_every == 0) std::this_thread::yield();
     }
   });
   c.close();
   ASSERT_TRUE(c.join(long_wait()));
-  const long n = static_cast<long>(kThreads) * kEach;
+  const long n = static_cast<long>(threads) * each;
   EXPECT_EQ(c.count, n);
   EXPECT_EQ(c.sum, n * (n + 1) / 2);
 }
+
+TEST(AsyncActor, ManySendersConservation) { async_many_senders(4, 20000, 0); }
+
+// Senders that pause between messages, so that the actor keeps finding its mailbox empty and
+// suspending: every message still arrives once (a wake-up that finds its message taken already
+// suspends the actor again instead of losing or inventing one).
+TEST(AsyncActor, SendersThatKeepWakingAnIdleActorLoseNothing) { async_many_senders(3, 3000, 3); }
 
 // A message whose move can throw (copied in and out under the mailbox's lock): the same order
 // and conservation.
