@@ -179,8 +179,8 @@ class EventLoop {
   template <class F, class... A>
   TimerHandle call_at(time_point when, F&& fn, A&&... args) {
     auto cb = make_callback(bind_args(std::forward<F>(fn), std::forward<A>(args)...));
-    cb->self = cb;
-    add_timer(cb.get(), when);
+    add_timer(cb.get(), when);  // may throw (the heap grows): then cb dies here, unscheduled
+    cb->self = cb;              // held by the loop until it runs or is cancelled
     return TimerHandle(std::move(cb));
   }
   // From any thread. RuntimeError once the loop is closed.
