@@ -482,13 +482,15 @@ StreamConn::StreamConn(EventLoop& loop, int fd, std::size_t limit, StreamListene
 StreamRef<StreamConn> StreamConn::create(EventLoop& loop, int fd, std::size_t limit,
                                    StreamListener* server) {
   LoopStreams* registry;
+  StreamConn* conn;
   try {
     registry = &LoopStreams::of(loop);
-  } catch (...) {
+    conn = new StreamConn(loop, fd, limit, server);
+  } catch (...) {  // nothing owns fd yet: the peer sees the connection closed, not silence
     ::close(fd);
     throw;
   }
-  StreamRef<StreamConn> c(new StreamConn(loop, fd, limit, server));  // the loop's hold + c
+  StreamRef<StreamConn> c(conn);  // the loop's hold + c
   registry->add(c.get());
   try {
     c->start_reading();
@@ -681,8 +683,13 @@ void StreamListener::accept_client(int fd) {
     conn->close();
     return;
   }
-  Task<void> task = run_client(StreamRef<StreamListener>(this), conn, std::move(handler));
-  task.core()->schedule_on(*loop_);
+  try {
+    Task<void> task = run_client(StreamRef<StreamListener>(this), conn, std::move(handler));
+    task.core()->schedule_on(*loop_);
+  } catch (...) {  // no memory for the connection's task: close it rather than leave it mute
+    conn->close();
+    throw;
+  }
 }
 
 // ---- resolving and connecting -----------------------------------------------------------------
@@ -711,6 +718,10 @@ Resolved getaddrinfo_now(std::string host, std::string service, int flags) {
   Resolved out;
   out.rc = ::getaddrinfo(host.empty() ? nullptr : host.c_str(), service.c_str(), &hints, &res);
   if (out.rc == EAI_SYSTEM) out.err = errno;
+  // Freed however this ends (the copy below may throw std::bad_alloc).
+  const std::unique_ptr<addrinfo, void (*)(addrinfo*)> owned(res, [](addrinfo* r) {
+    if (r != nullptr) ::freeaddrinfo(r);
+  });
   for (addrinfo* p = res; p != nullptr; p = p->ai_next) {
     if (p->ai_family != AF_INET && p->ai_family != AF_INET6) continue;
     Address a;
@@ -722,7 +733,6 @@ Resolved getaddrinfo_now(std::string host, std::string service, int flags) {
     });
     if (!dup) out.addrs.push_back(a);
   }
-  if (res) ::freeaddrinfo(res);
   return out;
 }
 
