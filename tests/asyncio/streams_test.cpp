@@ -24,6 +24,7 @@
 #include <string_view>
 #include <vector>
 
+#include "aio_echo.hpp"
 #include "test_support.hpp"
 
 namespace aio = concur::asyncio;
@@ -117,18 +118,7 @@ aio::Task<std::size_t> sx_count_in_thread(int fd) {
 
 // ---- server handlers ----------------------------------------------------------------------------
 
-// Echoes line by line until EOF, then closes.
-aio::Task<void> sx_echo_lines(aio::StreamReader reader, aio::StreamWriter writer) {
-  for (;;) {
-    std::string line = co_await reader.readline();
-    if (line.empty()) break;
-    writer.write(line);
-    co_await writer.drain();
-  }
-  writer.close();
-  co_await writer.wait_closed();
-}
-
+// (concur_test::echo_lines, aio_echo.hpp, echoes line by line until EOF, then closes.)
 // Echoes whatever arrives until EOF, then closes.
 aio::Task<void> sx_echo_chunks(aio::StreamReader reader, aio::StreamWriter writer) {
   for (;;) {
@@ -147,7 +137,7 @@ aio::Task<void> sx_echo_chunks(aio::StreamReader reader, aio::StreamWriter write
 
 namespace {
 aio::Task<void> sx_echo_round_trip() {
-  aio::Server server = co_await aio::start_server(sx_echo_lines, "127.0.0.1", 0);
+  aio::Server server = co_await aio::start_server(concur_test::echo_lines, "127.0.0.1", 0);
   EXPECT_TRUE(server.is_serving());
   EXPECT_GT(server.port(), 0);
   auto [reader, writer] = co_await aio::open_connection("127.0.0.1", server.port());
@@ -672,7 +662,7 @@ TEST(AioStreams, ACancelledReadlineLosesNoBytes) { aio::run(sx_cancelled_readlin
 
 namespace {
 aio::Task<void> sx_server_close() {
-  aio::Server server = co_await aio::start_server(sx_echo_lines, "127.0.0.1", 0);
+  aio::Server server = co_await aio::start_server(concur_test::echo_lines, "127.0.0.1", 0);
   const int port = server.port();
   auto [reader, writer] = co_await aio::open_connection("127.0.0.1", port);
   writer.write("before\n");
@@ -753,7 +743,7 @@ aio::Task<void> sx_serve_forever() {
   EXPECT_TRUE(refused);
 
   // close() from elsewhere ends serve_forever() too.
-  aio::Server second = co_await aio::start_server(sx_echo_lines, "127.0.0.1", 0);
+  aio::Server second = co_await aio::start_server(concur_test::echo_lines, "127.0.0.1", 0);
   aio::Task<void> forever2 = aio::create_task(second.serve_forever());
   co_await aio::sleep(0s);
   second.close();
@@ -872,7 +862,7 @@ bool sx_ipv6_available() {
 }
 
 aio::Task<void> sx_ipv6_echo() {
-  aio::Server server = co_await aio::start_server(sx_echo_lines, "::1", 0);
+  aio::Server server = co_await aio::start_server(concur_test::echo_lines, "::1", 0);
   auto [reader, writer] = co_await aio::open_connection("::1", server.port());
   writer.write("over IPv6\n");
   std::string line = co_await aio::wait_for(reader.readline(), kSxWait);
@@ -888,7 +878,7 @@ aio::Task<void> sx_ipv6_echo() {
 aio::Task<void> sx_localhost_by_name() {
   // A name, resolved off the loop (getaddrinfo on the default executor); "localhost" may give
   // ::1 first, which this IPv4-only server refuses: the next address is tried.
-  aio::Server server = co_await aio::start_server(sx_echo_lines, "127.0.0.1", 0);
+  aio::Server server = co_await aio::start_server(concur_test::echo_lines, "127.0.0.1", 0);
   auto [reader, writer] =
       co_await aio::wait_for(aio::open_connection("localhost", server.port()), kSxWait);
   writer.write("by name\n");
@@ -911,7 +901,7 @@ TEST(AioStreams, HostNamesAreResolvedAndEachAddressTried) { aio::run(sx_localhos
 namespace {
 aio::Task<void> sx_every_interface(bool ipv6) {
   // host "": every interface; with port 0 the IPv4 and IPv6 sockets share one port.
-  aio::Server server = co_await aio::start_server(sx_echo_lines, "", 0);
+  aio::Server server = co_await aio::start_server(concur_test::echo_lines, "", 0);
   const std::vector<aio::SocketAddress> sockets = server.sockets();
   EXPECT_GE(sockets.size(), 1u);
   for (const aio::SocketAddress& s : sockets) EXPECT_EQ(s.port, server.port());

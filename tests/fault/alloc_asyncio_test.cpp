@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "aio_echo.hpp"
 #include "alloc_failure.hpp"
 #include "concur/detail/text.hpp"
 #include "test_support.hpp"
@@ -68,21 +69,10 @@ TEST(AllocFailure, AsyncioRunOfAProgram) {
   EXPECT_GT(points, 1);
 }
 
-aio::Task<void> echo_lines_back(aio::StreamReader reader, aio::StreamWriter writer) {
-  for (;;) {
-    std::string line = co_await reader.readline();
-    if (line.empty()) break;
-    writer.write(line);
-    co_await writer.drain();
-  }
-  writer.close();
-  co_await writer.wait_closed();
-}
-
 // Every wait is bounded: a failure that left the client waiting for an echo that will never
 // come shows as a TimeoutError (a failed check), never as a hung test.
 aio::Task<std::string> tcp_echo_program() {
-  aio::Server server = co_await aio::start_server(echo_lines_back, "127.0.0.1", 0);
+  aio::Server server = co_await aio::start_server(concur_test::echo_lines, "127.0.0.1", 0);
   auto [reader, writer] = co_await aio::wait_for(aio::open_connection("127.0.0.1", server.port()), 10s);
   writer.write(std::string(300, 'e') + "\n");
   co_await aio::wait_for(writer.drain(), 10s);
@@ -102,7 +92,9 @@ TEST(AllocFailure, AsyncioTcpEchoOverLoopback) {
       [&](long k, bool injected, const std::exception_ptr& error) {
         // Without the failure, the echo; with it, perhaps an empty line: the server could not
         // serve the connection (reported on stderr) and closed it.
-        if (!error) EXPECT_TRUE(got == want || (injected && got.empty())) << "k=" << k;
+        if (!error) {
+          EXPECT_TRUE(got == want || (injected && got.empty())) << "k=" << k;
+        }
         got.clear();
         if (error) {
           // The echo's own handler may fail in the server (reported on stderr, its connection
