@@ -200,12 +200,8 @@ class Task {
   // result(), its value moved out (the caller holds the last use of it: run_until_complete,
   // gather, wait_for, run_coroutine_threadsafe).
   T take_result() {
-    if constexpr (std::is_void_v<T>) {
-      result();
-    } else {
-      result();  // the checks and the rethrow
-      return T(std::move(*promise().value_));
-    }
+    result();  // the checks and the rethrow
+    if constexpr (!std::is_void_v<T>) return T(std::move(*promise().value_));
   }
   detail::TaskCore* core() const noexcept { return core_; }
   // Another owning handle on the same task.

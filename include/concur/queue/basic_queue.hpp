@@ -341,7 +341,7 @@ class BasicQueue {
     }
     if (r == PushResult::kClosed) return Status::kShutDown;
     if (r == PushResult::kFull) return Status::kTimeout;
-    notify_one(not_empty_);
+    notify_one_after<Core>(not_empty_);
     return Status::kDone;
   }
 
@@ -357,7 +357,7 @@ class BasicQueue {
       }
       if (!out) return Status::kShutDown;
     }
-    if (maxsize_ > 0) notify_one(not_full_);
+    if (maxsize_ > 0) notify_one_after<Core>(not_full_);
     return Status::kDone;
   }
 
@@ -371,20 +371,13 @@ class BasicQueue {
     BasicQueue& q;
     const bool& taken;
     ~WakePutterAfter() {
-      if (taken && q.maxsize_ > 0) notify_one(q.not_full_);
+      if (taken && q.maxsize_ > 0) notify_one_after<Core>(q.not_full_);
     }
   };
 
   // What a thread blocked in put/get/join is shown waiting for (thread dumps).
   const concur::detail::WaitSite& wait_site() const noexcept { return site_; }
 
-  // After a successful push or pop: wake one waiter of the other side, if one sleeps.
-  static void notify_one(concur::detail::EventCount& waiters) noexcept {
-    if constexpr (Core::kSeqCstClaims)
-      waiters.notify_one_after_seq_cst_change();
-    else
-      waiters.notify_one();
-  }
 
   // shutdown(true): drop every queued item, each counting as a finished task.
   void discard_all() {

@@ -36,10 +36,10 @@
 
 #include "concur/deadline.hpp"
 #include "concur/detail/event_count.hpp"
+#include "concur/detail/tuning.hpp"
 #include "concur/detail/wait_node.hpp"
 #include "concur/detail/wait_site.hpp"
 #include "concur/errors.hpp"
-#include "concur/detail/tuning.hpp"
 #include "concur/queue/detail/core.hpp"
 #include "concur/queue/detail/fifo_core.hpp"
 #include "concur/queue/detail/locked_core.hpp"
@@ -149,7 +149,9 @@ class Mailbox final : public MailboxBase {
       pending_ = core_.try_pop(closed);
     }
     if (pending_) {
-      if (not_full_) notify(*not_full_);  // a place is free
+      if (not_full_) {  // a place is free
+        concur::queue::detail::notify_one_after<Core>(*not_full_);
+      }
       return true;
     }
     return closed;
@@ -189,16 +191,7 @@ class Mailbox final : public MailboxBase {
           Deadline::never(), site);
     }
     if (r == PushResult::kClosed) throw_closed();
-    notify(not_empty_);
-  }
-
-  // After a push or a pop: wakes the waiter of the other side, if one sleeps (basic_queue.hpp's
-  // rule: a core whose changes are seq_cst claims needs no fence of ours).
-  static void notify(EventCount& waiters) noexcept {
-    if constexpr (Core::kSeqCstClaims)
-      waiters.notify_one_after_seq_cst_change();
-    else
-      waiters.notify_one();
+    concur::queue::detail::notify_one_after<Core>(not_empty_);
   }
 
   Core core_;
