@@ -1,6 +1,8 @@
 // Connection and Pipe (concur/multiprocessing/connection.hpp): frames over a descriptor.
 #include "concur/multiprocessing/connection.hpp"
 
+#include "concur/detail/tuning.hpp"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -125,7 +127,9 @@ void write_all(int fd, bool socket, iovec* iov, int count) {
   if (!socket) guard.emplace();
   while (count > 0) {
     ssize_t n;
-    if (socket) {
+    if (socket && count == 1) {  // send() costs less than sendmsg() (no msghdr to copy in)
+      n = ::send(fd, iov->iov_base, iov->iov_len, MSG_NOSIGNAL);
+    } else if (socket) {
       msghdr msg{};
       msg.msg_iov = iov;
       msg.msg_iovlen = static_cast<std::size_t>(count);
@@ -156,24 +160,29 @@ void write_all(int fd, bool socket, iovec* iov, int count) {
   }
 }
 
+// Reads once, at most `room` bytes: whatever has arrived, waiting for the first byte; 0 at the
+// end of the stream.
+std::size_t read_some(int fd, std::byte* at, std::size_t room) {
+  for (;;) {
+    const ssize_t n = ::read(fd, at, room);
+    if (n >= 0) return static_cast<std::size_t>(n);
+    const int err = errno;
+    if (err == EINTR) continue;
+    if (err == EAGAIN || err == EWOULDBLOCK) {
+      wait_ready(fd, POLLIN);
+      continue;
+    }
+    concur::detail::throw_os_error(err, "recv");
+  }
+}
+
 // Reads up to `size` bytes, as many as arrive before the end of the stream; returns how many.
 std::size_t read_exact(int fd, std::byte* at, std::size_t size) {
   std::size_t got = 0;
   while (got < size) {
-    const ssize_t n = ::read(fd, at + got, size - got);
-    if (n > 0) {
-      got += static_cast<std::size_t>(n);
-    } else if (n == 0) {
-      break;
-    } else {
-      const int err = errno;
-      if (err == EINTR) continue;
-      if (err == EAGAIN || err == EWOULDBLOCK) {
-        wait_ready(fd, POLLIN);
-        continue;
-      }
-      concur::detail::throw_os_error(err, "recv");
-    }
+    const std::size_t n = read_some(fd, at + got, size - got);
+    if (n == 0) break;
+    got += n;
   }
   return got;
 }
@@ -186,11 +195,50 @@ struct Connection::Channel {
     const int f = fd.exchange(-1);
     if (f >= 0) ::close(f);
   }
+
+  // --- the read-ahead: bytes read from fd that the frames received so far did not use ---
+  // Touched by receiving calls only (recv*, poll), which the handle's contract already forbids
+  // to run at once on one end.
+  std::size_t buffered() const noexcept { return ahead_end - ahead_begin; }
+  const std::byte* front() const noexcept { return ahead.get() + ahead_begin; }
+  void consume(std::size_t n) noexcept {
+    ahead_begin += n;
+    if (ahead_begin == ahead_end) ahead_begin = ahead_end = 0;
+  }
+  // Reads until at least `need` (<= kReadAhead) bytes are buffered, each read taking whatever
+  // has arrived; false if the stream ends first.
+  bool fill(int f, std::size_t need) {
+    if (!ahead) ahead.reset(new std::byte[kReadAhead]);
+    while (buffered() < need) {
+      if (kReadAhead - ahead_begin < need) {  // too near the end: move the bytes to the front
+        std::memmove(ahead.get(), front(), buffered());
+        ahead_end = buffered();
+        ahead_begin = 0;
+      }
+      const std::size_t n = read_some(f, ahead.get() + ahead_end, kReadAhead - ahead_end);
+      if (n == 0) return false;
+      ahead_end += n;
+    }
+    return true;
+  }
+  // Moves up to `size` buffered bytes to `to`; returns how many.
+  std::size_t take(std::byte* to, std::size_t size) noexcept {
+    const std::size_t n = std::min(size, buffered());
+    if (n != 0) std::memcpy(to, front(), n);
+    consume(n);
+    return n;
+  }
+
+  static constexpr std::size_t kReadAhead = concur::detail::tuning::kConnectionReadAheadBytes;
+
   std::atomic<int> fd;
   std::atomic<bool> readable;
   std::atomic<bool> writable;
   const bool socket;
   std::atomic<std::size_t> max_message{kDefaultMaxMessageSize};
+  std::unique_ptr<std::byte[]> ahead;
+  std::size_t ahead_begin = 0;
+  std::size_t ahead_end = 0;
 };
 
 Connection::Connection(int fd, bool readable, bool writable) {
@@ -253,6 +301,9 @@ int Connection::fileno() const {
 
 int Connection::detach() {
   if (closed()) throw_closed();
+  if (channel_->buffered() != 0)
+    throw OSError("detach: a message already read from the descriptor is waiting here and would "
+                  "be lost; receive it first", {EBUSY, std::generic_category()});
   const int f = channel_->fd.exchange(-1);
   if (f < 0) throw_closed();
   return f;
@@ -320,26 +371,36 @@ void Connection::recv_frame(detail::ByteBuffer& out, std::size_t maxlength) {
   if (closed()) throw_closed();
   if (!channel_->readable.load(std::memory_order_relaxed))
     throw OSError("connection is write-only", {EBADF, std::generic_category()});
-  const int fd = channel_->fd.load();
+  Channel& ch = *channel_;
+  const int fd = ch.fd.load();
   out.clear();
 
-  std::byte header[8];
-  const std::size_t got = read_exact(fd, header, 4);
-  if (got == 0) throw EOFError();
-  if (got < 4) throw_broken("got end of file during message (a frame header cut short)");
-  std::uint64_t size = get_be(header, 4);
+  // The header is looked at in the read-ahead and consumed only once the frame's first buffer
+  // is allocated: a bad_alloc leaves the stream where it was.
+  if (!ch.fill(fd, 4)) {
+    if (ch.buffered() == 0) throw EOFError();
+    ch.consume(ch.buffered());
+    throw_broken("got end of file during message (a frame header cut short)");
+  }
+  std::uint64_t size = get_be(ch.front(), 4);
+  std::size_t header_size = 4;
   if (size == kLongFrame) {
-    if (read_exact(fd, header, 8) < 8)
+    if (!ch.fill(fd, 12)) {
+      ch.consume(ch.buffered());
       throw_broken("got end of file during message (a frame header cut short)");
-    size = get_be(header, 8);
+    }
+    size = get_be(ch.front() + 4, 8);
+    header_size = 12;
   } else if (size >= 0x80000000u) {
+    ch.consume(header_size);
     throw_broken("broken frame: a negative message length");
   }
   const std::size_t limit = std::min(maxlength, max_message_size());
   if (size > limit) {
+    ch.consume(header_size);
     // As Python: the stream can no longer be trusted to be in step, so this end stops reading.
-    if (channel_->writable.load(std::memory_order_relaxed))
-      channel_->readable.store(false, std::memory_order_relaxed);
+    if (ch.writable.load(std::memory_order_relaxed))
+      ch.readable.store(false, std::memory_order_relaxed);
     else
       close();
     throw OSError("bad message length: a message of " + std::to_string(size) +
@@ -347,21 +408,24 @@ void Connection::recv_frame(detail::ByteBuffer& out, std::size_t maxlength) {
                   {EMSGSIZE, std::generic_category()});
   }
 
-  // Allocate as the bytes arrive: at most kEagerBytes ahead of them.
-  std::size_t have = 0;
+  // Allocate as the bytes arrive: at most kEagerBytes ahead of them. The read-ahead's bytes come
+  // first; the rest is read straight into `out`, never past the frame's end.
   const auto total = static_cast<std::size_t>(size);
-  while (have < total) {
-    const std::size_t target = std::min(total, std::max(have * 2, kEagerBytes));
-    out.resize(target);
-    const std::size_t n = read_exact(fd, out.data() + have, target - have);
-    have += n;
+  std::size_t target = std::min(total, kEagerBytes);
+  out.resize(target);
+  ch.consume(header_size);
+  std::size_t have = ch.take(out.data(), target);
+  for (;;) {
+    have += read_exact(fd, out.data() + have, target - have);
     if (have < target) {
       out.resize(have);
       throw_broken("got end of file during message (" + std::to_string(have) + " of " +
                    std::to_string(total) + " bytes)");
     }
+    if (have == total) break;
+    target = std::min(total, have * 2);
+    out.resize(target);
   }
-  out.resize(total);
 }
 
 std::vector<std::byte> Connection::recv_bytes() {
@@ -407,6 +471,7 @@ bool Connection::poll_until(const Deadline& deadline) {
   if (closed()) throw_closed();
   if (!channel_->readable.load(std::memory_order_relaxed))
     throw OSError("connection is write-only", {EBADF, std::generic_category()});
+  if (channel_->buffered() != 0) return true;  // read ahead by an earlier recv
   pollfd p{channel_->fd.load(), POLLIN, 0};
   for (;;) {
     timespec ts{0, 0};
@@ -443,6 +508,10 @@ void CEREAL_SAVE_FUNCTION_NAME(OutputArchive& ar, const Connection& c) {
   const std::uint32_t index = ar.fds()->add(c.fileno());
   const std::uint64_t max_message = c.max_message_size();
   ar(index, c.readable(), c.writable(), max_message);
+  // Bytes this end read ahead belong to the stream: they travel with the descriptor.
+  const Connection::Channel& ch = *c.channel_;
+  const std::string ahead(reinterpret_cast<const char*>(ch.front()), ch.buffered());
+  ar(ahead);
 }
 
 void CEREAL_LOAD_FUNCTION_NAME(InputArchive& ar, Connection& c) {
@@ -457,14 +526,26 @@ void CEREAL_LOAD_FUNCTION_NAME(InputArchive& ar, Connection& c) {
   bool readable = false, writable = false;
   std::uint64_t max_message = 0;
   ar(index, readable, writable, max_message);
+  std::string ahead;
+  ar(ahead);
+  if (ahead.size() > Connection::Channel::kReadAhead)
+    ar.fail("a Connection arrived with more bytes read ahead than a Connection buffers");
   const int fd = ar.fds()->take(index);
+  Connection adopted;
   try {
-    c = Connection(fd, readable, writable);
+    adopted = Connection(fd, readable, writable);
   } catch (...) {
     ::close(fd);
     throw;
   }
-  c.set_max_message_size(static_cast<std::size_t>(max_message));
+  adopted.set_max_message_size(static_cast<std::size_t>(max_message));
+  if (!ahead.empty()) {  // a bad_alloc here closes fd with `adopted`
+    Connection::Channel& ch = *adopted.channel_;
+    ch.ahead.reset(new std::byte[Connection::Channel::kReadAhead]);
+    std::memcpy(ch.ahead.get(), ahead.data(), ahead.size());
+    ch.ahead_end = ahead.size();
+  }
+  c = std::move(adopted);
 }
 
 }  // namespace concur::multiprocessing

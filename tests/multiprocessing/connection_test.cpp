@@ -7,6 +7,7 @@
 // message was sent before it; the test watchdog catches the rest.
 #include <gtest/gtest.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -280,6 +281,75 @@ TEST(Connection, AdoptsADescriptorAndDetaches) {
   EXPECT_EQ(again.recv<int>(), 1);
   EXPECT_THROW(mp::Connection(-1), concur::ValueError);
   EXPECT_THROW(mp::Connection(fds[0], false, false), concur::ValueError);
+}
+
+TEST(Connection, ReadAheadKeepsTheNextMessagesForTheNextRecv) {
+  auto [a, b] = mp::Pipe();
+  // Many small messages, then one longer than the read-ahead, then small ones: they all arrive
+  // whole and in order, whatever each read happened to take.
+  const std::string big(100'000, 'x');
+  for (int i = 0; i < 50; ++i) a.send(i);
+  a.send(big);
+  a.send(std::string("after"));
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE(b.poll(long_wait()));
+    EXPECT_EQ(b.recv<int>(), i);
+  }
+  ASSERT_TRUE(b.poll(long_wait()));
+  EXPECT_EQ(b.recv<std::string>(), big);
+  EXPECT_EQ(b.recv<std::string>(), "after");
+  EXPECT_FALSE(b.poll());
+}
+
+TEST(Connection, PollSeesMessagesReadAheadThatTheDescriptorNoLongerShows) {
+  auto [a, b] = mp::Pipe();
+  a.send(1);
+  a.send(2);
+  ASSERT_TRUE(b.poll(long_wait()));
+  EXPECT_EQ(b.recv<int>(), 1);  // one read took both frames: the descriptor is empty now
+  pollfd p{b.fileno(), POLLIN, 0};
+  EXPECT_EQ(::poll(&p, 1, 0), 0);
+  EXPECT_TRUE(b.poll());
+  EXPECT_TRUE(b.poll(0ms));
+  // detach() would lose the waiting message: refused until it is received.
+  EXPECT_THROW((void)b.detach(), concur::OSError);
+  EXPECT_FALSE(b.closed());
+  EXPECT_EQ(b.recv<int>(), 2);
+  const int fd = b.detach();
+  EXPECT_GE(fd, 0);
+  ::close(fd);
+}
+
+TEST(Connection, FramesThatTrickleInByteByByte) {
+  // A peer that writes one byte at a time: headers and payloads split at every byte.
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+  mp::Connection b(fds[1]);
+  mp::Connection a(fds[0]);
+  std::vector<std::byte> stream;
+  {
+    auto [x, y] = mp::Pipe();  // framing done by a Connection, captured from the other end
+    for (int i = 0; i < 3; ++i) x.send_bytes(std::string(static_cast<std::size_t>(i) * 7, 'q'));
+    x.close();
+    for (int i = 0; i < 3; ++i) {
+      const auto m = y.recv_bytes();
+      const std::uint32_t n = static_cast<std::uint32_t>(m.size());
+      const std::byte header[4] = {std::byte(n >> 24), std::byte(n >> 16), std::byte(n >> 8),
+                                   std::byte(n)};
+      stream.insert(stream.end(), header, header + 4);
+      stream.insert(stream.end(), m.begin(), m.end());
+    }
+  }
+  std::jthread writer([&] {
+    for (const std::byte c : stream) {
+      if (::write(a.fileno(), &c, 1) != 1) return;
+      std::this_thread::yield();
+    }
+  });
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(b.poll(long_wait()));
+    EXPECT_EQ(b.recv_bytes().size(), static_cast<std::size_t>(i) * 7);
+  }
 }
 
 TEST(Connection, PollTimeouts) {

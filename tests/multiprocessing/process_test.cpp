@@ -246,6 +246,29 @@ TEST_P(StartMethodTest, APipeEndCrossesAndTheParentSeesEofWhenTheChildEnds) {
   ASSERT_TRUE(joined(p));
 }
 
+TEST_P(StartMethodTest, MessagesAnEndReadAheadCrossWithIt) {
+  // Two messages arrive in one read; the first is received here, the second waits in this end's
+  // read-ahead when the end is given to the child, which receives it and then a third.
+  auto [here, there] = mp::Pipe();
+  there.send(1);
+  there.send(2);
+  EXPECT_EQ(receive<int>(here), 1);
+  auto [r, w] = mp::Pipe();
+  mp::Process p = ctx().Process(
+      [](mp::Connection in, mp::Connection out) {
+        const int second = in.recv<int>();
+        const int third = in.recv<int>();
+        out.send(std::pair<int, int>(second, third));
+      },
+      here, w);
+  Reaper reaper(p);
+  p.start();
+  there.send(3);
+  EXPECT_EQ((receive<std::pair<int, int>>(r)), (std::pair<int, int>(2, 3)));
+  ASSERT_TRUE(joined(p));
+  EXPECT_EQ(p.exitcode(), 0);
+}
+
 TEST_P(StartMethodTest, NoTarget) {
   mp::Process p = ctx().Process();
   p.start();

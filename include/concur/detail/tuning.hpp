@@ -99,4 +99,10 @@ constexpr unsigned kActorRecvBudget = 128;
 // again, so that two actors feeding each other cannot starve the rest.
 constexpr unsigned kActorNextSlotRun = 32;
 
+// --- multiprocessing (src/multiprocessing/connection.cpp) ---------------------------------------
+// A Connection's recv reads up to this many bytes at once and keeps what lies beyond the frame
+// for the next recv: a small frame costs one read, not two (header, then payload). Allocated at
+// a Connection's first recv; larger payloads are read straight into their own buffer.
+constexpr std::size_t kConnectionReadAheadBytes = std::size_t{16} << 10;
+
 }  // namespace concur::detail::tuning

@@ -41,6 +41,12 @@
 // unknown form, throws OSError; bytes that do not decode as the T asked for throw ValueError
 // (the frame is consumed and the connection stays usable). A frame's buffer is allocated as its
 // bytes arrive (at most 16 MiB ahead of them), never from the length field alone.
+// Read-ahead: a recv reads up to 16 KiB at once (tuning::kConnectionReadAheadBytes), and the
+// bytes beyond its frame wait in this end for the next recv, so a small message costs one read
+// system call. poll() sees them; readiness of fileno() (select, epoll) does not, so a program
+// that mixes recv with waiting on fileno() calls poll() before it sleeps on the descriptor.
+// detach() while such bytes wait throws OSError (they would be lost); a Connection passed to
+// another process takes them along.
 // Blocking: send (while the peer's buffer is full), recv and recv_bytes* (until a whole message
 // arrived) and poll with a timeout. System calls interrupted by a signal (EINTR) are resumed;
 // partial writes continue; a non-blocking descriptor is waited on with poll() rather than spun on.
@@ -221,6 +227,7 @@ class Connection {
   bool writable() const noexcept;
   int fileno() const;  // OSError when closed
   // Gives up the descriptor: every copy of this handle is closed, the caller owns the fd.
+  // OSError when bytes read ahead from it wait here (see Read-ahead above).
   int detach();
 
   std::size_t max_message_size() const noexcept;
@@ -243,6 +250,9 @@ class Connection {
   std::size_t recv_into(std::span<std::byte> buffer, std::size_t offset);
 
   std::shared_ptr<Channel> channel_;
+
+  friend void CEREAL_SAVE_FUNCTION_NAME(OutputArchive& ar, const Connection& c);
+  friend void CEREAL_LOAD_FUNCTION_NAME(InputArchive& ar, Connection& c);
 };
 
 // A Connection crosses to another process as a Process (or Pool initializer) argument under
