@@ -367,16 +367,12 @@ void Connection::send_serialized(detail::ByteBuffer& buffer) {
 
 // --- receiving ---
 
-void Connection::recv_frame(detail::ByteBuffer& out, std::size_t maxlength) {
+std::pair<std::size_t, std::size_t> Connection::peek_header(std::size_t maxlength) {
   if (closed()) throw_closed();
   if (!channel_->readable.load(std::memory_order_relaxed))
     throw OSError("connection is write-only", {EBADF, std::generic_category()});
   Channel& ch = *channel_;
   const int fd = ch.fd.load();
-  out.clear();
-
-  // The header is looked at in the read-ahead and consumed only once the frame's first buffer
-  // is allocated: a bad_alloc leaves the stream where it was.
   if (!ch.fill(fd, 4)) {
     if (ch.buffered() == 0) throw EOFError();
     ch.consume(ch.buffered());
@@ -407,10 +403,19 @@ void Connection::recv_frame(detail::ByteBuffer& out, std::size_t maxlength) {
                       " bytes is longer than the limit of " + std::to_string(limit),
                   {EMSGSIZE, std::generic_category()});
   }
+  return {static_cast<std::size_t>(size), header_size};
+}
+
+void Connection::recv_frame(detail::ByteBuffer& out, std::size_t maxlength) {
+  out.clear();
+  // The header is consumed only once the frame's first buffer is allocated: a bad_alloc leaves
+  // the stream where it was.
+  const auto [total, header_size] = peek_header(maxlength);
+  Channel& ch = *channel_;
+  const int fd = ch.fd.load();
 
   // Allocate as the bytes arrive: at most kEagerBytes ahead of them. The read-ahead's bytes come
   // first; the rest is read straight into `out`, never past the frame's end.
-  const auto total = static_cast<std::size_t>(size);
   std::size_t target = std::min(total, kEagerBytes);
   out.resize(target);
   ch.consume(header_size);
@@ -447,6 +452,20 @@ std::vector<std::byte> Connection::recv_bytes(std::size_t maxlength) {
 
 std::size_t Connection::recv_into(std::span<std::byte> target, std::size_t offset) {
   if (offset > target.size()) throw ValueError("offset out of bounds");
+  const auto [size, header_size] = peek_header(std::numeric_limits<std::size_t>::max());
+  if (size <= target.size() - offset) {
+    // It fits: straight into the caller's buffer, no copy through ours.
+    Channel& ch = *channel_;
+    ch.consume(header_size);
+    std::byte* at = target.data() + offset;
+    std::size_t have = ch.take(at, size);
+    have += read_exact(ch.fd.load(), at + have, size - have);
+    if (have < size)
+      throw_broken("got end of file during message (" + std::to_string(have) + " of " +
+                   std::to_string(size) + " bytes)");
+    return size;
+  }
+  // Too long: the whole message goes into BufferTooShort.
   detail::ByteBuffer& buffer = detail::recv_buffer();
   try {
     recv_frame(buffer, std::numeric_limits<std::size_t>::max());
@@ -454,15 +473,9 @@ std::size_t Connection::recv_into(std::span<std::byte> target, std::size_t offse
     detail::trim_buffer(buffer);
     throw;
   }
-  const std::size_t n = buffer.size();
-  if (n > target.size() - offset) {
-    std::vector<std::byte> message(buffer.data(), buffer.data() + n);
-    detail::trim_buffer(buffer);
-    throw BufferTooShort(std::move(message));
-  }
-  if (n != 0) std::memcpy(target.data() + offset, buffer.data(), n);
+  std::vector<std::byte> message(buffer.data(), buffer.data() + buffer.size());
   detail::trim_buffer(buffer);
-  return n;
+  throw BufferTooShort(std::move(message));
 }
 
 // --- waiting ---

@@ -299,6 +299,17 @@ TEST(Connection, ReadAheadKeepsTheNextMessagesForTheNextRecv) {
   EXPECT_EQ(b.recv<std::string>(), big);
   EXPECT_EQ(b.recv<std::string>(), "after");
   EXPECT_FALSE(b.poll());
+  // recv_bytes_into reads a message that fits straight into the caller's buffer, after what the
+  // read-ahead holds.
+  a.send_bytes(std::string("small"));
+  a.send_bytes(big);
+  std::vector<char> into(big.size() + 3, '-');
+  ASSERT_TRUE(b.poll(long_wait()));
+  EXPECT_EQ(b.recv_bytes_into(into, 3), 5u);
+  EXPECT_EQ(std::string(into.data() + 3, 5), "small");
+  EXPECT_EQ(b.recv_bytes_into(into, 3), big.size());
+  EXPECT_EQ(std::string(into.begin() + 3, into.end()), big);
+  EXPECT_EQ(std::string(into.begin(), into.begin() + 3), "---");
 }
 
 TEST(Connection, PollSeesMessagesReadAheadThatTheDescriptorNoLongerShows) {

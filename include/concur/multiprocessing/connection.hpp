@@ -248,6 +248,9 @@ class Connection {
   // Sends buffer[kHeaderRoom, size()) as one frame, writing its header into the room.
   void send_serialized(detail::ByteBuffer& buffer);
   std::size_t recv_into(std::span<std::byte> buffer, std::size_t offset);
+  // The next frame's payload size and header length, its header left unconsumed (checked against
+  // the limits: a broken or too long header throws, consumed).
+  std::pair<std::size_t, std::size_t> peek_header(std::size_t maxlength);
 
   std::shared_ptr<Channel> channel_;
 
