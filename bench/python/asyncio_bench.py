@@ -155,6 +155,14 @@ def echo_server(kind):
         print(f"error unknown server kind {kind}", flush=True)
         return 1
     asyncio.set_event_loop(loop)
+
+    def quiet_resets(loop, context):
+        # A client that closes its connections while a reply is in flight resets them: expected
+        # at the end of every measurement, not worth a traceback.
+        if not isinstance(context.get("exception"), ConnectionError):
+            loop.default_exception_handler(context)
+
+    loop.set_exception_handler(quiet_resets)
     done = loop.create_future()
 
     def on_stdin():
