@@ -20,6 +20,9 @@ namespace {
 // The node-to-word distance RobustWord implies, which the thread's list must use.
 static_assert(sizeof(std::atomic<std::uint32_t>) == 4 && sizeof(std::atomic<std::uint64_t>) == 8);
 static_assert(sizeof(void*) == 8, "the robust lock layout is glibc's 64-bit one");
+static_assert(offsetof(RobustWord, word) == kRobustWordOffset);
+static_assert(offsetof(RobustWord, next) == kRobustWordOffset - kRobustFutexOffset);
+static_assert(offsetof(RobustWord, magic) == offsetof(RobustWord, next) - 16);
 
 // Removes from the calling thread's list every node of ours whose word this thread does not
 // hold: nodes whose lock another thread released for us (see the header comment).
@@ -35,7 +38,7 @@ void sweep(ThreadRobust& t) noexcept {
     std::uint64_t magic;
     std::memcpy(&magic, bytes - 16, sizeof magic);
     if (magic == kRobustMagic) {
-      auto* r = reinterpret_cast<RobustWord*>(bytes - 32);
+      RobustWord* r = word_of_node(node);
       if ((r->word.load(std::memory_order_relaxed) & kFutexTidMask) != t.tid &&
           r->linked.load(std::memory_order_relaxed) == t.self) {
         dequeue(*r);
