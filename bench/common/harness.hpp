@@ -28,6 +28,8 @@
 // Header-only, for one translation unit per binary.
 #pragma once
 
+#include <fcntl.h>
+
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -78,7 +80,9 @@ class PythonWorker {
  public:
   bool start(const std::string& exe, const std::string& script) {
     int to_child[2], from_child[2];
-    if (pipe(to_child) != 0 || pipe(from_child) != 0) return false;
+    // Close-on-exec: a process that a benchmark spawns must not hold the co-process's stdin
+    // open (it would never see the end of it). dup2 below clears the flag on 0 and 1.
+    if (pipe2(to_child, O_CLOEXEC) != 0 || pipe2(from_child, O_CLOEXEC) != 0) return false;
     pid_ = fork();
     if (pid_ < 0) return false;
     if (pid_ == 0) {

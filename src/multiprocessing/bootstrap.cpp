@@ -192,7 +192,12 @@ pid_t spawn_self(const char* var, int fd) {
   for (const std::string& a : *argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
 
-  std::string setting = std::string(var) + "=" + std::to_string(fd);
+  // The child keeps stdin, stdout, stderr and its socket, moved to descriptor 3; every other
+  // descriptor is closed in it, as CPython's spawn does (spawnv_passfds): a child must not hold
+  // open a pipe whose other end someone waits on for the end of the stream. What a target needs
+  // (a Connection, a queue) travels over the socket.
+  constexpr int kChildFd = 3;
+  std::string setting = std::string(var) + "=" + std::to_string(kChildFd);
   const std::string_view ours[] = {std::string_view(kBootstrapVar) , std::string_view(kForkServerVar)};
   std::vector<char*> env;
   for (char** e = environ; e && *e; ++e) {
@@ -211,7 +216,8 @@ pid_t spawn_self(const char* var, int fd) {
   ::posix_spawn_file_actions_init(&actions);
   ::posix_spawnattr_init(&attr);
   // dup2(fd, fd) clears close-on-exec in the child only (glibc >= 2.29, POSIX 2024).
-  int rc = ::posix_spawn_file_actions_adddup2(&actions, fd, fd);
+  int rc = ::posix_spawn_file_actions_adddup2(&actions, fd, kChildFd);
+  if (rc == 0) rc = ::posix_spawn_file_actions_addclosefrom_np(&actions, kChildFd + 1);
   sigset_t none;
   sigemptyset(&none);
   if (rc == 0) rc = ::posix_spawnattr_setsigmask(&attr, &none);

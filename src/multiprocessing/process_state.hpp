@@ -128,8 +128,9 @@ bool main_guard_called() noexcept;
 inline constexpr const char* kBootstrapVar = "CONCUR_MP_BOOTSTRAP";
 inline constexpr const char* kForkServerVar = "CONCUR_MP_FORKSERVER";
 
-// Runs /proc/self/exe with the recorded argv and the environment plus var=fd, `fd` inherited
-// (close-on-exec cleared in the child only). Returns the child's pid; OSError on failure.
+// Runs /proc/self/exe with the recorded argv and the environment plus var=3: the child inherits
+// stdin, stdout, stderr and `fd` as its descriptor 3, nothing else (as CPython's spawn). Returns
+// the child's pid; OSError on failure.
 pid_t spawn_self(const char* var, int fd);
 
 // What a spawn or forkserver child needs besides its arguments (bootstrap.cpp builds it).

@@ -269,6 +269,27 @@ TEST_P(StartMethodTest, MessagesAnEndReadAheadCrossWithIt) {
   EXPECT_EQ(p.exitcode(), 0);
 }
 
+TEST_P(StartMethodTest, OnlyForkedChildrenInheritOtherDescriptors) {
+  // A descriptor without close-on-exec (a pipe to some other program, say): a forked child
+  // inherits it, as in Python; a spawn or forkserver child does not, as in Python, so it cannot
+  // keep the pipe open behind the parent's back (whoever reads it would never see its end).
+  // (Moved high, where no descriptor the child receives would land by chance.)
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  const int high = ::fcntl(fds[1], F_DUPFD, 400);
+  ASSERT_GE(high, 400);
+  ::close(fds[1]);
+  auto [r, w] = mp::Pipe();
+  mp::Process p = ctx().Process(
+      [](mp::Connection out, int fd) { out.send(::fcntl(fd, F_GETFD) != -1); }, w, high);
+  Reaper reaper(p);
+  p.start();
+  EXPECT_EQ(receive<bool>(r), is_fork());
+  ASSERT_TRUE(joined(p));
+  ::close(fds[0]);
+  ::close(high);
+}
+
 TEST_P(StartMethodTest, NoTarget) {
   mp::Process p = ctx().Process();
   p.start();
