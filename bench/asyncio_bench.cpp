@@ -471,7 +471,11 @@ std::optional<Server> start_server(const std::string& name, int (*body)(), const
     dup2(from_child[1], 1);
     ::close_range(3, ~0u, 0);  // none of the benchmark's other descriptors (the co-process's pipes)
     pin_to(0, 0);
-    if (body) _exit(body());
+    if (body) {
+      // Named after the server (at most 15 characters), so that `perf record -C 0` tells them apart.
+      prctl(PR_SET_NAME, name.substr(0, 15).c_str());
+      _exit(body());
+    }
     execlp(exe.c_str(), exe.c_str(), py_script.c_str(), "--echo-server", kind.c_str(),
            static_cast<char*>(nullptr));
     std::printf("error cannot run %s\n", exe.c_str());
