@@ -20,9 +20,6 @@ namespace {
 // The node-to-word distance RobustWord implies, which the thread's list must use.
 static_assert(sizeof(std::atomic<std::uint32_t>) == 4 && sizeof(std::atomic<std::uint64_t>) == 8);
 static_assert(sizeof(void*) == 8, "the robust lock layout is glibc's 64-bit one");
-static_assert(offsetof(RobustWord, word) == kRobustWordOffset);
-static_assert(offsetof(RobustWord, next) == kRobustWordOffset - kRobustFutexOffset);
-static_assert(offsetof(RobustWord, magic) == offsetof(RobustWord, next) - 16);
 
 // Removes from the calling thread's list every node of ours whose word this thread does not
 // hold: nodes whose lock another thread released for us (see the header comment).
@@ -38,7 +35,7 @@ void sweep(ThreadRobust& t) noexcept {
     std::uint64_t magic;
     std::memcpy(&magic, bytes - 16, sizeof magic);
     if (magic == kRobustMagic) {
-      RobustWord* r = word_of_node(node);
+      auto* r = reinterpret_cast<RobustWord*>(bytes - 32);
       if ((r->word.load(std::memory_order_relaxed) & kFutexTidMask) != t.tid &&
           r->linked.load(std::memory_order_relaxed) == t.self) {
         dequeue(*r);
@@ -146,9 +143,12 @@ Taken lock_slow(RobustWord& m, const Deadline& deadline) noexcept {
     }
     if (deadline.expired()) return done(Taken::timed_out);
     if (!spun) {
+      // As a threading Lock's waiter: look with backoff while nobody sleeps, so that the holder
+      // runs in batches (a look at every pause takes the word's line from it at each one).
       spun = true;
-      concur::detail::spin_until(
-          [&] { return (m.word.load(std::memory_order_relaxed) & kFutexTidMask) == 0; });
+      concur::detail::spin_for_lock(
+          m.word, [](std::uint32_t w) { return (w & kFutexWaiters) != 0; },
+          [](std::uint32_t w) { return (w & kFutexTidMask) == 0; }, [] { return true; });
       continue;
     }
     if ((v & kFutexWaiters) == 0) {

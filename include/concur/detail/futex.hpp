@@ -99,6 +99,25 @@ inline bool spin_until(Ready&& ready) noexcept(noexcept(ready())) {
   return false;
 }
 
+// The spin of a lock's waiter (detail::Mutex, multiprocessing's robust lock), unlike
+// spin_until's: it looks at the lock word with exponential backoff between looks (1, 2, 4 ...
+// tuning::kMutexLongestBackoff pauses) and only while `sleeping(word)` is false (nobody sleeps on
+// the lock: once someone does, the holder will wake a sleeper anyway, so spinning only steals the
+// line from the holder). Each look that finds `is_free(word)` calls `take()`; returns true as
+// soon as take() does, false when a sleeper appeared or the steps ran out.
+template <class Word, class Sleeping, class IsFree, class Take>
+inline bool spin_for_lock(const std::atomic<Word>& word, Sleeping&& sleeping, IsFree&& is_free,
+                          Take&& take) noexcept {
+  const int longest_step = spinning_can_help() ? tuning::kMutexLongestBackoff : 0;
+  Word v = word.load(std::memory_order_relaxed);
+  for (int step = 1; !sleeping(v) && step <= longest_step; step *= 2) {
+    for (int i = 0; i < step; ++i) cpu_relax();
+    v = word.load(std::memory_order_relaxed);
+    if (is_free(v) && take()) return true;
+  }
+  return false;
+}
+
 // Sleep while `word == expected`, until woken or until `deadline`. Returns false only when the
 // deadline has passed; true means "woken or spurious": the caller re-checks its word either way.
 bool futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected,

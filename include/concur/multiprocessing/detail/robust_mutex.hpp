@@ -56,29 +56,19 @@ inline constexpr std::uint32_t kFutexOwnerDied = 0x40000000u;  // FUTEX_OWNER_DI
 inline constexpr std::uint32_t kFutexTidMask = 0x3fffffffu;    // FUTEX_TID_MASK
 inline constexpr std::uint64_t kRobustMagic = 0x4252727563636f63ull;  // tells our nodes from glibc's
 
-// Lives in shared memory, constructed in place by the object's creator. Layout matters: the
-// list node (`next`) 32 bytes after the word, its prev link at 24 (glibc's pthread_mutex_t
-// layout). The word ends a cache line and the list fields fill the next one: a waiter that
-// watches the word then does not take from the holder the line that its list operations write.
-struct alignas(64) RobustWord {
-  std::byte line_before_[56]{};          // unused: places the word at the end of its line
-  std::atomic<std::uint32_t> word{0};    // +0: owner TID | FUTEX_WAITERS | FUTEX_OWNER_DIED
-  std::uint32_t depth = 0;               // +4: RLock's recursion depth; touched by the holder only
-  std::uint64_t unused_ = 0;             // +8 (the next line)
-  std::uint64_t magic = kRobustMagic;    // +16: tells the list's sweep our nodes from glibc's
-  void* prev = nullptr;                  // +24: the list's prev link (glibc's QUEUE_PTR_ADJUST)
-  void* next = nullptr;                  // +32: the node the robust list links
-  std::atomic<std::uint64_t> linked{0};  // +40: pid << 32 | tid whose robust list holds the node
+// Lives in shared memory, constructed in place by the object's creator. Layout matters: word at
+// 0, the list node (`next`) at 32, its prev link at 24 (glibc's pthread_mutex_t layout).
+struct RobustWord {
+  std::atomic<std::uint32_t> word{0};   // 0: owner TID | FUTEX_WAITERS | FUTEX_OWNER_DIED
+  std::uint32_t depth = 0;              // 4: RLock's recursion depth; touched by the holder only
+  std::atomic<std::uint64_t> linked{0};  // 8: pid << 32 | tid whose robust list holds the node
+  std::uint64_t magic = kRobustMagic;   // 16: tells the list's sweep our nodes from glibc's
+  void* prev = nullptr;                 // 24: the list's prev link (glibc's QUEUE_PTR_ADJUST)
+  void* next = nullptr;                 // 32: the node the robust list links
 
   void* node() noexcept { return &next; }
 };
 inline constexpr long kRobustFutexOffset = -32;
-inline constexpr std::size_t kRobustWordOffset = 56;  // of `word` in RobustWord
-// The RobustWord whose list node is `node`.
-inline RobustWord* word_of_node(void* node) noexcept {
-  return reinterpret_cast<RobustWord*>(static_cast<std::byte*>(node) + kRobustFutexOffset -
-                                       static_cast<long>(kRobustWordOffset));
-}
 
 // The calling thread's robust-list state.
 struct RobustHead {  // the kernel's struct robust_list_head
