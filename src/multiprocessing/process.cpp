@@ -38,6 +38,19 @@ using concur::detail::ForkRegistry;
 
 namespace {
 
+// The C library functions that only a forked child calls. Called by name, each would be bound
+// lazily (programs are not linked with -z now) in every child anew, since the parent never
+// called it: seven ld.so symbol lookups per fork start, about a sixth of its page faults. Their
+// addresses, taken here, are bound when the program loads; `volatile` keeps the compiler from
+// turning the calls through them back into direct (lazily bound) ones.
+void (*volatile const child_fpurge)(FILE*) = &::__fpurge;
+pid_t (*volatile const child_getppid)() = &::getppid;
+int (*volatile const child_open)(const char*, int, ...) = &::open;
+int (*volatile const child_dup2)(int, int) = &::dup2;
+void (*volatile const child_clearerr)(FILE*) = &::clearerr;
+int (*volatile const child_on_exit)(void (*)(int, void*), void*) = &::on_exit;
+void (*volatile const child_exit)(int) = &::_exit;
+
 // A thread joining a process shows in dump_threads() as blocked in "join" on it.
 inline constexpr concur::detail::WaitKind kProcessJoinWait{"join", "Process", false, false};
 
@@ -333,7 +346,7 @@ std::shared_ptr<ProcessState> make_parent_state(std::string name, int pid, int p
 
 std::shared_ptr<ProcessState> make_own_parent_state(std::string name, int pid) {
   int pidfd = pidfd_open(pid);
-  const bool dead = ::getppid() != pid;  // reparented: the parent had already ended
+  const bool dead = child_getppid() != pid;  // reparented: the parent had already ended
   if (dead && pidfd >= 0) close_fd(pidfd);
   return make_parent_state(std::move(name), pid, pidfd, dead);
 }
@@ -394,15 +407,15 @@ void flush_std_streams() noexcept {
 }
 
 void close_stdin() noexcept {
-  const int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  const int fd = child_open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (fd < 0) return;
   if (fd != 0) {
-    ::dup2(fd, 0);  // the new descriptor 0 is not close-on-exec
+    child_dup2(fd, 0);  // the new descriptor 0 is not close-on-exec
     ::close(fd);
   } else {
     ::fcntl(0, F_SETFD, 0);
   }
-  std::clearerr(stdin);
+  child_clearerr(stdin);
 }
 
 void report_child_exception(const std::string& name) noexcept {
@@ -424,7 +437,8 @@ void report_child_exception(const std::string& name) noexcept {
   } catch (...) {
   }
   flush_std_streams();
-  ::_exit(code);
+  child_exit(code);
+  __builtin_unreachable();
 }
 
 namespace {
@@ -435,7 +449,7 @@ void install_child_exit_hook() {
   g_exit_hook_pid = ::getpid();
   // on_exit's handlers get exit()'s status; registered last, it runs first, before any handler
   // or static destructor inherited from the parent (which it skips, as os._exit does).
-  ::on_exit(
+  child_on_exit(
       [](int status, void*) {
         if (::getpid() != g_exit_hook_pid) return;  // a forked grandchild: its own exit
         finish_child(status);
@@ -669,11 +683,11 @@ void Process::start_fork() {
 void Process::run_forked_child(int parent_pid, bool pdeathsig) {
   // Whatever another thread wrote into the stdio buffers since the flush above is the parent's
   // to print, not the child's.
-  ::__fpurge(stdout);
-  ::__fpurge(stderr);
+  detail::child_fpurge(stdout);
+  detail::child_fpurge(stderr);
   if (pdeathsig) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent_pid) ::_exit(1);  // the parent is already gone
+    if (detail::child_getppid() != parent_pid) detail::child_exit(1);  // the parent is gone
   }
   std::string parent_name;
   {
