@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # `make test`: build and run the whole suite with ctest (g++); again built with clang 14 (the
 # other compiler the library supports: every public header, the suite, the compile-failure
-# checks and a consumer of the installed package); the fault tests (tests/fault) under
-# AddressSanitizer and UBSan; then the whole suite under ThreadSanitizer. Every stage always
-# runs; the exit status is non-zero if any failed. The last lines printed are the
-# ThreadSanitizer run's ctest summary.
+# checks and a consumer of the installed package); the fault tests (tests/fault) and the asyncio
+# tests (at -O0) under AddressSanitizer and UBSan; then the whole suite under ThreadSanitizer.
+# Every stage always runs; the exit status is non-zero if any failed. The last lines printed are
+# the ThreadSanitizer run's ctest summary.
 #
 # Building is most of the time, so the stages build the tests the cheap way
 # (tests/CMakeLists.txt): one executable per module folder (CONCUR_TEST_MERGED), not per file,
@@ -46,29 +46,32 @@ CTEST_WRAPPER="" run_suite build/clang "clang 14" "${fast[@]}" -DCONCUR_TEST_UNI
   -DCONCUR_TEST_PACKAGE_REBUILDS=OFF -DCMAKE_CXX_COMPILER="${CONCUR_CLANG:-clang++-14}"
 clang=$?
 
-# AddressSanitizer + UndefinedBehaviorSanitizer over the fault tests only (allocation failure,
-# throwing items, far deadlines: the far-deadline overflow was visible only to UBSan). Only
-# their binaries are built (target concur_fault_tests), and ctest runs them by their label, so
-# the stage takes minutes. UBSan stops at the first report, so that a report fails the test.
+# AddressSanitizer + UndefinedBehaviorSanitizer over the fault tests (allocation failure,
+# throwing items, far deadlines: the far-deadline overflow was visible only to UBSan) and the
+# asyncio tests, these compiled at -O0 (CONCUR_TEST_ASYNCIO_OPT): coroutine code unoptimised
+# as well as at the other stages' -O2, since g++'s coroutine bugs depend on the level. Only
+# their binaries are built (targets concur_fault_tests, concur_asyncio_tests), and ctest runs
+# them by their labels, so the stage takes minutes. UBSan stops at the first report, so that a report fails the test.
 # -O1 is the level AddressSanitizer's documentation recommends (every check is still compiled
 # in; less optimisation only means fewer accesses optimised away), with line tables (-g1): a
 # report's stack still gives file and line. CONCUR_TEST_MERGED as in the other stages: the
 # alloc_* files share one executable (fault_alloc_tests, with the replaced operator new), the
 # others another; ctest still runs each TEST() as a process of its own.
-echo "== concur: ASan/UBSan build of the fault tests (build/asan)"
+echo "== concur: ASan/UBSan build of the fault tests and the -O0 asyncio tests (build/asan)"
 asan=1
 start=$SECONDS
 if cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
      "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG" -DCONCUR_TEST_MERGED=ON "${linker[@]}" \
-     -DCONCUR_SANITIZE=address,undefined >/dev/null &&
-   { cmake --build build/asan -j"$jobs" --target concur_fault_tests >build/asan/build.log 2>&1 ||
+     -DCONCUR_SANITIZE=address,undefined -DCONCUR_TEST_ASYNCIO_OPT=-O0 >/dev/null &&
+   { cmake --build build/asan -j"$jobs" --target concur_fault_tests concur_asyncio_tests \
+       >build/asan/build.log 2>&1 ||
      { tail -n 60 build/asan/build.log; false; }; }; then
   echo "== concur: ASan/UBSan build took $((SECONDS - start)) s"
-  echo "== concur: ASan/UBSan fault tests"
+  echo "== concur: ASan/UBSan fault tests and -O0 asyncio tests"
   ( cd build/asan &&
     ASAN_OPTIONS="detect_leaks=1 ${ASAN_OPTIONS:-}" \
     UBSAN_OPTIONS="halt_on_error=1 print_stacktrace=1 ${UBSAN_OPTIONS:-}" \
-    ctest --output-on-failure -j"$jobs" -L fault )
+    ctest --output-on-failure -j"$jobs" -L 'fault|asyncio' )
   asan=$?
 fi
 
