@@ -197,13 +197,15 @@ struct Connection::Channel {
   }
 
   // --- the read-ahead: bytes read from fd that the frames received so far did not use ---
-  // Touched by receiving calls only (recv*, poll), which the handle's contract already forbids
-  // to run at once on one end.
+  // Read and written by the receiving calls (recv*), one thread at a time as the handle's
+  // contract says. `waiting` mirrors their count for poll() and detach(), which another thread
+  // may call meanwhile.
   std::size_t buffered() const noexcept { return ahead_end - ahead_begin; }
   const std::byte* front() const noexcept { return ahead.get() + ahead_begin; }
   void consume(std::size_t n) noexcept {
     ahead_begin += n;
     if (ahead_begin == ahead_end) ahead_begin = ahead_end = 0;
+    waiting.store(buffered(), std::memory_order_relaxed);
   }
   // Reads until at least `need` (<= kReadAhead) bytes are buffered, each read taking whatever
   // has arrived; false if the stream ends first.
@@ -218,6 +220,7 @@ struct Connection::Channel {
       const std::size_t n = read_some(f, ahead.get() + ahead_end, kReadAhead - ahead_end);
       if (n == 0) return false;
       ahead_end += n;
+      waiting.store(buffered(), std::memory_order_relaxed);
     }
     return true;
   }
@@ -239,6 +242,7 @@ struct Connection::Channel {
   std::unique_ptr<std::byte[]> ahead;
   std::size_t ahead_begin = 0;
   std::size_t ahead_end = 0;
+  std::atomic<std::size_t> waiting{0};
 };
 
 Connection::Connection(int fd, bool readable, bool writable) {
@@ -301,7 +305,7 @@ int Connection::fileno() const {
 
 int Connection::detach() {
   if (closed()) throw_closed();
-  if (channel_->buffered() != 0)
+  if (channel_->waiting.load(std::memory_order_relaxed) != 0)
     throw OSError("detach: a message already read from the descriptor is waiting here and would "
                   "be lost; receive it first", {EBUSY, std::generic_category()});
   const int f = channel_->fd.exchange(-1);
@@ -484,7 +488,7 @@ bool Connection::poll_until(const Deadline& deadline) {
   if (closed()) throw_closed();
   if (!channel_->readable.load(std::memory_order_relaxed))
     throw OSError("connection is write-only", {EBADF, std::generic_category()});
-  if (channel_->buffered() != 0) return true;  // read ahead by an earlier recv
+  if (channel_->waiting.load(std::memory_order_relaxed) != 0) return true;  // read ahead
   pollfd p{channel_->fd.load(), POLLIN, 0};
   for (;;) {
     timespec ts{0, 0};
@@ -557,6 +561,7 @@ void CEREAL_LOAD_FUNCTION_NAME(InputArchive& ar, Connection& c) {
     ch.ahead.reset(new std::byte[Connection::Channel::kReadAhead]);
     std::memcpy(ch.ahead.get(), ahead.data(), ahead.size());
     ch.ahead_end = ahead.size();
+    ch.waiting.store(ahead.size(), std::memory_order_relaxed);
   }
   c = std::move(adopted);
 }

@@ -331,6 +331,29 @@ TEST(Connection, PollSeesMessagesReadAheadThatTheDescriptorNoLongerShows) {
   ::close(fd);
 }
 
+TEST(Connection, PollFromAnotherThreadWhileOneReceives) {
+  // poll() may run while another thread is inside recv (which reads ahead): every message still
+  // arrives once, in order.
+  mp::Connection a, b;
+  std::tie(a, b) = mp::Pipe();
+  constexpr int kMessages = 2000;
+  std::atomic<bool> done{false};
+  std::jthread poller([&] {
+    while (!done.load(std::memory_order_relaxed)) (void)b.poll();
+  });
+  std::jthread sender([&] {
+    for (int i = 0; i < kMessages; ++i) a.send(i);
+  });
+  struct StopPolling {  // however the test ends, before the threads are joined
+    std::atomic<bool>& done;
+    ~StopPolling() { done.store(true); }
+  } stop{done};
+  for (int i = 0; i < kMessages; ++i) {
+    ASSERT_TRUE(b.poll(long_wait()));
+    ASSERT_EQ(b.recv<int>(), i);
+  }
+}
+
 TEST(Connection, FramesThatTrickleInByteByByte) {
   // A peer that writes one byte at a time: headers and payloads split at every byte.
   int fds[2];
