@@ -147,7 +147,8 @@ Taken lock_slow(RobustWord& m, const Deadline& deadline) noexcept {
       // runs in batches (a look at every pause takes the word's line from it at each one).
       spun = true;
       concur::detail::spin_for_lock(
-          m.word, [](std::uint32_t w) { return (w & kFutexWaiters) != 0; },
+          m.word, concur::detail::tuning::kSharedLockLongestBackoff,
+          [](std::uint32_t w) { return (w & kFutexWaiters) != 0; },
           [](std::uint32_t w) { return (w & kFutexTidMask) == 0; }, [] { return true; });
       continue;
     }

@@ -101,14 +101,15 @@ inline bool spin_until(Ready&& ready) noexcept(noexcept(ready())) {
 
 // The spin of a lock's waiter (detail::Mutex, multiprocessing's robust lock), unlike
 // spin_until's: it looks at the lock word with exponential backoff between looks (1, 2, 4 ...
-// tuning::kMutexLongestBackoff pauses) and only while `sleeping(word)` is false (nobody sleeps on
-// the lock: once someone does, the holder will wake a sleeper anyway, so spinning only steals the
-// line from the holder). Each look that finds `is_free(word)` calls `take()`; returns true as
-// soon as take() does, false when a sleeper appeared or the steps ran out.
+// `longest_step` pauses: tuning::kMutexLongestBackoff, kSharedLockLongestBackoff) and only while
+// `sleeping(word)` is false (nobody sleeps on the lock: once someone does, the holder will wake a
+// sleeper anyway, so spinning only steals the line from the holder). Each look that finds
+// `is_free(word)` calls `take()`; returns true as soon as take() does, false when a sleeper
+// appeared or the steps ran out. No spin on a single-CPU machine.
 template <class Word, class Sleeping, class IsFree, class Take>
-inline bool spin_for_lock(const std::atomic<Word>& word, Sleeping&& sleeping, IsFree&& is_free,
-                          Take&& take) noexcept {
-  const int longest_step = spinning_can_help() ? tuning::kMutexLongestBackoff : 0;
+inline bool spin_for_lock(const std::atomic<Word>& word, int longest_step, Sleeping&& sleeping,
+                          IsFree&& is_free, Take&& take) noexcept {
+  if (!spinning_can_help()) longest_step = 0;
   Word v = word.load(std::memory_order_relaxed);
   for (int step = 1; !sleeping(v) && step <= longest_step; step *= 2) {
     for (int i = 0; i < step; ++i) cpu_relax();

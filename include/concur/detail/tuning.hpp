@@ -54,6 +54,12 @@ constexpr int kSpinPausesPerClockRead = 4;     // ~65 ns between reads here
 // waiter that looks at every pause snatches each release and the threads alternate at
 // cache-miss speed (2 threads hammering one lock, 2 vCPUs: 44-54 M/s against 26-45 M/s).
 constexpr int kMutexLongestBackoff = 32;
+// The same for the process-shared robust lock (multiprocessing/detail/robust_mutex.hpp): a
+// sleeper there costs more to wake (a shared futex: the kernel looks its page up on every wait
+// and wake), so its waiter looks longer before it sleeps. 2 processes hammering one mp::Lock on
+// 2 vCPUs: 74-96 M/s with 128 against 60-64 M/s with 32 (a pshared pthread_mutex_t: 15-57 M/s
+// in the same runs).
+constexpr int kSharedLockLongestBackoff = 128;
 
 // --- detail::DeferredWakes (detail/wait_node.hpp) --------------------------------------------
 // Wake-ups held back until a lock is released (wait morphing). Notifications under a lock
