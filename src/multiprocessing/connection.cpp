@@ -54,6 +54,12 @@ constexpr std::uint32_t kLongFrame = 0xFFFFFFFFu;  // -1 as Python's "!i": an 8-
   throw OSError(why, {EBADMSG, std::generic_category()});
 }
 
+// A frame's payload cut short by the end of the stream: `have` of its `total` bytes arrived.
+[[noreturn]] void throw_cut_short(std::size_t have, std::size_t total) {
+  throw_broken("got end of file during message (" + std::to_string(have) + " of " +
+               std::to_string(total) + " bytes)");
+}
+
 void put_be32(std::byte* at, std::uint32_t v) noexcept {
   for (int i = 3; i >= 0; --i) {
     at[i] = static_cast<std::byte>(v & 0xFF);
@@ -223,6 +229,15 @@ struct Connection::Channel {
       waiting.store(buffered(), std::memory_order_relaxed);
     }
     return true;
+  }
+  // Buffers `bytes` (<= kReadAhead) as read ahead: those a Connection brought from another
+  // process.
+  void preload(const std::string& bytes) {
+    ahead.reset(new std::byte[kReadAhead]);
+    std::memcpy(ahead.get(), bytes.data(), bytes.size());
+    ahead_begin = 0;
+    ahead_end = bytes.size();
+    waiting.store(buffered(), std::memory_order_relaxed);
   }
   // Moves up to `size` buffered bytes to `to`; returns how many.
   std::size_t take(std::byte* to, std::size_t size) noexcept {
@@ -428,8 +443,7 @@ void Connection::recv_frame(detail::ByteBuffer& out, std::size_t maxlength) {
     have += read_exact(fd, out.data() + have, target - have);
     if (have < target) {
       out.resize(have);
-      throw_broken("got end of file during message (" + std::to_string(have) + " of " +
-                   std::to_string(total) + " bytes)");
+      throw_cut_short(have, total);
     }
     if (have == total) break;
     target = std::min(total, have * 2);
@@ -465,8 +479,7 @@ std::size_t Connection::recv_into(std::span<std::byte> target, std::size_t offse
     std::size_t have = ch.take(at, size);
     have += read_exact(ch.fd.load(), at + have, size - have);
     if (have < size)
-      throw_broken("got end of file during message (" + std::to_string(have) + " of " +
-                   std::to_string(size) + " bytes)");
+      throw_cut_short(have, size);
     return size;
   }
   // Too long: the whole message goes into BufferTooShort.
@@ -556,13 +569,7 @@ void CEREAL_LOAD_FUNCTION_NAME(InputArchive& ar, Connection& c) {
     throw;
   }
   adopted.set_max_message_size(static_cast<std::size_t>(max_message));
-  if (!ahead.empty()) {  // a bad_alloc here closes fd with `adopted`
-    Connection::Channel& ch = *adopted.channel_;
-    ch.ahead.reset(new std::byte[Connection::Channel::kReadAhead]);
-    std::memcpy(ch.ahead.get(), ahead.data(), ahead.size());
-    ch.ahead_end = ahead.size();
-    ch.waiting.store(ahead.size(), std::memory_order_relaxed);
-  }
+  if (!ahead.empty()) adopted.channel_->preload(ahead);  // a bad_alloc closes fd with `adopted`
   c = std::move(adopted);
 }
 
