@@ -141,18 +141,38 @@ inline std::string what_of(const std::exception_ptr& e) {
 // The calling thread's kernel thread id.
 inline long this_tid() { return static_cast<long>(::syscall(SYS_gettid)); }
 
-// Is thread `tid` of this process asleep in futex(addr, ...)? (/proc/self/task/<tid>/syscall:
-// the system call number and its first argument.)
-inline bool asleep_on(long tid, const void* addr) {
+// Where thread `tid` of this process is blocked in the futex system call: the futex word's
+// address and the thread's stack pointer, from /proc/self/task/<tid>/syscall ("nr arg0 .. arg5
+// sp pc"). False if the thread is not in futex() or /proc does not say.
+inline bool futex_wait_of(long tid, std::uintptr_t& word, std::uintptr_t& sp) {
   std::ifstream f("/proc/self/task/" + std::to_string(tid) + "/syscall");
   long nr = -1;
-  std::string arg0;
-  if (!(f >> nr >> arg0) || nr != SYS_futex) return false;
+  std::string field[7];
+  if (!(f >> nr) || nr != SYS_futex) return false;
+  for (auto& x : field)
+    if (!(f >> x)) return false;
   try {
-    return std::stoull(arg0, nullptr, 16) == reinterpret_cast<std::uintptr_t>(addr);
+    word = std::stoull(field[0], nullptr, 16);
+    sp = std::stoull(field[6], nullptr, 16);
+    return true;
   } catch (...) {
     return false;
   }
+}
+
+// Is thread `tid` of this process asleep in futex(addr, ...)?
+inline bool asleep_on(long tid, const void* addr) {
+  std::uintptr_t word = 0, sp = 0;
+  return futex_wait_of(tid, word, sp) && word == reinterpret_cast<std::uintptr_t>(addr);
+}
+
+// Is thread `tid` asleep in futex() on a word in its own stack, a little above where the system
+// call was made? That is where a waiter whose wait-queue node lives in its frame sleeps
+// (EventCount: Event, Condition, ...); a lock inside the runtime or a sanitizer is elsewhere.
+inline bool asleep_on_own_stack(long tid) {
+  constexpr std::uintptr_t kFrames = 1 << 20;  // generous: sanitizer frames are large
+  std::uintptr_t word = 0, sp = 0;
+  return futex_wait_of(tid, word, sp) && word >= sp && word - sp < kFrames;
 }
 
 }  // namespace concur_test

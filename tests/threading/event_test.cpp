@@ -3,8 +3,8 @@
 //
 // To know that a thread is really blocked inside wait() (needed for "set() wakes the threads
 // waiting at that moment" and for the set()+clear() pulse), the tests look at
-// /proc/self/task/<tid>/syscall: a waiter asleep in the futex system call on the Event's word
-// (the Event's only member, so at the Event's address) is past every check in wait(). If /proc
+// /proc/self/task/<tid>/syscall: a waiter asleep in the futex system call on a word in its own
+// stack (its wait-queue node, linked to the Event's EventCount) is past every check in wait(). If /proc
 // does not show it (another kernel, another implementation), the helper gives up after a while
 // and the test proceeds anyway, the waiter having had ample time to start waiting.
 #include <gtest/gtest.h>
@@ -29,12 +29,12 @@ namespace th = concur::threading;
 using namespace std::chrono_literals;
 using namespace concur_test;  // long_wait, scaled, eventually, time_of, ...
 
-// Waits until every thread in `tids` (0 = not started yet) sleeps on `addr`; see the header.
-void wait_until_asleep(const std::vector<std::atomic<long>>& tids, const void* addr) {
+// Waits until every thread in `tids` (0 = not started yet) sleeps in wait(); see the header.
+void wait_until_asleep(const std::vector<std::atomic<long>>& tids) {
   eventually(
       [&] {
         for (const auto& t : tids)
-          if (t.load() == 0 || !asleep_on(t.load(), addr)) return false;
+          if (t.load() == 0 || !asleep_on_own_stack(t.load())) return false;
         return true;
       },
       scaled(std::chrono::milliseconds(2000)));
@@ -131,7 +131,7 @@ void check_notify(th::Event& e) {
         returned.fetch_add(1);
         results2[i] = e.wait(long_wait()) ? 1 : 0;
       });
-    wait_until_asleep(tids, &e);
+    wait_until_asleep(tids);
     give_time_to_misbehave();
     EXPECT_EQ(returned.load(), 0) << "wait() returned before set()";
     e.set();
@@ -167,7 +167,7 @@ TEST(Event, PulseStillWakesThreadsAlreadyWaiting) {
           tids[i] = this_tid();
           results[i] = e.wait(long_wait()) ? 1 : 0;
         });
-      wait_until_asleep(tids, &e);
+      wait_until_asleep(tids);
       e.set();
       e.clear();
     }
@@ -191,7 +191,7 @@ TEST(Event, PulseWakesTimedWaiters) {
         if (i == 1) results[i] = e.wait(std::chrono::hours::max()) ? 1 : 0;
         if (i == 2) results[i] = e.wait(std::chrono::duration<double>(1e300)) ? 1 : 0;
       });
-    wait_until_asleep(tids, &e);
+    wait_until_asleep(tids);
     e.set();
     e.clear();
   }
@@ -210,7 +210,7 @@ TEST(Event, ManyWaiters) {
         tids[i] = this_tid();
         if (e.wait(long_wait())) woken.fetch_add(1);
       });
-    wait_until_asleep(tids, &e);
+    wait_until_asleep(tids);
     EXPECT_EQ(woken.load(), 0);
     e.set();
   }
@@ -225,7 +225,7 @@ TEST(Event, HugeTimeoutWaitsForSet) {
     tids[0] = this_tid();
     result = e.wait(std::chrono::hours::max()) ? 1 : 0;
   });
-  wait_until_asleep(tids, &e);
+  wait_until_asleep(tids);
   give_time_to_misbehave();
   EXPECT_EQ(result.load(), -1) << "a huge timeout expired at once";
   e.set();
