@@ -2,8 +2,34 @@
 #include "concur/detail/mutex.hpp"
 
 #include <atomic>
+#include <memory>
 
 namespace concur::detail {
+
+namespace {
+
+// Serialises the recovery of LeafMutexes in a child. Taken last before a fork (the detail
+// layer's prepare runs last) and released after it on both sides, so that a grandchild never
+// inherits it held by a thread that was recovering.
+Mutex g_recovery;
+
+[[maybe_unused]] const bool fork_handlers_registered = register_at_fork(
+    AtForkLayer::detail, {[]() noexcept { g_recovery.lock(); },
+                          []() noexcept { g_recovery.unlock(); },
+                          []() noexcept { g_recovery.unlock(); }});
+
+}  // namespace
+
+void LeafMutex::recover_after_fork() noexcept {
+  MutexGuard guard(g_recovery);
+  const std::uint32_t now = current_generation();
+  if (generation_.load(std::memory_order_relaxed) == now) return;  // another thread did it
+  // Every thread that could have held mutex_ is gone (see the header), and every thread of this
+  // process that wants it is either here, behind g_recovery, or waiting for the generation
+  // below: nobody holds it or sleeps on it. Re-create it unlocked.
+  reinit_in_child(mutex_);
+  generation_.store(now, std::memory_order_release);
+}
 
 std::uint64_t new_thread_key() noexcept {
   static std::atomic<std::uint64_t> next{1};

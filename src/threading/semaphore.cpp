@@ -38,7 +38,7 @@ bool Semaphore::acquire_slow(const Deadline& deadline) {
 
   detail::WaitNode node;
   {
-    detail::MutexGuard g(mutex_);
+    detail::LeafMutexGuard g(mutex_);
     sleepers_.fetch_add(1, std::memory_order_seq_cst);
     if (value_.load(std::memory_order_seq_cst) > 0 && try_take()) {
       sleepers_.fetch_sub(1, std::memory_order_relaxed);
@@ -49,7 +49,7 @@ bool Semaphore::acquire_slow(const Deadline& deadline) {
   const detail::WaitSite site{&detail::kSemaphoreWait, this, name(), nullptr, nullptr};
   if (node.wait(deadline, detail::WaitNode::kNoSpin, &site)) return true;  // a releaser served us
 
-  detail::MutexGuard g(mutex_);
+  detail::LeafMutexGuard g(mutex_);
   if (node.signaled()) return true;  // served between our timeout and this lock
   waiters_.remove(&node);
   sleepers_.fetch_sub(1, std::memory_order_relaxed);
@@ -82,6 +82,9 @@ void Semaphore::release(std::ptrdiff_t n) {
     sleepers_.fetch_sub(1, std::memory_order_relaxed);
     wakes.signal_later(waiters_.pop_front());
   }
+  // No sleeper is queued, whatever the count says: in a child of fork() the list has forgotten
+  // the nodes of the threads that are gone (wait_node.hpp), and the count follows it here.
+  if (waiters_.empty()) sleepers_.store(0, std::memory_order_relaxed);
   wakes.unlock(mutex_);
 }
 

@@ -142,7 +142,7 @@ class EventCount {
 
  private:
   void link(WaitNode& node) noexcept {
-    MutexGuard guard(mutex_);
+    LeafMutexGuard guard(mutex_);
     list_.push_back(&node);
     waiters_.store(waiters_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
@@ -162,7 +162,7 @@ class EventCount {
   }
 
   void unlink_after_timeout(WaitNode& node) noexcept {
-    MutexGuard guard(mutex_);
+    LeafMutexGuard guard(mutex_);
     if (list_.remove(&node))
       waiters_.store(waiters_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
     // Otherwise we were popped and marked signaled under this lock: the caller's last ready()
@@ -188,7 +188,7 @@ class EventCount {
 
   // Read without the lock by notifiers (the fast path); written only under mutex_.
   std::atomic<std::uint32_t> waiters_{0};
-  Mutex mutex_;
+  LeafMutex mutex_;  // a leaf lock: recovered in a child of fork() if a vanished thread held it
   WaitList list_;
 };
 

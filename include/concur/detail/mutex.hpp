@@ -14,6 +14,7 @@
 #include <cstdint>
 
 #include "concur/deadline.hpp"
+#include "concur/detail/at_fork.hpp"
 #include "concur/detail/futex.hpp"
 #include "concur/detail/wait_site.hpp"
 
@@ -63,18 +64,58 @@ class Mutex {
   std::atomic<std::uint32_t> state_{kUnlocked};
 };
 
-// RAII holder for the internal Mutex (std::lock_guard would do, but this one is noexcept-clean
-// and keeps internal code independent of <mutex>).
-class MutexGuard {
+// A Mutex for a leaf critical section: a short one that runs no user code and never forks, in
+// an object that may be used on both sides of a fork() (a wait queue's lock:
+// EventCount, Semaphore). No fork handler can reach every such object, and a thread that held
+// one at the fork does not exist in the child, so it would stay locked forever. Since the
+// forking thread cannot hold it (the section never forks), a LeafMutex that is locked in a
+// later fork generation than it was last used in is held by nobody: its first lock() in the
+// child finds the generation changed and re-initialises it, once, under a process-wide lock
+// (src/detail/mutex.cpp). Cost: one more load and compare per lock(); none per unlock().
+//
+// Thread-safety: as Mutex. Only lock() and unlock(): no timed form (leaf sections are short).
+class LeafMutex {
  public:
-  explicit MutexGuard(Mutex& m) noexcept : m_(m) { m_.lock(); }
-  ~MutexGuard() { m_.unlock(); }
-  MutexGuard(const MutexGuard&) = delete;
-  MutexGuard& operator=(const MutexGuard&) = delete;
+  LeafMutex() noexcept = default;
+  LeafMutex(const LeafMutex&) = delete;
+  LeafMutex& operator=(const LeafMutex&) = delete;
+
+  void lock() noexcept {
+    // acquire: pairs with the release in recover_after_fork(), so a thread that sees the new
+    // generation sees the re-initialised word.
+    if (generation_.load(std::memory_order_acquire) != current_generation()) [[unlikely]]
+      recover_after_fork();
+    mutex_.lock();
+  }
+  bool unlock() noexcept { return mutex_.unlock(); }
+  bool locked() const noexcept { return mutex_.locked(); }
 
  private:
-  Mutex& m_;
+  static std::uint32_t current_generation() noexcept {
+    // Fork generations count the forks a process descends from: 32 bits never wrap.
+    return static_cast<std::uint32_t>(fork_generation());
+  }
+  void recover_after_fork() noexcept;  // src/detail/mutex.cpp
+
+  std::atomic<std::uint32_t> generation_{current_generation()};
+  Mutex mutex_;
 };
+
+// RAII holder for the internal Mutex and LeafMutex (std::lock_guard would do, but this one is
+// noexcept-clean and keeps internal code independent of <mutex>).
+template <class M>
+class BasicMutexGuard {
+ public:
+  explicit BasicMutexGuard(M& m) noexcept : m_(m) { m_.lock(); }
+  ~BasicMutexGuard() { m_.unlock(); }
+  BasicMutexGuard(const BasicMutexGuard&) = delete;
+  BasicMutexGuard& operator=(const BasicMutexGuard&) = delete;
+
+ private:
+  M& m_;
+};
+using MutexGuard = BasicMutexGuard<Mutex>;
+using LeafMutexGuard = BasicMutexGuard<LeafMutex>;
 
 // A small, never-zero identifier of the calling thread, cheap enough for RLock's owner check
 // (one thread-local load after the first call). Keys are never reused within a process.

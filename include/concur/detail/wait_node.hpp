@@ -147,7 +147,8 @@ class DeferredWakes {
 
   // Releases `mutex` (the lock these wake-ups were deferred under), then delivers them.
   // Returns what Mutex::unlock() returns.
-  bool unlock(Mutex& mutex) noexcept {
+  template <class M>  // Mutex or LeafMutex
+  bool unlock(M& mutex) noexcept {
     if (count_ == 0) return mutex.unlock();  // the common case: no notification under the lock
     const DeferredWakes held = std::exchange(*this, DeferredWakes{});  // read while locked
     const bool was_locked = mutex.unlock();

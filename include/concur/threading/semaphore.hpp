@@ -93,7 +93,7 @@ class Semaphore : public detail::AcquireForms<Semaphore> {
   std::atomic<std::int64_t> value_;
   std::atomic<std::int64_t> sleepers_{0};  // queued waiters; changed under mutex_
   const std::int64_t bound_;
-  detail::Mutex mutex_;                     // protects waiters_
+  detail::LeafMutex mutex_;                 // protects waiters_
   detail::WaitList waiters_;
   detail::LockName name_;
 };
