@@ -18,20 +18,35 @@ namespace concur::multiprocessing::detail {
 using concur::detail::futex_wait_shared;
 using concur::detail::futex_wake_shared;
 
-// The ring's header, at the start of its segment's payload; the bytes follow. Each side's
-// words on a cache line of their own, so the writer's stores do not slow the reader's loads.
+// The ring's header, at the start of its segment's payload; the bytes follow. One cache line
+// per writer of it, so that a put and a get move as few lines between the processes as can be:
+//  - each side keeps its own view of the other's position (head_seen, tail_seen) and reads the
+//    other's line only when that view says "full" or "empty": with the ring running, a side
+//    reads the other's position once per many frames, not once per frame;
+//  - the sleep words have lines of their own: a publisher reads *_waiters after every publish,
+//    and that line stays in its cache, shared, until the other side really goes to sleep;
+//  - the item count is two counters, one per side, each changed by its own side only (one
+//    counter changed by both bounced between the processes twice per item).
+// Measured, mp_bench's queue row (1P1C ints): see the README's figures.
 struct ByteRing::Shared {
-  alignas(64) std::atomic<std::uint64_t> tail;  // bytes written; the writer's
-  std::atomic<std::uint32_t> space_seq;         // bumped by the reader for a writer asleep
-  std::atomic<std::uint32_t> space_waiters;
+  // The writer's (the holder of the queue's write lock).
+  alignas(64) std::atomic<std::uint64_t> tail;  // bytes written
+  std::atomic<std::uint64_t> head_seen;         // head as the writer last read it (<= head)
   std::atomic<std::int32_t> writer_pid;         // streaming writer, 0 when none
-  alignas(64) std::atomic<std::uint64_t> head;  // bytes read; the reader's
-  std::atomic<std::uint32_t> data_seq;          // bumped by the writer for a reader asleep
+  // The reader's (the holder of the read lock).
+  alignas(64) std::atomic<std::uint64_t> head;  // bytes read
+  std::atomic<std::uint64_t> tail_seen;         // tail as the reader last read it (<= tail)
+  // A reader asleep for data, and a writer asleep for space.
+  alignas(64) std::atomic<std::uint32_t> data_seq;  // bumped by the writer for a reader asleep
   std::atomic<std::uint32_t> data_waiters;
-  alignas(64) std::atomic<std::int64_t> count;  // the queue's items (queues.cpp)
+  alignas(64) std::atomic<std::uint32_t> space_seq;  // bumped by the reader for a writer asleep
+  std::atomic<std::uint32_t> space_waiters;
+  // The queue's item count (queues.cpp): puts counted, gets counted.
+  alignas(64) std::atomic<std::int64_t> added;
+  alignas(64) std::atomic<std::int64_t> taken;
 
   std::byte* bytes() noexcept { return reinterpret_cast<std::byte*>(this) + kBytesOffset; }
-  static constexpr std::size_t kBytesOffset = 256;
+  static constexpr std::size_t kBytesOffset = 512;
 };
 static_assert(sizeof(ByteRing::Shared) <= ByteRing::Shared::kBytesOffset);
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
@@ -65,13 +80,26 @@ void wake_if_waiting(std::atomic<std::uint32_t>& seq, std::atomic<std::uint32_t>
   futex_wake_shared(seq, 1);
 }
 
+// ready() for the spin phase: looks after 1, 2, 4 ... calls, up to kRingLongestBackoff calls
+// between looks (spin_until calls it once per pause), and answers false in between. Only for the
+// spin: the re-check before a sleep must look (Dekker).
+template <class Ready>
+auto looking_with_backoff(Ready& ready) {
+  return [&ready, calls = 0, gap = 1]() mutable {
+    if (++calls < gap) return false;
+    calls = 0;
+    gap = std::min(gap * 2, concur::detail::tuning::kRingLongestBackoff);
+    return ready();
+  };
+}
+
 // The waiting side: until ready() or the deadline (then ready()'s last answer).
 template <class Ready>
 bool wait_for(std::atomic<std::uint32_t>& seq, std::atomic<std::uint32_t>& waiters, Ready ready,
               const Deadline& deadline) {
   if (ready()) return true;
   if (deadline.is_immediate()) return false;
-  if (concur::detail::spin_until(ready)) return true;
+  if (concur::detail::spin_until(looking_with_backoff(ready))) return true;
   for (;;) {
     waiters.fetch_add(1, std::memory_order_seq_cst);
     const std::uint32_t seen = seq.load(std::memory_order_acquire);
@@ -125,9 +153,14 @@ bool ByteRing::try_write(std::span<const std::byte> payload) noexcept {
   Shared& s = *shared_;
   const std::uint64_t size = payload.size();
   const std::uint64_t tail = s.tail.load(std::memory_order_relaxed);  // ours
-  // acquire: the reader's copy out of the bytes we are about to overwrite is done.
-  const std::uint64_t head = s.head.load(std::memory_order_acquire);
-  if (sizeof size + size > kRingBytes - (tail - head)) return false;
+  const std::uint64_t used_as_seen = tail - s.head_seen.load(std::memory_order_relaxed);
+  if (used_as_seen > kRingBytes || sizeof size + size > kRingBytes - used_as_seen) {
+    // acquire: the reader's copy out of the bytes we are about to overwrite is done. (A view
+    // read by an earlier writer came with that guarantee, passed on to us by the write lock.)
+    const std::uint64_t head = s.head.load(std::memory_order_acquire);
+    s.head_seen.store(head, std::memory_order_relaxed);
+    if (sizeof size + size > kRingBytes - (tail - head)) return false;
+  }
   copy_in(s, tail, reinterpret_cast<const std::byte*>(&size), sizeof size);
   copy_in(s, tail + sizeof size, payload.data(), payload.size());
   // release: the frame's bytes before the tail that makes them the reader's.
@@ -150,7 +183,9 @@ void ByteRing::write(std::span<const std::byte> payload) noexcept {
       wait_for(
           s.space_seq, s.space_waiters,
           [&] {
-            free = kRingBytes - (tail - s.head.load(std::memory_order_acquire));
+            const std::uint64_t head = s.head.load(std::memory_order_acquire);
+            s.head_seen.store(head, std::memory_order_relaxed);  // the view stays <= head
+            free = kRingBytes - (tail - head);
             return free > 0;
           },
           Deadline::never());
@@ -171,9 +206,16 @@ bool ByteRing::read(ByteBuffer& out, std::size_t max_size, const Deadline& deadl
   Shared& s = *shared_;
   std::uint64_t head = s.head.load(std::memory_order_relaxed);  // ours
   std::uint64_t avail = 0;
+  // Whether `want` bytes wait, looking at the writer's line only when our view says no.
   auto available = [&](std::uint64_t want) {
     return [&, want] {
-      avail = s.tail.load(std::memory_order_acquire) - head;
+      avail = s.tail_seen.load(std::memory_order_relaxed) - head;
+      if (avail >= want) return true;
+      // acquire: the frame's bytes before the tail that publishes them. (A view read by an
+      // earlier reader came with that guarantee, passed on to us by the read lock.)
+      const std::uint64_t tail = s.tail.load(std::memory_order_acquire);
+      s.tail_seen.store(tail, std::memory_order_relaxed);
+      avail = tail - head;
       return avail >= want;
     };
   };
@@ -188,7 +230,7 @@ bool ByteRing::read(ByteBuffer& out, std::size_t max_size, const Deadline& deadl
   head += sizeof size;
   std::size_t done = 0;
   while (done < size) {
-    std::uint64_t have = s.tail.load(std::memory_order_acquire) - head;
+    std::uint64_t have = available(1)() ? avail : 0;
     if (have == 0) {
       // Within a streamed frame: its writer is copying the rest, or died doing so.
       s.head.store(head, std::memory_order_release);
@@ -222,11 +264,30 @@ bool ByteRing::empty() const noexcept {
 bool ByteRing::has_room(std::size_t payload) const noexcept {
   const Shared& s = *shared_;
   if (s.writer_pid.load(std::memory_order_relaxed) != 0) return false;
-  const std::uint64_t used =
-      s.tail.load(std::memory_order_acquire) - s.head.load(std::memory_order_acquire);
-  return sizeof(std::uint64_t) + payload <= kRingBytes - std::min<std::uint64_t>(used, kRingBytes);
+  const std::uint64_t tail = s.tail.load(std::memory_order_acquire);
+  auto fits = [&](std::uint64_t head) {
+    const std::uint64_t used = tail - std::min(head, tail);
+    return sizeof(std::uint64_t) + payload <= kRingBytes - std::min<std::uint64_t>(used, kRingBytes);
+  };
+  // The writers' view of head first (on the line we just read); the reader's line only if
+  // that view says no.
+  return fits(s.head_seen.load(std::memory_order_relaxed)) ||
+         fits(s.head.load(std::memory_order_acquire));
 }
 
-std::atomic<std::int64_t>& ByteRing::count() const noexcept { return shared_->count; }
+void ByteRing::count_added(std::int64_t n) const noexcept {
+  shared_->added.fetch_add(n, std::memory_order_relaxed);
+}
+
+void ByteRing::count_taken() const noexcept {
+  shared_->taken.fetch_add(1, std::memory_order_relaxed);
+}
+
+std::int64_t ByteRing::count() const noexcept {
+  // taken first: an item is added before it can be taken, so this is never below the truth
+  // at the moment `taken` was read (queues.cpp clamps the transient negatives of failed puts).
+  const std::int64_t taken = shared_->taken.load(std::memory_order_relaxed);
+  return shared_->added.load(std::memory_order_relaxed) - taken;
+}
 
 }  // namespace concur::multiprocessing::detail

@@ -73,8 +73,6 @@ class QueueCore : public std::enable_shared_from_this<QueueCore> {
     if (closed) throw ValueError("Queue is closed");
   }
 
-  std::atomic<std::int64_t>& counter() const noexcept { return ring.count(); }
-
   // Writes out the buffer, oldest first; runs on the feeder thread, with a reference that keeps
   // this core alive until it is done.
   void feed(std::shared_ptr<QueueCore> self);
@@ -210,7 +208,7 @@ void queue_put(QueueCore& q, ByteBuffer& frame, const Deadline& deadline) {
   }
   if (q.slots && !q.slots->acquire_until(deadline)) throw queue::Full();
   // The item counts from here: a getter may take it as soon as it is written.
-  q.counter().fetch_add(1, std::memory_order_relaxed);
+  q.ring.count_added(1);
   if (q.joinable) {
     std::lock_guard g(*q.tasks_cond);
     q.unfinished->value() += 1;
@@ -241,7 +239,7 @@ void queue_put(QueueCore& q, ByteBuffer& frame, const Deadline& deadline) {
       }
     }
   } catch (...) {
-    q.counter().fetch_sub(1, std::memory_order_relaxed);
+    q.ring.count_added(-1);
     if (q.slots) q.slots->release();
     if (q.joinable) {
       std::lock_guard g(*q.tasks_cond);
@@ -277,13 +275,13 @@ void queue_get(QueueCore& q, ByteBuffer& out, const Deadline& deadline) {
   }
   release_lock(q.rlock);
   if (q.simple) return;
-  q.counter().fetch_sub(1, std::memory_order_relaxed);
+  q.ring.count_taken();
   if (q.slots) q.slots->release();
 }
 
 std::int64_t queue_qsize(const QueueCore& q) {
   if (q.simple) throw ValueError("SimpleQueue has no qsize()");
-  return std::max<std::int64_t>(0, q.counter().load(std::memory_order_relaxed));
+  return std::max<std::int64_t>(0, q.ring.count());
 }
 
 std::int64_t queue_maxsize(const QueueCore& q) noexcept { return q.maxsize; }

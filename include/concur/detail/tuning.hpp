@@ -60,6 +60,12 @@ constexpr int kMutexLongestBackoff = 32;
 // 2 vCPUs: 74-96 M/s with 128 against 60-64 M/s with 32 (a pshared pthread_mutex_t: 15-57 M/s
 // in the same runs).
 constexpr int kSharedLockLongestBackoff = 128;
+// The spin of a side of a multiprocessing queue's ring (byte_ring.cpp) that finds nothing to do:
+// it looks at the other side's position after 1, 2, 4 ... pauses, up to this many between looks.
+// Each look takes the other side's cache line from it; a consumer that looks at every pause
+// takes it back after every item the producer publishes, and the producer then pays a miss per
+// item. See the README's mp::Queue figures.
+constexpr int kRingLongestBackoff = 64;
 
 // --- detail::DeferredWakes (detail/wait_node.hpp) --------------------------------------------
 // Wake-ups held back until a lock is released (wait morphing). Notifications under a lock

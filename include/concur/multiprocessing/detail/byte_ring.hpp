@@ -73,8 +73,11 @@ class ByteRing {
   // Whether a frame of `payload` bytes would fit in the free space now, with no streamed frame
   // under way (a hint: the answer may change at once).
   bool has_room(std::size_t payload) const noexcept;
-  // The queue's item count, kept here to save a segment: put and get adjust it.
-  std::atomic<std::int64_t>& count() const noexcept;
+  // The queue's item count, kept here to save a segment: a put adds 1 before it writes (and
+  // -1 if it fails), a get counts the item it took; count() is the difference.
+  void count_added(std::int64_t n) const noexcept;
+  void count_taken() const noexcept;
+  std::int64_t count() const noexcept;
 
   struct Shared;
 
