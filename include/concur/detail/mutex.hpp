@@ -72,6 +72,10 @@ class Mutex {
 // later fork generation than it was last used in is held by nobody: its first lock() in the
 // child finds the generation changed and re-initialises it, once, under a process-wide lock
 // (src/detail/mutex.cpp). Cost: one more load and compare per lock(); none per unlock().
+// Only for data that a critical section cut short at any point leaves usable in the child: a
+// WaitList forgets its nodes in a new fork generation without reading them, and the counts
+// beside one are re-derived from it (EventCount, Semaphore). A vector being grown under the
+// lock would not be (a Future's callbacks: StateBase keeps a plain Mutex).
 //
 // Thread-safety: as Mutex. Only lock() and unlock(): no timed form (leaf sections are short).
 class LeafMutex {
