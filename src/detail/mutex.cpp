@@ -2,7 +2,6 @@
 #include "concur/detail/mutex.hpp"
 
 #include <atomic>
-#include <memory>
 
 namespace concur::detail {
 

@@ -80,6 +80,22 @@ void wake_if_waiting(std::atomic<std::uint32_t>& seq, std::atomic<std::uint32_t>
   futex_wake_shared(seq, 1);
 }
 
+// The other side's position, read from its line, with our view of it brought up to date (a
+// view is only ever set to a position read, so it never runs ahead of it). acquire: for the
+// writer, the reader's copies out of the bytes it is about to overwrite are done; for the
+// reader, the bytes before the tail are written. A view read by an earlier holder of the same
+// side came with that guarantee, passed on by the side's lock.
+std::uint64_t read_head(ByteRing::Shared& s) noexcept {
+  const std::uint64_t head = s.head.load(std::memory_order_acquire);
+  s.head_seen.store(head, std::memory_order_relaxed);
+  return head;
+}
+std::uint64_t read_tail(ByteRing::Shared& s) noexcept {
+  const std::uint64_t tail = s.tail.load(std::memory_order_acquire);
+  s.tail_seen.store(tail, std::memory_order_relaxed);
+  return tail;
+}
+
 // ready() for the spin phase: looks after 1, 2, 4 ... calls, up to kRingLongestBackoff calls
 // between looks (spin_until calls it once per pause), and answers false in between. Only for the
 // spin: the re-check before a sleep must look (Dekker).
@@ -154,13 +170,9 @@ bool ByteRing::try_write(std::span<const std::byte> payload) noexcept {
   const std::uint64_t size = payload.size();
   const std::uint64_t tail = s.tail.load(std::memory_order_relaxed);  // ours
   const std::uint64_t used_as_seen = tail - s.head_seen.load(std::memory_order_relaxed);
-  if (used_as_seen > kRingBytes || sizeof size + size > kRingBytes - used_as_seen) {
-    // acquire: the reader's copy out of the bytes we are about to overwrite is done. (A view
-    // read by an earlier writer came with that guarantee, passed on to us by the write lock.)
-    const std::uint64_t head = s.head.load(std::memory_order_acquire);
-    s.head_seen.store(head, std::memory_order_relaxed);
-    if (sizeof size + size > kRingBytes - (tail - head)) return false;
-  }
+  if ((used_as_seen > kRingBytes || sizeof size + size > kRingBytes - used_as_seen) &&
+      sizeof size + size > kRingBytes - (tail - read_head(s)))
+    return false;
   copy_in(s, tail, reinterpret_cast<const std::byte*>(&size), sizeof size);
   copy_in(s, tail + sizeof size, payload.data(), payload.size());
   // release: the frame's bytes before the tail that makes them the reader's.
@@ -183,9 +195,7 @@ void ByteRing::write(std::span<const std::byte> payload) noexcept {
       wait_for(
           s.space_seq, s.space_waiters,
           [&] {
-            const std::uint64_t head = s.head.load(std::memory_order_acquire);
-            s.head_seen.store(head, std::memory_order_relaxed);  // the view stays <= head
-            free = kRingBytes - (tail - head);
+            free = kRingBytes - (tail - read_head(s));
             return free > 0;
           },
           Deadline::never());
@@ -210,12 +220,7 @@ bool ByteRing::read(ByteBuffer& out, std::size_t max_size, const Deadline& deadl
   auto available = [&](std::uint64_t want) {
     return [&, want] {
       avail = s.tail_seen.load(std::memory_order_relaxed) - head;
-      if (avail >= want) return true;
-      // acquire: the frame's bytes before the tail that publishes them. (A view read by an
-      // earlier reader came with that guarantee, passed on to us by the read lock.)
-      const std::uint64_t tail = s.tail.load(std::memory_order_acquire);
-      s.tail_seen.store(tail, std::memory_order_relaxed);
-      avail = tail - head;
+      if (avail < want) avail = read_tail(s) - head;
       return avail >= want;
     };
   };
