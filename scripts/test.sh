@@ -3,8 +3,9 @@
 # other compiler the library supports: every public header, the suite, the compile-failure
 # checks and a consumer of the installed package); the fault tests (tests/fault) and the asyncio
 # tests (at -O0) under AddressSanitizer and UBSan; then the whole suite under ThreadSanitizer.
-# Every stage always runs; the exit status is non-zero if any failed. The last lines printed are
-# the ThreadSanitizer run's ctest summary.
+# Every stage always runs; the exit status is non-zero if any failed. The last lines printed say
+# how each stage ended and name every test that failed in it (ctest's own list is printed far above
+# when the failure was in an early stage).
 #
 # Building is most of the time, so the stages build the tests the cheap way
 # (tests/CMakeLists.txt): one executable per module folder (CONCUR_TEST_MERGED), not per file,
@@ -84,4 +85,16 @@ CTEST_WRAPPER="$wrapper" run_suite build/tsan "ThreadSanitizer" "${fast[@]}" -DC
   -DCONCUR_TEST_PACKAGE_REBUILDS=OFF -DCONCUR_SANITIZE=thread -DCONCUR_TEST_TIME_SCALE=4
 tsan=$?
 
+# How each stage ended, last, so that the end of the output says which stage and which tests failed.
+report() {  # report <label> <build dir> <status>
+  if [ "$3" -eq 0 ]; then echo "== concur: $1: passed"; return; fi
+  echo "== concur: $1: FAILED (status $3)"
+  local failed="$2/Testing/Temporary/LastTestsFailed.log"
+  if [ -s "$failed" ]; then sed 's/^/     failed test /' "$failed"; fi
+}
+echo "== concur: summary"
+report "g++" build/test "$normal"
+report "clang 14" build/clang "$clang"
+report "ASan/UBSan" build/asan "$asan"
+report "ThreadSanitizer" build/tsan "$tsan"
 [ "$normal" -eq 0 ] && [ "$clang" -eq 0 ] && [ "$asan" -eq 0 ] && [ "$tsan" -eq 0 ]
