@@ -335,12 +335,16 @@ TEST(AsyncActor, AnActorThatBlocksItsWorkerDoesNotStrandTheActorItWoke) {
 
 TEST(AsyncActor, ABusyActorYieldsItsWorkerToTheOthers) {
   // One worker: A has many messages waiting, B one. B must run before A has drained them all.
+  // A holds the worker after its first message until B has been started, so that B is ready
+  // while A still has almost all of them (else a main thread preempted between the two starts
+  // let A drain them all first: 1 failure in a CI run).
   struct Busy : ac::AsyncActor<int> {
     std::atomic<long> count{0};
+    th::Event* b_started = nullptr;
     ac::Task run() override {
       for (;;) {
         (void)co_await recv();
-        count.fetch_add(1, std::memory_order_relaxed);
+        if (count.fetch_add(1, std::memory_order_relaxed) == 0) (void)b_started->wait(long_wait());
       }
     }
   } a;
@@ -353,12 +357,15 @@ TEST(AsyncActor, ABusyActorYieldsItsWorkerToTheOthers) {
     }
   } b;
   b.a = &a;
+  th::Event b_started;
+  a.b_started = &b_started;
   const long n = 100000;
   for (long i = 0; i < n; ++i) a.send(1);
   b.send(1);
   ac::Scheduler sched(1);
   a.start(sched);
   b.start(sched);
+  b_started.set();
   ASSERT_TRUE(b.join(long_wait()));
   a.close();
   ASSERT_TRUE(a.join(long_wait()));

@@ -497,6 +497,7 @@ TEST(EventCount, ConservationWithTinyDeadlines) {
   constexpr int kProducers = 2, kConsumers = 3;
   const int per_producer = 10000 / CONCUR_TEST_TIME_SCALE;
   Conservation k(kProducers, kConsumers, per_producer);
+  concur_test::StallWatch watch;
   run_together(kProducers + kConsumers, [&](int t) {
     Rng rng(t);
     if (t < kProducers) {
@@ -508,8 +509,8 @@ TEST(EventCount, ConservationWithTinyDeadlines) {
       return;
     }
     const int c = t - kProducers;
-    const auto give_up = Clock::now() + long_wait();
-    while (k.consumed.load() < k.total && Clock::now() < give_up) {
+    while (k.consumed.load() < k.total &&
+           !watch.stalled(static_cast<std::uint64_t>(k.consumed.load()))) {
       const auto timeout = std::chrono::microseconds(rng.below(200));
       if (k.ec.wait_until([&] { return take(k.items); }, Deadline::after(timeout))) {
         ++k.taken[c];

@@ -11,6 +11,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <exception>
@@ -94,6 +95,32 @@ bool eventually(Pred pred, std::chrono::milliseconds limit = long_wait()) {
   }
   return true;
 }
+
+// The bound of a loop that works towards a total: stalled(done) is true once long_wait() has
+// passed with `done` (a count that only grows: items moved, rounds run) unchanged. A loaded
+// machine only slows such a loop down, and a run-time bound on the whole loop failed it there
+// (a 3-producer ring test took 15 s to move its items while two compilers ran); only a loop
+// that stops making progress (an item lost, a wake-up missed) gives up. Safe from any thread.
+class StallWatch {
+ public:
+  explicit StallWatch(std::chrono::milliseconds limit = long_wait())
+      : limit_(limit), since_(Clock::now().time_since_epoch().count()) {}
+
+  bool stalled(std::uint64_t done) noexcept {
+    const Clock::rep now = Clock::now().time_since_epoch().count();
+    std::uint64_t seen = seen_.load();
+    if (done > seen) {  // progress since the last look: the limit starts again
+      if (seen_.compare_exchange_strong(seen, done)) since_.store(now);
+      return false;
+    }
+    return Clock::duration(now - since_.load()) > limit_;
+  }
+
+ private:
+  const std::chrono::milliseconds limit_;
+  std::atomic<std::uint64_t> seen_{0};
+  std::atomic<Clock::rep> since_;
+};
 
 // How long f() took.
 template <class F>
