@@ -338,7 +338,9 @@ void run_shutdown_mix(long maxsize, bool immediate) {
   std::atomic<bool> shut{false};
   {
     Q q(maxsize);
-    const auto deadline = Clock::now() + long_wait();
+    // Progress is items consumed: a thread gives up only when none has been for long_wait().
+    concur_test::StallWatch watch;
+    auto no_progress = [&] { return watch.stalled(static_cast<std::uint64_t>(consumed.load())); };
     auto consumer = [&](int c) {
       for (unsigned n = static_cast<unsigned>(c);; ++n) {
         std::optional<Tracked> item;
@@ -363,7 +365,7 @@ void run_shutdown_mix(long maxsize, bool immediate) {
             consumers_stopped++;
             return;
           }
-          if (Clock::now() > deadline) {
+          if (no_progress()) {
             stalled++;
             return;
           }
@@ -415,7 +417,7 @@ void run_shutdown_mix(long maxsize, bool immediate) {
             producers_stopped++;
             return;
           }
-          if (Clock::now() > deadline) {
+          if (no_progress()) {
             item.withdraw();
             stalled++;
             return;
@@ -428,7 +430,8 @@ void run_shutdown_mix(long maxsize, bool immediate) {
     std::vector<std::jthread> threads;
     for (int p = 0; p < kProducers; ++p) threads.emplace_back(producer, p);
     for (int c = 0; c < kConsumers; ++c) threads.emplace_back(consumer, c);
-    EXPECT_TRUE(eventually([&] { return consumed.load() >= threshold; }));
+    EXPECT_TRUE(concur_test::eventually_reaches([&] { return consumed.load(); },
+                                                static_cast<std::uint64_t>(threshold), watch));
     q.shutdown(immediate);
     shut = true;
     threads.clear();

@@ -122,6 +122,18 @@ class StallWatch {
   std::atomic<Clock::rep> since_;
 };
 
+// Waits until count() (a count that only grows) reaches `target`; gives up, false, only once it
+// has stood still for long_wait() (watch.stalled).
+template <class Count>
+bool eventually_reaches(Count count, std::uint64_t target, StallWatch& watch) {
+  for (;;) {
+    const auto n = static_cast<std::uint64_t>(count());
+    if (n >= target) return true;
+    if (watch.stalled(n)) return false;
+    std::this_thread::sleep_for(1ms);
+  }
+}
+
 // How long f() took.
 template <class F>
 Clock::duration time_of(F&& f) {
