@@ -6,6 +6,7 @@
 
 #include <sched.h>
 
+#include <atomic>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
@@ -14,15 +15,27 @@
 
 namespace concur::detail {
 
+namespace {
+// spinning_can_help()'s answer once known: -1 not yet, else 0 or 1. Constant-initialised, so no
+// function-local static's guard: a fork that copied a thread halfway through initialising such a
+// static left the guard "in progress" in the child, whose first wait then blocked on it forever
+// (Fork.FromANonMainThread, about 1 run in 300). Two threads may both compute it; they agree.
+std::atomic<int> g_spinning_can_help{-1};
+}  // namespace
+
 bool spinning_can_help() noexcept {
-  // The CPUs we may run on (taskset, cgroups' cpusets), not the machine's: pinned to one CPU,
-  // a spinning waiter only keeps its partner from running.
-  static const bool can_help = [] {
+  int known = g_spinning_can_help.load(std::memory_order_relaxed);
+  if (known < 0) [[unlikely]] {
+    // The CPUs we may run on (taskset, cgroups' cpusets), not the machine's: pinned to one CPU,
+    // a spinning waiter only keeps its partner from running.
     cpu_set_t set;
-    if (sched_getaffinity(0, sizeof set, &set) == 0) return CPU_COUNT(&set) > 1;
-    return std::thread::hardware_concurrency() > 1;
-  }();
-  return can_help;
+    if (sched_getaffinity(0, sizeof set, &set) == 0)
+      known = CPU_COUNT(&set) > 1;
+    else
+      known = std::thread::hardware_concurrency() > 1;
+    g_spinning_can_help.store(known, std::memory_order_relaxed);
+  }
+  return known != 0;
 }
 
 void yield_cpu() noexcept { sched_yield(); }

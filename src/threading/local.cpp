@@ -211,7 +211,12 @@ struct LocalAccess {
 
 namespace {
 [[maybe_unused]] const bool fork_handlers_registered = register_at_fork(
-    AtForkLayer::threading, {[]() noexcept { links_mutex().lock(); },
+    // prepare also touches indices(): a thread halfway through creating it (a function-local
+    // static) would leave its guard "in progress" in a child that then waits on it for good.
+    AtForkLayer::threading, {[]() noexcept {
+                               (void)indices();
+                               links_mutex().lock();
+                             },
                              []() noexcept { links_mutex().unlock(); },
                              []() noexcept {
                                LocalAccess::forget_other_threads();
